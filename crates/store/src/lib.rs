@@ -1,0 +1,195 @@
+//! Storage behind a trait: the coalition, users and tokens, reports, and the release index.
+//!
+//! Every method is one transaction. Writes that depend on decisions (a submission, an `apply`, a
+//! policy change, a re-index) carry the `expected_version` of the hub state the caller decided
+//! with; the store refuses with [`StoreError::Stale`] when the state has moved on meanwhile, so the
+//! release index can never be computed from a coalition that is no longer in force.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use tearline_model::{Agreement, Classification, Code, Embargo, Group, Party, ReleaseEntry, Report, User, UserName};
+use time::OffsetDateTime;
+
+mod sql;
+
+pub use sql::{Backend, SqlStore};
+
+/// Everything decisions depend on, as stored, with the version it was read at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubState {
+    /// Incremented by every change of coalition, users, policies or index.
+    pub version: i64,
+    pub declared: Declared,
+    /// Parties, groups and users once declared and no longer: they receive nothing.
+    pub retired_parties: Vec<Code>,
+    pub retired_users: Vec<UserName>,
+    /// Agreements no longer declared, with their `revoked_at` set.
+    pub revoked_agreements: Vec<Agreement>,
+    pub policies: PolicySource,
+    /// The release index holds until then (the next agreement start or end), when known.
+    pub index_valid_until: Option<OffsetDateTime>,
+}
+
+/// What an `apply` file declares, and what is in force.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Declared {
+    pub parties: Vec<Party>,
+    pub groups: Vec<Group>,
+    /// Active agreements (not revoked).
+    pub agreements: Vec<Agreement>,
+    pub embargoes: Vec<Embargo>,
+    pub users: Vec<User>,
+}
+
+/// Operator policies in force: file name to Cedar text, and a digest naming the set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PolicySource {
+    pub digest: String,
+    pub files: BTreeMap<String, String>,
+}
+
+/// Computes the release index of one report under the state being written.
+pub trait Reindexer: Send + Sync {
+    fn entries(&self, report: &Report) -> Vec<ReleaseEntry>;
+}
+
+/// A report as listings show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportSummary {
+    pub id: String,
+    pub originator: Code,
+    pub title: String,
+    pub created: OffsetDateTime,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the hub state changed while deciding (expected version {expected}, found {found})")]
+    Stale { expected: i64, found: i64 },
+    #[error("an object with id {0} is already stored")]
+    Duplicate(String),
+    #[error("unknown user `{0}`")]
+    UnknownUser(String),
+    #[error("the listing cursor does not name a report the caller may see")]
+    UnknownCursor,
+    #[error("the store is not initialised: run `tearline init` first")]
+    NotInitialised,
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("{context}: {source}")]
+    Database {
+        context: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("migrating the schema: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Creates or upgrades the schema (versioned migrations). Idempotent.
+    async fn migrate(&self) -> Result<()>;
+
+    /// Whether `migrate` has run on this database.
+    async fn is_initialised(&self) -> Result<bool>;
+
+    /// A value of the hub's own settings (`signing_key`, ...).
+    async fn meta(&self, key: &str) -> Result<Option<String>>;
+
+    /// Sets a setting only when it is absent; returns the value in force afterwards.
+    async fn init_meta(&self, key: &str, value: &str) -> Result<String>;
+
+    async fn state(&self) -> Result<HubState>;
+
+    /// The current state version, cheaply (checked on every request).
+    async fn version(&self) -> Result<i64>;
+
+    /// Makes the stored coalition and users match `declared` (what it no longer declares is
+    /// retired or revoked at `now`), and rebuilds the release index with `reindexer`.
+    async fn apply(
+        &self,
+        expected_version: i64,
+        declared: &Declared,
+        now: OffsetDateTime,
+        index_valid_until: Option<OffsetDateTime>,
+        reindexer: &dyn Reindexer,
+    ) -> Result<i64>;
+
+    /// Replaces the operator policies in force and rebuilds the index.
+    async fn set_policies(
+        &self,
+        expected_version: i64,
+        policies: &PolicySource,
+        index_valid_until: Option<OffsetDateTime>,
+        reindexer: &dyn Reindexer,
+    ) -> Result<i64>;
+
+    /// Rebuilds the whole release index (after time passed an agreement boundary).
+    async fn reindex(
+        &self,
+        expected_version: i64,
+        index_valid_until: Option<OffsetDateTime>,
+        reindexer: &dyn Reindexer,
+    ) -> Result<i64>;
+
+    /// Stores a report, its STIX form and its release index entries, atomically.
+    async fn insert_report(
+        &self,
+        expected_version: i64,
+        report: &Report,
+        stix: &serde_json::Value,
+        entries: &[ReleaseEntry],
+    ) -> Result<()>;
+
+    async fn report(&self, id: &str) -> Result<Option<Report>>;
+
+    /// The stored STIX form of a report.
+    async fn report_stix(&self, id: &str) -> Result<Option<serde_json::Value>>;
+
+    async fn release_entry(&self, party: &Code, report_id: &str) -> Result<Option<ReleaseEntry>>;
+
+    /// Every release entry of a report (for explanations and checks).
+    async fn release_entries(&self, report_id: &str) -> Result<Vec<ReleaseEntry>>;
+
+    /// Reports `party` may receive at `clearance`, oldest first, after the report `after`.
+    /// An `after` the caller may not see is [`StoreError::UnknownCursor`].
+    async fn list_reports(
+        &self,
+        party: &Code,
+        clearance: Classification,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<ReportSummary>>;
+
+    /// All stored reports in storage order, a page at a time, after the report `after`.
+    async fn reports_page(&self, after: Option<&str>, limit: u32) -> Result<Vec<Report>>;
+
+    async fn count_reports(&self) -> Result<u64>;
+
+    /// Stores the hash of a new API token of an active user.
+    async fn insert_token(&self, user: &UserName, token_hash: &[u8], now: OffsetDateTime) -> Result<()>;
+
+    /// The active user (of an active party) holding the token with this hash.
+    async fn user_for_token(&self, token_hash: &[u8]) -> Result<Option<User>>;
+
+    async fn user(&self, name: &UserName) -> Result<Option<User>>;
+}
+
+/// An active user of an active party, by name, from a state.
+pub fn find_user<'a>(state: &'a HubState, name: &UserName) -> Option<&'a User> {
+    state.declared.users.iter().find(|u| &u.name == name)
+}
+
+/// The coalition in force in a state.
+pub fn coalition_of(state: &HubState) -> tearline_model::Coalition {
+    tearline_model::Coalition::new(
+        state.declared.parties.iter().cloned(),
+        state.declared.groups.iter().cloned(),
+        state.declared.agreements.iter().cloned(),
+        state.declared.embargoes.iter().cloned(),
+    )
+}
