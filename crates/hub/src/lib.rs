@@ -1,1 +1,466 @@
+//! Tearline's domain operations, shared by the CLI and the HTTP server: initialise a hub, apply a
+//! coalition file, issue tokens, submit reports, and give each user exactly its rendering.
+//!
+//! Every read goes through the release index (computed by `tearline-policy`, stored by
+//! `tearline-store`); explanations re-run the Cedar decision. Operations take `now` from the
+//! caller, so tests pass time in.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use tearline_model::{
+    stix, Code, Coalition, Marking, Report, ReportDraft, ReportError, Rendering, User, UserName,
+};
+use tearline_policy::{Decider, Policies, PolicyError, PortionFacts, Reason};
+use tearline_store::{coalition_of, HubState, PolicySource, Reindexer, ReportSummary, Store, StoreError};
+use time::OffsetDateTime;
+use tokio::sync::RwLock;
+
+pub mod coalition_file;
+
+pub use coalition_file::ApplyError;
+pub use tearline_store::{Backend, SqlStore};
+
+/// How often a write retries after the hub state changed under it.
+const STALE_RETRIES: usize = 8;
+/// Largest page of a listing.
+pub const MAX_PAGE: u32 = 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    /// Withheld and non-existent are one error, so that no answer tells them apart.
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("the report is not accepted: {0}")]
+    Report(#[from] ReportError),
+    #[error("the report is not accepted: {0}")]
+    Rejected(String),
+    #[error("the coalition file is not applied: {0}")]
+    Apply(#[from] ApplyError),
+    #[error("policies: {0}")]
+    Policy(#[from] PolicyError),
+    #[error("unknown or disabled user `{0}`")]
+    UnknownUser(String),
+    #[error("the listing cursor is not valid")]
+    BadCursor,
+    #[error("the hub state kept changing during the operation; try again")]
+    Busy,
+    #[error("storage: {0}")]
+    Store(StoreError),
+}
+
+impl From<StoreError> for HubError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::UnknownCursor => HubError::BadCursor,
+            StoreError::UnknownUser(name) => HubError::UnknownUser(name),
+            other => HubError::Store(other),
+        }
+    }
+}
+
+pub type Result<T, E = HubError> = std::result::Result<T, E>;
+
+/// The state decisions are made from, with its parsed policies.
+struct Snapshot {
+    state: HubState,
+    coalition: Coalition,
+    policies: Arc<Policies>,
+}
+
+/// A hub over a store.
+pub struct Hub {
+    store: Arc<dyn Store>,
+    snapshot: RwLock<Arc<Snapshot>>,
+}
+
+/// What `apply` changed (empty: nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub changes: Vec<String>,
+}
+
+/// Per portion of a report, for one viewer: shown or withheld, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PortionExplanation {
+    /// 0 is the title, `i + 1` paragraph `i + 1` of the report (1-based for people).
+    pub portion: usize,
+    pub label: String,
+    pub marking: String,
+    pub shown: bool,
+    pub reasons: Vec<Reason>,
+}
+
+/// A report explained for one user (`explain --as`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UserExplanation {
+    pub report: String,
+    pub user: String,
+    pub party: String,
+    /// The report exists for the user: it may see the title and at least one paragraph.
+    pub visible: bool,
+    pub portions: Vec<PortionExplanation>,
+}
+
+/// A report explained for every party (the originator's view).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PartyExplanation {
+    pub party: String,
+    pub visible: bool,
+    /// The clearance a user of the party needs to see the report, when it may.
+    pub min_clearance: Option<String>,
+    pub portions: Vec<PortionExplanation>,
+}
+
+/// Makes the schema and the hub's signing key; returns the public key (hex). Idempotent.
+pub async fn init(store: &dyn Store) -> Result<String> {
+    store.migrate().await?;
+    let mut secret = [0u8; 32];
+    getrandom::getrandom(&mut secret).map_err(|e| HubError::Rejected(format!("no randomness: {e}")))?;
+    let stored = store.init_meta("signing_key", &hex::encode(secret)).await?;
+    let bytes: [u8; 32] = hex::decode(&stored)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| HubError::Store(StoreError::Corrupt("signing key".into())))?;
+    let key = ed25519_dalek::SigningKey::from_bytes(&bytes);
+    Ok(hex::encode(key.verifying_key().as_bytes()))
+}
+
+/// SHA-256 of an API token: the only form in which tokens are stored.
+pub fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+fn policy_digest(files: &BTreeMap<String, String>) -> String {
+    let mut hasher = Sha256::new();
+    for (name, text) in files {
+        hasher.update((name.len() as u64).to_le_bytes());
+        hasher.update(name.as_bytes());
+        hasher.update((text.len() as u64).to_le_bytes());
+        hasher.update(text.as_bytes());
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// The release index of a report under one decider.
+struct Indexer<'a>(&'a Decider);
+
+impl Reindexer for Indexer<'_> {
+    fn entries(&self, report: &Report) -> Vec<tearline_model::ReleaseEntry> {
+        self.0.release_entries_for_coalition(report)
+    }
+}
+
+impl Hub {
+    /// Opens a hub. With `operator_policies`, they are validated (an invalid one stops the start,
+    /// naming it) and, when they differ from those in force, put in force and the index rebuilt.
+    pub async fn open(
+        store: Arc<dyn Store>,
+        operator_policies: Option<BTreeMap<String, String>>,
+        now: OffsetDateTime,
+    ) -> Result<Hub> {
+        if !store.is_initialised().await? {
+            return Err(HubError::Store(StoreError::NotInitialised));
+        }
+        let snapshot = Arc::new(load_snapshot(store.as_ref(), None).await?);
+        let hub = Hub { store, snapshot: RwLock::new(snapshot) };
+        if let Some(files) = operator_policies {
+            let policies = Policies::load(&files)?;
+            let source = PolicySource { digest: policy_digest(&files), files };
+            hub.set_policies(policies, source, now).await?;
+        }
+        Ok(hub)
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    async fn set_policies(&self, policies: Policies, source: PolicySource, now: OffsetDateTime) -> Result<()> {
+        for _ in 0..STALE_RETRIES {
+            let snapshot = self.current(now).await?;
+            if snapshot.state.policies.digest == source.digest {
+                return Ok(());
+            }
+            let decider = Decider::new(&policies, &snapshot.coalition, now);
+            let valid_until = snapshot.coalition.next_change_after(now);
+            match self.store.set_policies(snapshot.state.version, &source, valid_until, &Indexer(&decider)).await {
+                Err(StoreError::Stale { .. }) => continue,
+                other => {
+                    other?;
+                    return Ok(());
+                }
+            }
+        }
+        Err(HubError::Busy)
+    }
+
+    /// The state in force now: reloaded when another process changed it, and the index rebuilt
+    /// when time has passed an agreement's start or end.
+    async fn current(&self, now: OffsetDateTime) -> Result<Arc<Snapshot>> {
+        for _ in 0..STALE_RETRIES {
+            let version = self.store.version().await?;
+            let cached = self.snapshot.read().await.clone();
+            let snapshot = if cached.state.version == version {
+                cached
+            } else {
+                let fresh = Arc::new(load_snapshot(self.store.as_ref(), Some(&cached)).await?);
+                *self.snapshot.write().await = fresh.clone();
+                fresh
+            };
+            match snapshot.state.index_valid_until {
+                Some(until) if until <= now => {
+                    let decider = Decider::new(&snapshot.policies, &snapshot.coalition, now);
+                    let valid_until = snapshot.coalition.next_change_after(now);
+                    match self.store.reindex(snapshot.state.version, valid_until, &Indexer(&decider)).await {
+                        Ok(_) | Err(StoreError::Stale { .. }) => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                _ => return Ok(snapshot),
+            }
+        }
+        Err(HubError::Busy)
+    }
+
+    /// Makes the hub match an `apply` file; lists what changed.
+    pub async fn apply(&self, text: &str, now: OffsetDateTime) -> Result<Applied> {
+        let declared = coalition_file::parse(text)?;
+        for _ in 0..STALE_RETRIES {
+            let snapshot = self.current(now).await?;
+            let changes = coalition_file::changes(&snapshot.state.declared, &declared);
+            if changes.is_empty() {
+                return Ok(Applied { changes });
+            }
+            let coalition = Coalition::new(
+                declared.parties.iter().cloned(),
+                declared.groups.iter().cloned(),
+                declared.agreements.iter().cloned(),
+                declared.embargoes.iter().cloned(),
+            );
+            let decider = Decider::new(&snapshot.policies, &coalition, now);
+            let valid_until = coalition.next_change_after(now);
+            match self.store.apply(snapshot.state.version, &declared, now, valid_until, &Indexer(&decider)).await {
+                Err(StoreError::Stale { .. }) => continue,
+                other => {
+                    other?;
+                    return Ok(Applied { changes });
+                }
+            }
+        }
+        Err(HubError::Busy)
+    }
+
+    /// A new random API token (256 bits) for an active user; only its hash is stored.
+    pub async fn issue_token(&self, user: &str, now: OffsetDateTime) -> Result<String> {
+        let name = UserName::new(user).map_err(|_| HubError::UnknownUser(user.to_string()))?;
+        let mut secret = [0u8; 32];
+        getrandom::getrandom(&mut secret).map_err(|e| HubError::Rejected(format!("no randomness: {e}")))?;
+        use base64::Engine;
+        let token = format!("tl_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret));
+        self.store.insert_token(&name, &token_hash(&token), now).await?;
+        Ok(token)
+    }
+
+    /// The active user holding `token`, if any.
+    pub async fn authenticate(&self, token: &str) -> Result<Option<User>> {
+        Ok(self.store.user_for_token(&token_hash(token)).await?)
+    }
+
+    /// An active user by name.
+    pub async fn user(&self, name: &str) -> Result<User> {
+        let unknown = || HubError::UnknownUser(name.to_string());
+        let name = UserName::new(name).map_err(|_| unknown())?;
+        self.store.user(&name).await?.ok_or_else(unknown)
+    }
+
+    /// Stores a portion-marked report written by `author`; returns its id. Atomic.
+    pub async fn submit_report(&self, author: &User, text: &str, now: OffsetDateTime) -> Result<String> {
+        let id = format!("report--{}", uuid::Uuid::new_v4());
+        for _ in 0..STALE_RETRIES {
+            let snapshot = self.current(now).await?;
+            let draft = ReportDraft::parse(text, &author.party, &snapshot.coalition)?;
+            if let Some(above) = std::iter::once(&draft.title)
+                .chain(&draft.paragraphs)
+                .map(|p| p.marking.classification())
+                .find(|c| *c > author.clearance)
+            {
+                return Err(HubError::Rejected(format!(
+                    "a portion is marked {above}, above the author's clearance {}",
+                    author.clearance
+                )));
+            }
+            let report = Report {
+                id: id.clone(),
+                originator: author.party.clone(),
+                created: now,
+                title: draft.title,
+                topics: draft.topics,
+                paragraphs: draft.paragraphs,
+            };
+            let decider = Decider::new(&snapshot.policies, &snapshot.coalition, now);
+            let entries = decider.release_entries_for_coalition(&report);
+            let stix = stix::report_to_stix(&report);
+            match self.store.insert_report(snapshot.state.version, &report, &stix, &entries).await {
+                Err(StoreError::Stale { .. }) => continue,
+                other => {
+                    other?;
+                    return Ok(id);
+                }
+            }
+        }
+        Err(HubError::Busy)
+    }
+
+    /// The rendering `viewer` gets, from the release index; withheld is [`HubError::NotFound`].
+    pub async fn view(&self, viewer: &User, id: &str, now: OffsetDateTime) -> Result<Rendering> {
+        self.current(now).await?;
+        let entry = self.store.release_entry(&viewer.party, id).await?.ok_or(HubError::NotFound)?;
+        if viewer.clearance < entry.min_clearance {
+            return Err(HubError::NotFound);
+        }
+        let report = self.store.report(id).await?.ok_or(HubError::NotFound)?;
+        let classification = |i: usize| report.portions().nth(i).map(|p| p.marking.classification());
+        report
+            .render(|i| entry.portions.contains(i) && classification(i).is_some_and(|c| c <= viewer.clearance))
+            .ok_or(HubError::NotFound)
+    }
+
+    /// The reports `viewer` may see, oldest first, after the report `after`.
+    pub async fn list(&self, viewer: &User, after: Option<&str>, limit: u32, now: OffsetDateTime) -> Result<Vec<ReportSummary>> {
+        self.current(now).await?;
+        let limit = limit.clamp(1, MAX_PAGE);
+        Ok(self.store.list_reports(&viewer.party, viewer.clearance, after, limit).await?)
+    }
+
+    /// Why each portion is shown to or withheld from `viewer` (Cedar's decision, re-run).
+    pub async fn explain_for_user(&self, viewer: &User, id: &str, now: OffsetDateTime) -> Result<UserExplanation> {
+        let snapshot = self.current(now).await?;
+        let report = self.store.report(id).await?.ok_or(HubError::NotFound)?;
+        let decider = Decider::new(&snapshot.policies, &snapshot.coalition, now);
+        let portions: Vec<PortionExplanation> = report
+            .portions()
+            .enumerate()
+            .map(|(index, portion)| {
+                let decision = decider.user_decision(viewer, &PortionFacts::of_report(&report, portion));
+                explanation(index, &portion.marking, decision.allowed, decision.reasons)
+            })
+            .collect();
+        let visible = report.render(|i| portions.get(i).is_some_and(|p| p.shown)).is_some();
+        Ok(UserExplanation {
+            report: report.id.clone(),
+            user: viewer.name.to_string(),
+            party: viewer.party.to_string(),
+            visible,
+            portions,
+        })
+    }
+
+    /// For the originator's users: the decision for every party and portion, with reasons.
+    pub async fn explain_for_parties(&self, caller: &User, id: &str, now: OffsetDateTime) -> Result<Vec<PartyExplanation>> {
+        let snapshot = self.current(now).await?;
+        let report = self.store.report(id).await?.ok_or(HubError::NotFound)?;
+        if report.originator != caller.party {
+            // Whether the caller may see the report decides between "absent" and "not yours".
+            return match self.view(caller, id, now).await {
+                Ok(_) => Err(HubError::Forbidden("only the originator's users may see why a report is released".into())),
+                Err(e) => Err(e),
+            };
+        }
+        let decider = Decider::new(&snapshot.policies, &snapshot.coalition, now);
+        let entries = decider.release_entries_for_coalition(&report);
+        Ok(snapshot
+            .coalition
+            .parties()
+            .map(|party| {
+                let portions: Vec<PortionExplanation> = report
+                    .portions()
+                    .enumerate()
+                    .map(|(index, portion)| {
+                        let decision = decider.party_decision(&party.code, &PortionFacts::of_report(&report, portion));
+                        explanation(index, &portion.marking, decision.allowed, decision.reasons)
+                    })
+                    .collect();
+                let entry = entries.iter().find(|e| e.party == party.code);
+                PartyExplanation {
+                    party: party.code.to_string(),
+                    visible: entry.is_some(),
+                    min_clearance: entry.map(|e| e.min_clearance.to_string()),
+                    portions,
+                }
+            })
+            .collect())
+    }
+
+    /// Recomputes the release index of every report and lists where the stored one differs.
+    pub async fn verify_index(&self, now: OffsetDateTime) -> Result<IndexCheck> {
+        let snapshot = self.current(now).await?;
+        let decider = Decider::new(&snapshot.policies, &snapshot.coalition, now);
+        let mut check = IndexCheck::default();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.store.reports_page(after.as_deref(), 500).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id.clone());
+            for report in &page {
+                check.reports += 1;
+                let mut expected = decider.release_entries_for_coalition(report);
+                let mut stored = self.store.release_entries(&report.id).await?;
+                expected.sort_by(|a, b| a.party.cmp(&b.party));
+                stored.sort_by(|a, b| a.party.cmp(&b.party));
+                if expected != stored {
+                    check.mismatches.push(report.id.clone());
+                }
+            }
+        }
+        Ok(check)
+    }
+
+    /// The STIX bundle of a rendering: the report as the viewer gets it, with the marking and
+    /// extension definitions it uses.
+    pub fn stix_bundle(rendering: &Rendering) -> serde_json::Value {
+        let mut objects = vec![stix::rendering_to_stix(rendering)];
+        objects.extend(stix::marking_definitions_of(rendering));
+        objects.extend(stix::extension_definitions());
+        serde_json::json!({
+            "type": "bundle",
+            "id": format!("bundle--{}", uuid::Uuid::new_v4()),
+            "objects": objects,
+        })
+    }
+
+    /// Active parties, for listings of who could receive.
+    pub async fn parties(&self, now: OffsetDateTime) -> Result<Vec<Code>> {
+        let snapshot = self.current(now).await?;
+        Ok(snapshot.coalition.parties().map(|p| p.code.clone()).collect())
+    }
+}
+
+/// The outcome of [`Hub::verify_index`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IndexCheck {
+    pub reports: u64,
+    pub mismatches: Vec<String>,
+}
+
+fn explanation(index: usize, marking: &Marking, shown: bool, reasons: Vec<Reason>) -> PortionExplanation {
+    PortionExplanation {
+        portion: index,
+        label: if index == 0 { "title".to_string() } else { format!("paragraph {index}") },
+        marking: marking.banner(),
+        shown,
+        reasons,
+    }
+}
+
+async fn load_snapshot(store: &dyn Store, previous: Option<&Snapshot>) -> Result<Snapshot> {
+    let state = store.state().await?;
+    let policies = match previous {
+        Some(p) if p.state.policies.digest == state.policies.digest => p.policies.clone(),
+        _ => Arc::new(Policies::load(&state.policies.files)?),
+    };
+    Ok(Snapshot { coalition: coalition_of(&state), state, policies })
+}

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 mod sql;
 
-pub use sql::{Backend, SqlStore};
+pub use sql::{Backend, SqlStore, SQLITE_FILE};
 
 /// Everything decisions depend on, as stored, with the version it was read at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,14 +69,31 @@ pub enum StoreError {
     Stale { expected: i64, found: i64 },
     #[error("an object with id {0} is already stored")]
     Duplicate(String),
+    #[error("a token with this hash is already stored")]
+    DuplicateToken,
     #[error("unknown user `{0}`")]
     UnknownUser(String),
+    /// A report's originator or a release entry names a party the store does not hold.
+    #[error("unknown party `{0}`")]
+    UnknownParty(String),
     #[error("the listing cursor does not name a report the caller may see")]
     UnknownCursor,
     #[error("the store is not initialised: run `tearline init` first")]
     NotInitialised,
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A value the schema cannot hold (a timestamp outside the years 0 to 9999, ...).
+    #[error("cannot store {what}: {reason}")]
+    Unstorable { what: &'static str, reason: String },
+    /// Holds only the URL's scheme: the rest may carry a password.
+    #[error("a database URL of scheme `{scheme}` is not supported (expected postgres://...)")]
+    UnsupportedUrl { scheme: String },
+    #[error("creating the data directory {}: {source}", path.display())]
+    DataDir {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{context}: {source}")]
     Database {
         context: &'static str,

@@ -1,0 +1,113 @@
+//! `tearline demo`: the coalition of the brief in a fresh temporary hub, with a walkthrough.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tearline_hub::{Hub, SqlStore};
+use tearline_model::Rendering;
+use time::OffsetDateTime;
+
+const COALITION: &str = include_str!("../../../examples/coalition.toml");
+const REPORT: &str = include_str!("../../../examples/route-clearance.md");
+const USERS: [&str; 5] = ["us-analyst", "us-liaison", "iq-analyst", "ru-analyst", "sy-analyst"];
+
+pub async fn run(listen: &str, no_serve: bool) -> anyhow::Result<()> {
+    let dir = tempfile::Builder::new().prefix("tearline-demo-").tempdir().context("cannot make a temporary folder")?;
+    let store = Arc::new(SqlStore::open_sqlite(dir.path()).await?);
+    tearline_hub::init(store.as_ref()).await?;
+    let now = OffsetDateTime::now_utc();
+    let hub = Arc::new(Hub::open(store, None, now).await?);
+
+    println!("Tearline demo: a fresh hub in {} (embedded store)\n", dir.path().display());
+    println!("The coalition of the brief (examples/coalition.toml):");
+    for change in hub.apply(COALITION, now).await?.changes {
+        println!("  {change}");
+    }
+    let author = hub.user("us-analyst").await?;
+    let id = hub.submit_report(&author, REPORT, now).await?;
+    println!("\nus-analyst submitted examples/route-clearance.md as {id}\n");
+
+    let mut views: Vec<(String, Option<Rendering>)> = Vec::new();
+    for name in USERS {
+        let user = hub.user(name).await?;
+        let label = format!("{name} ({}, {})", user.party, user.clearance.abbreviation());
+        views.push((label, hub.view(&user, &id, now).await.ok()));
+    }
+    print_side_by_side(&author_view(&hub, &id, now).await?, &views);
+
+    for (label, view) in &views {
+        println!("--- {label} ---");
+        match view {
+            Some(rendering) => println!("{}", rendering.marked_text()),
+            None => println!("(nothing: the report does not exist for this user, 404 like any unknown id)\n"),
+        }
+    }
+
+    let mut tokens = Vec::new();
+    for name in USERS {
+        tokens.push((name, hub.issue_token(name, now).await?));
+    }
+    let base = format!("http://{listen}");
+    println!("Tokens (Authorization: Bearer TOKEN):");
+    for (name, token) in &tokens {
+        println!("  {name:<11} {token}");
+    }
+    let token_of = |name: &str| tokens.iter().find(|(n, _)| *n == name).map(|(_, t)| t.clone()).unwrap_or_default();
+    println!("\nTry:");
+    println!("  curl -s -H 'Authorization: Bearer {}' {base}/v1/reports/{id}?format=text", token_of("iq-analyst"));
+    println!("  curl -s -H 'Authorization: Bearer {}' {base}/v1/reports/{id}", token_of("us-liaison"));
+    println!("  curl -s -H 'Authorization: Bearer {}' {base}/v1/reports/{id}   # 404", token_of("ru-analyst"));
+    println!("  curl -s -H 'Authorization: Bearer {}' {base}/v1/reports", token_of("sy-analyst"));
+    println!("  curl -s -H 'Authorization: Bearer {}' {base}/v1/reports/{id}/explain", token_of("us-analyst"));
+    println!(
+        "  curl -s -H 'Authorization: Bearer {}' -H 'Content-Type: text/markdown' --data-binary @examples/route-clearance.md {base}/v1/reports",
+        token_of("us-analyst")
+    );
+
+    if no_serve {
+        return Ok(());
+    }
+    println!("\nServing on {base} until Ctrl-C.");
+    crate::serve(hub, listen, None).await
+}
+
+/// The author's full view: every portion, to label the rows.
+async fn author_view(hub: &Hub, id: &str, now: OffsetDateTime) -> anyhow::Result<Rendering> {
+    let author = hub.user("us-analyst").await?;
+    Ok(hub.view(&author, id, now).await?)
+}
+
+fn print_side_by_side(full: &Rendering, views: &[(String, Option<Rendering>)]) {
+    const LABEL: usize = 44;
+    const COLUMN: usize = 14;
+    println!("What each user sees of it (shown / -):\n");
+    print!("{:LABEL$}", "");
+    for (label, _) in views {
+        print!("{:COLUMN$}", label.split(' ').next().unwrap_or_default());
+    }
+    println!();
+    let shown = |view: &Option<Rendering>, paragraph: Option<usize>| match (view, paragraph) {
+        (None, _) => "-",
+        (Some(_), None) => "shown",
+        (Some(r), Some(i)) if r.paragraphs.iter().any(|(j, _)| *j == i) => "shown",
+        _ => "-",
+    };
+    let mut rows: Vec<(String, Option<usize>)> = vec![(format!("title ({})", full.title.marking.portion_mark()), None)];
+    for (index, paragraph) in &full.paragraphs {
+        rows.push((format!("{} ({}) {}", index + 1, paragraph.marking.portion_mark(), paragraph.text), Some(*index)));
+    }
+    for (label, paragraph) in rows {
+        let label: String = label.chars().take(LABEL - 2).collect();
+        print!("{label:LABEL$}");
+        for (_, view) in views {
+            print!("{:COLUMN$}", shown(view, paragraph));
+        }
+        println!();
+    }
+    println!("\nBanners:");
+    for (label, view) in views {
+        let banner = view.as_ref().map_or("(no such report)".to_string(), |r| r.banner.banner());
+        println!("  {label:<26} {banner}");
+    }
+    println!();
+}

@@ -1,0 +1,10 @@
+//! The integration test binary: drives the real `tearline` binary and server through real
+//! clients, and checks the hub against the oracle.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
+
+mod common;
+mod oracle;
+mod properties;
+mod scenario;
+mod cli;
+mod crash;

@@ -1,0 +1,171 @@
+//! Decisions under one policy set, one coalition snapshot and one instant, memoized.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use cedar_policy::{Authorizer, Decision as CedarDecision};
+use tearline_model::{Classification, Coalition, Code, PortionSet, ReleaseEntry, Report, User};
+use time::OffsetDateTime;
+
+use crate::explain::sentence;
+use crate::facts::Standing;
+use crate::memo::Memo;
+use crate::{rule, Decision, Policies, PortionFacts, Reason};
+
+/// Decides releases under fixed policies, coalition and time. Build a new one whenever any of them
+/// changes (see `Coalition::next_change_after` for the time), since decisions are memoized.
+/// Cheap to share between threads.
+#[derive(Debug)]
+pub struct Decider {
+    policies: Policies,
+    coalition: Coalition,
+    now: OffsetDateTime,
+    authorizer: Authorizer,
+    memo: Memo,
+    evaluations: AtomicU64,
+}
+
+impl Decider {
+    pub fn new(policies: &Policies, coalition: &Coalition, now: OffsetDateTime) -> Self {
+        Decider {
+            policies: policies.clone(),
+            coalition: coalition.clone(),
+            now,
+            authorizer: Authorizer::new(),
+            memo: Memo::default(),
+            evaluations: AtomicU64::new(0),
+        }
+    }
+
+    pub fn coalition(&self) -> &Coalition {
+        &self.coalition
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        self.now
+    }
+
+    /// Whether `party` may receive the portion (clearance aside), memoized by party, originators,
+    /// topics and marking.
+    pub fn party_decision(&self, party: &Code, facts: &PortionFacts<'_>) -> Decision {
+        Decision::clone(&self.memoized(party, facts))
+    }
+
+    /// The same decision, evaluated through Cedar every time: for benchmarks and checks.
+    pub fn party_decision_uncached(&self, party: &Code, facts: &PortionFacts<'_>) -> Decision {
+        self.evaluate(party, facts)
+    }
+
+    /// Whether `user` may read the portion: its party may receive it, and its clearance is at
+    /// least the portion's classification.
+    pub fn user_decision(&self, user: &User, facts: &PortionFacts<'_>) -> Decision {
+        let party = self.memoized(&user.party, facts);
+        let classification = facts.marking.classification();
+        if user.clearance >= classification {
+            return Decision::clone(&party);
+        }
+        let mut reasons = if party.allowed { Vec::new() } else { party.reasons.clone() };
+        reasons.push(Reason::new(
+            rule::CLEARANCE,
+            format!("{}'s clearance {} is below the portion's {classification}", user.name, user.clearance),
+        ));
+        Decision::denied(reasons)
+    }
+
+    /// The release index rows of `report` for each of `parties`: the portions the party may
+    /// receive, for those that may receive the title and at least one paragraph.
+    pub fn release_entries<'p>(&self, report: &Report, parties: impl IntoIterator<Item = &'p Code>) -> Vec<ReleaseEntry> {
+        parties.into_iter().filter_map(|party| self.release_entry(report, party)).collect()
+    }
+
+    /// [`Decider::release_entries`] for every party of the coalition.
+    pub fn release_entries_for_coalition(&self, report: &Report) -> Vec<ReleaseEntry> {
+        self.release_entries(report, self.coalition.parties().map(|p| &p.code))
+    }
+
+    /// How many times Cedar was evaluated: memoized decisions do not count.
+    pub fn cedar_evaluations(&self) -> u64 {
+        self.evaluations.load(Ordering::Relaxed)
+    }
+
+    /// How many distinct party decisions are memoized.
+    pub fn memoized_decisions(&self) -> usize {
+        self.memo.len()
+    }
+
+    fn release_entry(&self, report: &Report, party: &Code) -> Option<ReleaseEntry> {
+        let portions: PortionSet = report
+            .portions()
+            .enumerate()
+            .filter(|(_, portion)| self.memoized(party, &PortionFacts::of_report(report, portion)).allowed)
+            .map(|(index, _)| index)
+            .collect();
+        let lowest_paragraph = report
+            .paragraphs
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| portions.contains(index + 1))
+            .map(|(_, paragraph)| paragraph.marking.classification())
+            .min()?;
+        portions.contains(0).then(|| ReleaseEntry {
+            party: party.clone(),
+            min_clearance: report.title.marking.classification().max(lowest_paragraph),
+            portions,
+        })
+    }
+
+    fn memoized(&self, party: &Code, facts: &PortionFacts<'_>) -> Arc<Decision> {
+        self.memo.get_or_decide(party, facts, || self.evaluate(party, facts))
+    }
+
+    fn evaluate(&self, party: &Code, facts: &PortionFacts<'_>) -> Decision {
+        self.evaluations.fetch_add(1, Ordering::Relaxed);
+        let standing = Standing::of(&self.coalition, self.now, party, facts);
+        let cedar = self.policies.names().request(&self.policies, &self.coalition, party, facts, &standing);
+        let response = match cedar {
+            Ok((request, entities)) => self.authorizer.is_authorized(&request, self.policies.set(), &entities),
+            Err(message) => {
+                let reason = Reason::new(rule::EVALUATION_ERROR, format!("the Cedar request could not be built: {message}"));
+                return Decision::denied(vec![reason]);
+            }
+        };
+        let errors: Vec<Reason> = response
+            .diagnostics()
+            .errors()
+            .map(|error| Reason::new(rule::EVALUATION_ERROR, error.to_string()))
+            .collect();
+        let mut applied: Vec<usize> =
+            response.diagnostics().reason().filter_map(|id| self.policies.position(AsRef::<str>::as_ref(id))).collect();
+        applied.sort_unstable();
+        let applied: Vec<Reason> = applied
+            .into_iter()
+            .filter_map(|at| self.policies.policies().get(at))
+            .map(|info| Reason::new(info.id.clone(), sentence(info, party, facts, &standing)))
+            .collect();
+        match response.decision() {
+            CedarDecision::Allow if errors.is_empty() => Decision { allowed: true, reasons: applied },
+            // A forbid that failed to evaluate might have applied: never allow on errors.
+            CedarDecision::Allow => Decision::denied(errors),
+            CedarDecision::Deny => {
+                let mut reasons = if applied.is_empty() {
+                    vec![Reason::new(rule::DEFAULT_DENY, format!("no policy permits {party} to read the portion"))]
+                } else {
+                    applied
+                };
+                reasons.extend(errors);
+                Decision::denied(reasons)
+            }
+        }
+    }
+}
+
+/// The indexed path: whether a user of `entry.party` with `clearance` may read portion
+/// `portion_index`, classified `classification`, of the object the entry is about.
+pub fn indexed_decision(
+    entry: &ReleaseEntry,
+    portion_index: usize,
+    classification: Classification,
+    clearance: Classification,
+) -> bool {
+    entry.portions.contains(portion_index) && clearance >= classification
+}

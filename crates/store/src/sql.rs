@@ -1,0 +1,946 @@
+//! [`Store`] on SQLite (embedded, the default) or PostgreSQL (several hub processes on one
+//! database), through sqlx's `Any` driver.
+//!
+//! One SQL text serves both backends wherever it can (`$N` placeholders, `ON CONFLICT`,
+//! `RETURNING`); [`Backend`] holds the few statements that differ: how a transaction begins, how a
+//! writer locks the hub state, how the schema is found, and which migrations apply.
+//!
+//! Conventions of the schema (see `migrations/`): timestamps are RFC 3339 text in UTC with nine
+//! fraction digits (so text order is time order, and every date the model can serialise fits);
+//! flags are integers 0/1; classifications are ranks; JSON is text.
+//!
+//! Locking. A write that depends on the hub state reads `hub_state.version` under a lock held
+//! until it commits, so no other write can slip between the check and the commit:
+//! - PostgreSQL: `SELECT ... FOR UPDATE` on the single `hub_state` row, in READ COMMITTED. Writers
+//!   of every process queue on that row; after the wait the row is read afresh, so a stale writer
+//!   is refused, and an index rebuild reads every report committed before it. `insert_report`
+//!   takes the same exclusive lock rather than a shared one: report sequence numbers are then
+//!   committed in increasing order, so a listing cursor can never pass a report whose transaction
+//!   commits later (which a client paging with that cursor would never be shown).
+//! - SQLite: `BEGIN IMMEDIATE` takes the database's write lock before the first read. A deferred
+//!   transaction would read under a shared lock and could then fail to upgrade it when another
+//!   writer got in first. Writers of this process also queue on a mutex rather than in SQLite's
+//!   busy handler, which only waits `busy_timeout`.
+//!
+//! Reads of more than one statement see one snapshot: a deferred transaction on SQLite (WAL), a
+//! REPEATABLE READ, READ ONLY transaction on PostgreSQL.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Decode, Executor, Row, Transaction, Type};
+use tearline_model::{Agreement, Classification, Code, Embargo, Group, Party, PortionSet, ReleaseEntry, Report, User, UserName};
+use time::format_description::well_known::Rfc3339;
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
+use time::{OffsetDateTime, UtcOffset};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::{Declared, HubState, PolicySource, Reindexer, ReportSummary, Result, Store, StoreError};
+
+static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The database file inside the data directory.
+pub const SQLITE_FILE: &str = "tearline.db";
+
+/// Set on every SQLite connection. `synchronous = FULL`: in WAL mode NORMAL may lose the last
+/// commits on a power cut, and a hub must not forget a report or token it has acknowledged; the
+/// cost is one fsync per commit, and an index rebuild is one commit. `journal_mode` persists in
+/// the file, so after the first connection it is a no-op that needs no lock.
+const SQLITE_PRAGMAS: [&str; 4] = [
+    "PRAGMA busy_timeout = 5000",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA synchronous = FULL",
+    "PRAGMA journal_mode = WAL",
+];
+
+/// Reports read per page while rebuilding the release index (bounds memory, whatever the size).
+const REINDEX_PAGE: i64 = 1000;
+
+/// Release-index rows per INSERT: 4 parameters each, well under both backends' limits.
+const ENTRIES_PER_INSERT: usize = 500;
+
+/// RFC 3339 in UTC with a fixed number of fraction digits, so that text order is time order.
+const TIMESTAMP: &[BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z");
+
+/// The database behind a [`SqlStore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    fn migrator(self) -> &'static Migrator {
+        match self {
+            Backend::Sqlite => &SQLITE_MIGRATOR,
+            Backend::Postgres => &POSTGRES_MIGRATOR,
+        }
+    }
+
+    /// Begins a transaction that writes.
+    fn begin_write(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        }
+    }
+
+    /// Begins a transaction that only reads, in one snapshot.
+    fn begin_read(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "BEGIN",
+            Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+        }
+    }
+
+    /// Reads the state version, holding it until commit (on SQLite `BEGIN IMMEDIATE` already does).
+    fn lock_version(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SELECT version FROM hub_state WHERE id = 1",
+            Backend::Postgres => "SELECT version FROM hub_state WHERE id = 1 FOR UPDATE",
+        }
+    }
+
+    fn count_schema_tables(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'hub_state'",
+            Backend::Postgres => {
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = 'hub_state'"
+            }
+        }
+    }
+}
+
+/// The store on SQLite or PostgreSQL. Cloning shares the connection pool.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+    /// SQLite only: this process's writers take turns here.
+    writers: Option<Arc<Mutex<()>>>,
+}
+
+/// A write transaction, with this process's turn to write on SQLite.
+struct Write {
+    tx: Transaction<'static, Any>,
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl SqlStore {
+    /// The embedded store: `tearline.db` in `dir`, both created when missing.
+    pub async fn open_sqlite(dir: &Path) -> Result<SqlStore> {
+        sqlx::any::install_default_drivers();
+        let data_dir = |source| StoreError::DataDir { path: dir.to_path_buf(), source };
+        std::fs::create_dir_all(dir).map_err(data_dir)?;
+        // An absolute path, so that the URL built below cannot read a relative one as a host.
+        let dir = std::fs::canonicalize(dir).map_err(data_dir)?;
+        let url = SqliteConnectOptions::new()
+            .filename(dir.join(SQLITE_FILE))
+            .create_if_missing(true)
+            .to_url_lossy();
+        let options = AnyConnectOptions::from_url(&url).map_err(db("reading the SQLite file name"))?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    for pragma in SQLITE_PRAGMAS {
+                        conn.execute(pragma).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(db("opening the SQLite database"))?;
+        Ok(SqlStore { pool, backend: Backend::Sqlite, writers: Some(Arc::new(Mutex::new(()))) })
+    }
+
+    /// The scale-out store on a PostgreSQL database (`postgres://user@host/db`).
+    pub async fn open_postgres(url: &str) -> Result<SqlStore> {
+        sqlx::any::install_default_drivers();
+        let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
+        if scheme != "postgres" && scheme != "postgresql" {
+            return Err(StoreError::UnsupportedUrl { scheme: scheme.to_string() });
+        }
+        let pool = AnyPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect(url)
+            .await
+            .map_err(db("connecting to PostgreSQL"))?;
+        Ok(SqlStore { pool, backend: Backend::Postgres, writers: None })
+    }
+
+    /// PostgreSQL when a database URL is given, else the embedded store in `data_dir`.
+    pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<SqlStore> {
+        match database_url {
+            Some(url) => SqlStore::open_postgres(url).await,
+            None => SqlStore::open_sqlite(data_dir).await,
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes every connection; the store is unusable afterwards.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn begin_write(&self) -> Result<Write> {
+        let turn = match &self.writers {
+            Some(writers) => Some(Arc::clone(writers).lock_owned().await),
+            None => None,
+        };
+        let tx = self.pool.begin_with(self.backend.begin_write()).await.map_err(db("beginning a write"))?;
+        Ok(Write { tx, _turn: turn })
+    }
+
+    async fn begin_read(&self) -> Result<Transaction<'static, Any>> {
+        self.pool.begin_with(self.backend.begin_read()).await.map_err(db("beginning a read"))
+    }
+
+    /// Locks the state and checks it is still the one the caller decided with.
+    async fn check_version(&self, conn: &mut AnyConnection, expected: i64) -> Result<()> {
+        let row = sqlx::query(self.backend.lock_version())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db("locking the hub state"))?
+            .ok_or(StoreError::NotInitialised)?;
+        let found: i64 = get(&row, 0)?;
+        if found == expected {
+            Ok(())
+        } else {
+            Err(StoreError::Stale { expected, found })
+        }
+    }
+
+    /// Ends a write that changed the state: the next version, and how long the index holds.
+    async fn commit_state_change(
+        &self,
+        mut write: Write,
+        expected: i64,
+        index_valid_until: Option<OffsetDateTime>,
+    ) -> Result<i64> {
+        let version = expected + 1;
+        sqlx::query("UPDATE hub_state SET version = $1, index_valid_until = $2 WHERE id = 1")
+            .bind(version)
+            .bind(index_valid_until.map(timestamp).transpose()?)
+            .execute(&mut *write.tx)
+            .await
+            .map_err(db("updating the hub state"))?;
+        write.tx.commit().await.map_err(db("committing"))?;
+        Ok(version)
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn migrate(&self) -> Result<()> {
+        // SQLite's migrations write; let them take their turn like any writer.
+        let _turn = match &self.writers {
+            Some(writers) => Some(writers.lock().await),
+            None => None,
+        };
+        self.backend.migrator().run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn is_initialised(&self) -> Result<bool> {
+        let count: i64 = sqlx::query_scalar(self.backend.count_schema_tables())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db("looking for the schema"))?;
+        Ok(count > 0)
+    }
+
+    async fn meta(&self, key: &str) -> Result<Option<String>> {
+        sqlx::query_scalar("SELECT value FROM meta WHERE name = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("reading a setting"))
+    }
+
+    async fn init_meta(&self, key: &str, value: &str) -> Result<String> {
+        let mut write = self.begin_write().await?;
+        sqlx::query("INSERT INTO meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(key)
+            .bind(value)
+            .execute(&mut *write.tx)
+            .await
+            .map_err(db("initialising a setting"))?;
+        let in_force: String = sqlx::query_scalar("SELECT value FROM meta WHERE name = $1")
+            .bind(key)
+            .fetch_one(&mut *write.tx)
+            .await
+            .map_err(db("reading a setting"))?;
+        write.tx.commit().await.map_err(db("committing a setting"))?;
+        Ok(in_force)
+    }
+
+    async fn state(&self) -> Result<HubState> {
+        let mut tx = self.begin_read().await?;
+        let state = read_state(&mut tx).await?;
+        tx.commit().await.map_err(db("ending a read"))?;
+        Ok(state)
+    }
+
+    async fn version(&self) -> Result<i64> {
+        sqlx::query_scalar("SELECT version FROM hub_state WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("reading the state version"))?
+            .ok_or(StoreError::NotInitialised)
+    }
+
+    async fn apply(
+        &self,
+        expected_version: i64,
+        declared: &Declared,
+        now: OffsetDateTime,
+        index_valid_until: Option<OffsetDateTime>,
+        reindexer: &dyn Reindexer,
+    ) -> Result<i64> {
+        let mut write = self.begin_write().await?;
+        self.check_version(&mut write.tx, expected_version).await?;
+        write_coalition(&mut write.tx, declared, now).await?;
+        rebuild_index(&mut write.tx, reindexer).await?;
+        self.commit_state_change(write, expected_version, index_valid_until).await
+    }
+
+    async fn set_policies(
+        &self,
+        expected_version: i64,
+        policies: &PolicySource,
+        index_valid_until: Option<OffsetDateTime>,
+        reindexer: &dyn Reindexer,
+    ) -> Result<i64> {
+        let mut write = self.begin_write().await?;
+        self.check_version(&mut write.tx, expected_version).await?;
+        let text = serde_json::to_string(policies)
+            .map_err(|e| StoreError::Unstorable { what: "the policies", reason: e.to_string() })?;
+        sqlx::query("UPDATE hub_state SET policies = $1 WHERE id = 1")
+            .bind(text)
+            .execute(&mut *write.tx)
+            .await
+            .map_err(db("storing the policies"))?;
+        rebuild_index(&mut write.tx, reindexer).await?;
+        self.commit_state_change(write, expected_version, index_valid_until).await
+    }
+
+    async fn reindex(
+        &self,
+        expected_version: i64,
+        index_valid_until: Option<OffsetDateTime>,
+        reindexer: &dyn Reindexer,
+    ) -> Result<i64> {
+        let mut write = self.begin_write().await?;
+        self.check_version(&mut write.tx, expected_version).await?;
+        rebuild_index(&mut write.tx, reindexer).await?;
+        self.commit_state_change(write, expected_version, index_valid_until).await
+    }
+
+    async fn insert_report(
+        &self,
+        expected_version: i64,
+        report: &Report,
+        stix: &serde_json::Value,
+        entries: &[ReleaseEntry],
+    ) -> Result<()> {
+        let report_json = serde_json::to_string(report)
+            .map_err(|e| StoreError::Unstorable { what: "the report", reason: e.to_string() })?;
+        let stix_type = stix.get("type").and_then(serde_json::Value::as_str).unwrap_or("report").to_string();
+        let stix_json = stix.to_string();
+        let created = timestamp(report.created)?;
+
+        let mut write = self.begin_write().await?;
+        self.check_version(&mut write.tx, expected_version).await?;
+        let parties = stored_parties(&mut write.tx).await?;
+        if !parties.contains(report.originator.as_str()) {
+            return Err(StoreError::UnknownParty(report.originator.to_string()));
+        }
+        let seq: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO objects (id, stix_type, originator, title, created, report, stix) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING RETURNING seq",
+        )
+        .bind(report.id.as_str())
+        .bind(stix_type)
+        .bind(report.originator.as_str())
+        .bind(report.title.text.as_str())
+        .bind(created)
+        .bind(report_json)
+        .bind(stix_json)
+        .fetch_optional(&mut *write.tx)
+        .await
+        .map_err(db("storing a report"))?;
+        // Dropping the transaction rolls it back: a duplicate stores nothing.
+        let seq = seq.ok_or_else(|| StoreError::Duplicate(report.id.clone()))?;
+        let rows: Vec<(i64, &ReleaseEntry)> = entries.iter().map(|entry| (seq, entry)).collect();
+        insert_entries(&mut write.tx, &parties, &rows).await?;
+        write.tx.commit().await.map_err(db("committing a report"))?;
+        Ok(())
+    }
+
+    async fn report(&self, id: &str) -> Result<Option<Report>> {
+        let text: Option<String> = sqlx::query_scalar("SELECT report FROM objects WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("reading a report"))?;
+        text.map(|text| decode_report(&text)).transpose()
+    }
+
+    async fn report_stix(&self, id: &str) -> Result<Option<serde_json::Value>> {
+        let text: Option<String> = sqlx::query_scalar("SELECT stix FROM objects WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("reading a report's STIX form"))?;
+        text.map(|text| {
+            serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("STIX form of report {id}: {e}")))
+        })
+        .transpose()
+    }
+
+    async fn release_entry(&self, party: &Code, report_id: &str) -> Result<Option<ReleaseEntry>> {
+        let row = sqlx::query(
+            "SELECT r.party, r.portions, r.min_clearance \
+             FROM objects o JOIN release_index r ON r.object_seq = o.seq \
+             WHERE o.id = $1 AND r.party = $2",
+        )
+        .bind(report_id)
+        .bind(party.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("reading a release entry"))?;
+        row.as_ref().map(decode_entry).transpose()
+    }
+
+    async fn release_entries(&self, report_id: &str) -> Result<Vec<ReleaseEntry>> {
+        // One primary-key lookup per party: the index is keyed by party, and every entry names a
+        // stored party (checked on insert).
+        let rows = sqlx::query(
+            "SELECT r.party, r.portions, r.min_clearance \
+             FROM objects o CROSS JOIN parties p \
+             JOIN release_index r ON r.party = p.code AND r.object_seq = o.seq \
+             WHERE o.id = $1 ORDER BY r.party",
+        )
+        .bind(report_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("reading release entries"))?;
+        rows.iter().map(decode_entry).collect()
+    }
+
+    async fn list_reports(
+        &self,
+        party: &Code,
+        clearance: Classification,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<ReportSummary>> {
+        let clearance = i64::from(clearance.rank());
+        let mut tx = self.begin_read().await?;
+        let after_seq = match after {
+            None => 0,
+            Some(id) => sqlx::query_scalar(
+                "SELECT r.object_seq FROM objects o JOIN release_index r ON r.object_seq = o.seq \
+                 WHERE o.id = $1 AND r.party = $2 AND r.min_clearance <= $3",
+            )
+            .bind(id)
+            .bind(party.as_str())
+            .bind(clearance)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db("reading a listing cursor"))?
+            .ok_or(StoreError::UnknownCursor)?,
+        };
+        let rows = sqlx::query(
+            "SELECT o.id, o.originator, o.title, o.created \
+             FROM release_index r JOIN objects o ON o.seq = r.object_seq \
+             WHERE r.party = $1 AND r.min_clearance <= $2 AND r.object_seq > $3 \
+             ORDER BY r.object_seq LIMIT $4",
+        )
+        .bind(party.as_str())
+        .bind(clearance)
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db("listing reports"))?;
+        tx.commit().await.map_err(db("ending a read"))?;
+        rows.iter()
+            .map(|row| {
+                Ok(ReportSummary {
+                    id: get(row, 0)?,
+                    originator: decode_code(&get::<String>(row, 1)?)?,
+                    title: get(row, 2)?,
+                    created: parse_timestamp(&get::<String>(row, 3)?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn reports_page(&self, after: Option<&str>, limit: u32) -> Result<Vec<Report>> {
+        let mut tx = self.begin_read().await?;
+        let after_seq = match after {
+            None => 0,
+            Some(id) => sqlx::query_scalar("SELECT seq FROM objects WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db("reading a page cursor"))?
+                .ok_or(StoreError::UnknownCursor)?,
+        };
+        let texts: Vec<String> = sqlx::query_scalar("SELECT report FROM objects WHERE seq > $1 ORDER BY seq LIMIT $2")
+            .bind(after_seq)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db("reading reports"))?;
+        tx.commit().await.map_err(db("ending a read"))?;
+        texts.iter().map(|text| decode_report(text)).collect()
+    }
+
+    async fn count_reports(&self) -> Result<u64> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM objects")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db("counting reports"))?;
+        u64::try_from(count).map_err(|_| StoreError::Corrupt(format!("negative report count {count}")))
+    }
+
+    async fn insert_token(&self, user: &UserName, token_hash: &[u8], now: OffsetDateTime) -> Result<()> {
+        let created = timestamp(now)?;
+        let mut write = self.begin_write().await?;
+        let active: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM users u JOIN parties p ON p.code = u.party \
+             WHERE u.name = $1 AND u.active = 1 AND p.active = 1",
+        )
+        .bind(user.as_str())
+        .fetch_optional(&mut *write.tx)
+        .await
+        .map_err(db("looking up a user"))?;
+        if active.is_none() {
+            return Err(StoreError::UnknownUser(user.to_string()));
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO tokens (hash, user_name, created) VALUES ($1, $2, $3) ON CONFLICT (hash) DO NOTHING",
+        )
+        .bind(token_hash)
+        .bind(user.as_str())
+        .bind(created)
+        .execute(&mut *write.tx)
+        .await
+        .map_err(db("storing a token"))?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::DuplicateToken);
+        }
+        write.tx.commit().await.map_err(db("committing a token"))?;
+        Ok(())
+    }
+
+    async fn user_for_token(&self, token_hash: &[u8]) -> Result<Option<User>> {
+        let row = sqlx::query(
+            "SELECT u.name, u.party, u.clearance FROM tokens t \
+             JOIN users u ON u.name = t.user_name JOIN parties p ON p.code = u.party \
+             WHERE t.hash = $1 AND u.active = 1 AND p.active = 1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("looking up a token"))?;
+        row.as_ref().map(decode_user).transpose()
+    }
+
+    /// A declared (active) user, whether or not its party is still active.
+    async fn user(&self, name: &UserName) -> Result<Option<User>> {
+        let row = sqlx::query("SELECT name, party, clearance FROM users WHERE name = $1 AND active = 1")
+            .bind(name.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("looking up a user"))?;
+        row.as_ref().map(decode_user).transpose()
+    }
+}
+
+/// Makes the stored coalition and users match `declared`: what it no longer declares is retired
+/// (parties, users), revoked at `now` (agreements, once) or deleted (groups, embargoes).
+async fn write_coalition(conn: &mut AnyConnection, declared: &Declared, now: OffsetDateTime) -> Result<()> {
+    // Everything is first marked as not declared, then what is declared is upserted back.
+    execute(conn, "UPDATE parties SET active = 0", "retiring parties").await?;
+    for party in &declared.parties {
+        sqlx::query(
+            "INSERT INTO parties (code, name, active) VALUES ($1, $2, 1) \
+             ON CONFLICT (code) DO UPDATE SET name = excluded.name, active = 1",
+        )
+        .bind(party.code.as_str())
+        .bind(party.name.as_str())
+        .execute(&mut *conn)
+        .await
+        .map_err(db("storing a party"))?;
+    }
+
+    execute(conn, "DELETE FROM group_members", "replacing groups").await?;
+    execute(conn, "DELETE FROM coalition_groups", "replacing groups").await?;
+    for group in &declared.groups {
+        sqlx::query("INSERT INTO coalition_groups (code, name) VALUES ($1, $2)")
+            .bind(group.code.as_str())
+            .bind(group.name.as_str())
+            .execute(&mut *conn)
+            .await
+            .map_err(db("storing a group"))?;
+        for member in &group.members {
+            sqlx::query("INSERT INTO group_members (group_code, party) VALUES ($1, $2)")
+                .bind(group.code.as_str())
+                .bind(member.as_str())
+                .execute(&mut *conn)
+                .await
+                .map_err(db("storing a group member"))?;
+        }
+    }
+
+    execute(conn, "UPDATE users SET active = 0", "retiring users").await?;
+    for user in &declared.users {
+        sqlx::query(
+            "INSERT INTO users (name, party, clearance, active) VALUES ($1, $2, $3, 1) \
+             ON CONFLICT (name) DO UPDATE SET party = excluded.party, clearance = excluded.clearance, active = 1",
+        )
+        .bind(user.name.as_str())
+        .bind(user.party.as_str())
+        .bind(i64::from(user.clearance.rank()))
+        .execute(&mut *conn)
+        .await
+        .map_err(db("storing a user"))?;
+    }
+
+    execute(conn, "UPDATE agreements SET declared = 0", "revoking agreements").await?;
+    for agreement in &declared.agreements {
+        let recipients = to_json(&agreement.to, "an agreement's recipients")?;
+        let topics = agreement.topics.as_ref().map(|topics| to_json(topics, "an agreement's topics")).transpose()?;
+        sqlx::query(
+            "INSERT INTO agreements (from_party, id, recipients, max_classification, topics, onward, \
+                                     valid_from, valid_until, revoked_at, declared) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1) \
+             ON CONFLICT (from_party, id) DO UPDATE SET recipients = excluded.recipients, \
+                 max_classification = excluded.max_classification, topics = excluded.topics, \
+                 onward = excluded.onward, valid_from = excluded.valid_from, \
+                 valid_until = excluded.valid_until, revoked_at = excluded.revoked_at, declared = 1",
+        )
+        .bind(agreement.from.as_str())
+        .bind(agreement.id.as_str())
+        .bind(recipients)
+        .bind(i64::from(agreement.max_classification.rank()))
+        .bind(topics)
+        .bind(i64::from(agreement.onward))
+        .bind(agreement.valid_from.map(timestamp).transpose()?)
+        .bind(agreement.valid_until.map(timestamp).transpose()?)
+        .bind(agreement.revoked_at.map(timestamp).transpose()?)
+        .execute(&mut *conn)
+        .await
+        .map_err(db("storing an agreement"))?;
+    }
+    // Only those not revoked yet: an agreement is revoked once, when it stops being declared.
+    sqlx::query("UPDATE agreements SET revoked_at = $1 WHERE declared = 0 AND revoked_at IS NULL")
+        .bind(timestamp(now)?)
+        .execute(&mut *conn)
+        .await
+        .map_err(db("revoking agreements"))?;
+
+    execute(conn, "DELETE FROM embargoes", "replacing embargoes").await?;
+    for embargo in &declared.embargoes {
+        sqlx::query("INSERT INTO embargoes (from_party, against) VALUES ($1, $2)")
+            .bind(embargo.from.as_str())
+            .bind(embargo.against.as_str())
+            .execute(&mut *conn)
+            .await
+            .map_err(db("storing an embargo"))?;
+    }
+    Ok(())
+}
+
+/// Replaces the whole release index with what `reindexer` computes for every stored report,
+/// reading the reports a page at a time in storage order.
+async fn rebuild_index(conn: &mut AnyConnection, reindexer: &dyn Reindexer) -> Result<()> {
+    let parties = stored_parties(conn).await?;
+    // DELETE rather than TRUNCATE: PostgreSQL's TRUNCATE would lock out readers until commit,
+    // while with DELETE they go on reading the old index.
+    execute(conn, "DELETE FROM release_index", "clearing the release index").await?;
+    let mut after = 0_i64;
+    loop {
+        let rows = sqlx::query("SELECT seq, report FROM objects WHERE seq > $1 ORDER BY seq LIMIT $2")
+            .bind(after)
+            .bind(REINDEX_PAGE)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db("reading reports to index"))?;
+        let Some(last) = rows.last() else { break };
+        after = get(last, 0)?;
+        let mut computed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let seq: i64 = get(row, 0)?;
+            let report = decode_report(&get::<String>(row, 1)?)?;
+            computed.push((seq, reindexer.entries(&report)));
+        }
+        let entries: Vec<(i64, &ReleaseEntry)> =
+            computed.iter().flat_map(|(seq, entries)| entries.iter().map(move |entry| (*seq, entry))).collect();
+        insert_entries(conn, &parties, &entries).await?;
+    }
+    Ok(())
+}
+
+/// Inserts release-index rows, several per statement.
+async fn insert_entries(conn: &mut AnyConnection, parties: &HashSet<String>, entries: &[(i64, &ReleaseEntry)]) -> Result<()> {
+    if let Some((_, entry)) = entries.iter().find(|(_, entry)| !parties.contains(entry.party.as_str())) {
+        return Err(StoreError::UnknownParty(entry.party.to_string()));
+    }
+    for chunk in entries.chunks(ENTRIES_PER_INSERT) {
+        let sql = multi_row_insert(chunk.len());
+        let mut query = sqlx::query(&sql);
+        for (seq, entry) in chunk {
+            query = query
+                .bind(entry.party.as_str())
+                .bind(*seq)
+                .bind(entry.portions.as_bytes())
+                .bind(i64::from(entry.min_clearance.rank()));
+        }
+        query.execute(&mut *conn).await.map_err(db("storing release entries"))?;
+    }
+    Ok(())
+}
+
+/// `INSERT INTO release_index ... VALUES ($1, $2, $3, $4), ($5, ...)` for `rows` rows.
+fn multi_row_insert(rows: usize) -> String {
+    let mut sql = String::from("INSERT INTO release_index (party, object_seq, portions, min_clearance) VALUES ");
+    for row in 0..rows {
+        let first = row * 4 + 1;
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("(${}, ${}, ${}, ${})", first, first + 1, first + 2, first + 3));
+    }
+    sql
+}
+
+async fn stored_parties(conn: &mut AnyConnection) -> Result<HashSet<String>> {
+    let codes: Vec<String> = sqlx::query_scalar("SELECT code FROM parties")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db("reading parties"))?;
+    Ok(codes.into_iter().collect())
+}
+
+async fn read_state(conn: &mut AnyConnection) -> Result<HubState> {
+    let row = sqlx::query("SELECT version, policies, index_valid_until FROM hub_state WHERE id = 1")
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db("reading the hub state"))?
+        .ok_or(StoreError::NotInitialised)?;
+    let version: i64 = get(&row, 0)?;
+    let policies: PolicySource = serde_json::from_str(&get::<String>(&row, 1)?)
+        .map_err(|e| StoreError::Corrupt(format!("stored policies: {e}")))?;
+    let index_valid_until = get::<Option<String>>(&row, 2)?.as_deref().map(parse_timestamp).transpose()?;
+
+    let mut declared = Declared::default();
+    let mut retired_parties = Vec::new();
+    for row in fetch_all(conn, "SELECT code, name, active FROM parties ORDER BY code", "reading parties").await? {
+        let code = decode_code(&get::<String>(&row, 0)?)?;
+        if get::<i64>(&row, 2)? == 1 {
+            declared.parties.push(Party { code, name: get(&row, 1)? });
+        } else {
+            retired_parties.push(code);
+        }
+    }
+
+    let mut groups = BTreeMap::new();
+    for row in fetch_all(conn, "SELECT code, name FROM coalition_groups ORDER BY code", "reading groups").await? {
+        let code = decode_code(&get::<String>(&row, 0)?)?;
+        groups.insert(code.clone(), Group { code, name: get(&row, 1)?, members: BTreeSet::new() });
+    }
+    for row in fetch_all(conn, "SELECT group_code, party FROM group_members", "reading group members").await? {
+        let code = decode_code(&get::<String>(&row, 0)?)?;
+        let member = decode_code(&get::<String>(&row, 1)?)?;
+        if let Some(group) = groups.get_mut(&code) {
+            group.members.insert(member);
+        }
+    }
+    declared.groups = groups.into_values().collect();
+
+    let mut revoked_agreements = Vec::new();
+    let agreements = fetch_all(
+        conn,
+        "SELECT from_party, id, recipients, max_classification, topics, onward, \
+                valid_from, valid_until, revoked_at, declared \
+         FROM agreements ORDER BY from_party, id",
+        "reading agreements",
+    )
+    .await?;
+    for row in agreements {
+        let agreement = decode_agreement(&row)?;
+        if get::<i64>(&row, 9)? == 1 {
+            declared.agreements.push(agreement);
+        } else {
+            revoked_agreements.push(agreement);
+        }
+    }
+
+    for row in fetch_all(conn, "SELECT from_party, against FROM embargoes ORDER BY from_party, against", "reading embargoes").await? {
+        declared.embargoes.push(Embargo {
+            from: decode_code(&get::<String>(&row, 0)?)?,
+            against: decode_code(&get::<String>(&row, 1)?)?,
+        });
+    }
+
+    let mut retired_users = Vec::new();
+    for row in fetch_all(conn, "SELECT name, party, clearance, active FROM users ORDER BY name", "reading users").await? {
+        let user = decode_user(&row)?;
+        if get::<i64>(&row, 3)? == 1 {
+            declared.users.push(user);
+        } else {
+            retired_users.push(user.name);
+        }
+    }
+
+    Ok(HubState { version, declared, retired_parties, retired_users, revoked_agreements, policies, index_valid_until })
+}
+
+async fn execute(conn: &mut AnyConnection, sql: &'static str, context: &'static str) -> Result<()> {
+    sqlx::query(sql).execute(&mut *conn).await.map_err(db(context))?;
+    Ok(())
+}
+
+async fn fetch_all(conn: &mut AnyConnection, sql: &'static str, context: &'static str) -> Result<Vec<AnyRow>> {
+    sqlx::query(sql).fetch_all(&mut *conn).await.map_err(db(context))
+}
+
+/// Wraps a driver error with what the store was doing; a missing table means no `migrate` yet.
+fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| {
+        let missing_table = match &source {
+            // 42P01: PostgreSQL's undefined_table; SQLite only says it in words.
+            sqlx::Error::Database(error) => {
+                error.code().as_deref() == Some("42P01") || error.message().starts_with("no such table")
+            }
+            _ => false,
+        };
+        if missing_table {
+            StoreError::NotInitialised
+        } else {
+            StoreError::Database { context, source }
+        }
+    }
+}
+
+fn get<'r, T>(row: &'r AnyRow, index: usize) -> Result<T>
+where
+    T: Decode<'r, Any> + Type<Any>,
+{
+    row.try_get(index).map_err(db("decoding a stored value"))
+}
+
+fn decode_code(text: &str) -> Result<Code> {
+    Code::new(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn decode_classification(rank: i64) -> Result<Classification> {
+    Classification::from_rank(rank).ok_or_else(|| StoreError::Corrupt(format!("{rank} is not a classification rank")))
+}
+
+fn decode_user(row: &AnyRow) -> Result<User> {
+    let name: String = get(row, 0)?;
+    Ok(User {
+        name: UserName::new(&name).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        party: decode_code(&get::<String>(row, 1)?)?,
+        clearance: decode_classification(get(row, 2)?)?,
+    })
+}
+
+fn decode_entry(row: &AnyRow) -> Result<ReleaseEntry> {
+    Ok(ReleaseEntry {
+        party: decode_code(&get::<String>(row, 0)?)?,
+        portions: PortionSet::from_bytes(get(row, 1)?),
+        min_clearance: decode_classification(get(row, 2)?)?,
+    })
+}
+
+fn decode_agreement(row: &AnyRow) -> Result<Agreement> {
+    let from = decode_code(&get::<String>(row, 0)?)?;
+    let id: String = get(row, 1)?;
+    let corrupt = |what: &str, e: serde_json::Error| StoreError::Corrupt(format!("{what} of agreement {from}/{id}: {e}"));
+    let to = serde_json::from_str(&get::<String>(row, 2)?).map_err(|e| corrupt("recipients", e))?;
+    let topics = get::<Option<String>>(row, 4)?
+        .map(|text| serde_json::from_str(&text).map_err(|e| corrupt("topics", e)))
+        .transpose()?;
+    let optional_time = |index| -> Result<Option<OffsetDateTime>> {
+        get::<Option<String>>(row, index)?.as_deref().map(parse_timestamp).transpose()
+    };
+    Ok(Agreement {
+        max_classification: decode_classification(get(row, 3)?)?,
+        topics,
+        onward: get::<i64>(row, 5)? == 1,
+        valid_from: optional_time(6)?,
+        valid_until: optional_time(7)?,
+        revoked_at: optional_time(8)?,
+        to,
+        from,
+        id,
+    })
+}
+
+fn decode_report(text: &str) -> Result<Report> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("stored report: {e}")))
+}
+
+fn to_json(value: &impl serde::Serialize, what: &'static str) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Unstorable { what, reason: e.to_string() })
+}
+
+/// `2026-01-01T00:00:00.000000000Z`: UTC, nine fraction digits, years 0 to 9999.
+fn timestamp(at: OffsetDateTime) -> Result<String> {
+    let utc = at.to_offset(UtcOffset::UTC);
+    let unstorable = |reason: String| StoreError::Unstorable { what: "a timestamp", reason };
+    if !(0..=9999).contains(&utc.year()) {
+        return Err(unstorable(format!("the year {} is outside 0 to 9999", utc.year())));
+    }
+    utc.format(TIMESTAMP).map_err(|e| unstorable(e.to_string()))
+}
+
+fn parse_timestamp(text: &str) -> Result<OffsetDateTime> {
+    OffsetDateTime::parse(text, &Rfc3339).map_err(|e| StoreError::Corrupt(format!("timestamp `{text}`: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn timestamps_are_fixed_width_utc_and_round_trip() {
+        let at = datetime!(2026-03-01 12:30:05.5 +02:00);
+        let text = timestamp(at).unwrap();
+        assert_eq!(text, "2026-03-01T10:30:05.500000000Z");
+        assert_eq!(parse_timestamp(&text).unwrap(), at);
+        // Text order is time order.
+        assert!(timestamp(datetime!(2026-03-01 10:30:05 UTC)).unwrap() < text);
+    }
+
+    #[test]
+    fn multi_row_inserts_number_their_parameters() {
+        assert_eq!(
+            multi_row_insert(2),
+            "INSERT INTO release_index (party, object_seq, portions, min_clearance) VALUES ($1, $2, $3, $4), ($5, $6, $7, $8)"
+        );
+    }
+}

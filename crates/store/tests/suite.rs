@@ -1,0 +1,727 @@
+//! The store's behaviour, written once and run against both backends: SQLite in a temporary
+//! directory, PostgreSQL in a fresh database per test.
+//!
+//! PostgreSQL: `TEARLINE_TEST_POSTGRES_URL` names a role that may `CREATE DATABASE` (scripts/test
+//! sets it); without it, each test process starts a throwaway cluster with
+//! scripts/postgres-cluster, and fails saying how to run the tests if it cannot.
+
+// Test helpers outside #[test] functions unwrap and panic too: a failure is the test's failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+
+use serde_json::json;
+use sqlx::{AnyConnection, Connection, Executor};
+use tearline_model::{
+    Agreement, Classification, Code, Embargo, Group, Marking, Party, Portion, PortionSet, ReleaseEntry, Report,
+    Topic, User, UserName,
+};
+use tearline_store::{Declared, PolicySource, Reindexer, SqlStore, Store, StoreError};
+use tempfile::TempDir;
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+// ---------------------------------------------------------------------------------------------
+// Backends
+
+/// A store on one backend, and what to clean up after the test.
+struct Fixture {
+    store: SqlStore,
+    place: Place,
+}
+
+enum Place {
+    Sqlite(TempDir),
+    Postgres { admin_url: String, database: String },
+}
+
+impl Fixture {
+    async fn sqlite() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory that does not exist yet: opening creates it.
+        let store = SqlStore::open_sqlite(&dir.path().join("data")).await.unwrap();
+        Fixture { store, place: Place::Sqlite(dir) }
+    }
+
+    async fn postgres() -> Fixture {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let admin_url = postgres_admin_url();
+        let database = format!("tearline_test_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        sqlx::any::install_default_drivers();
+        let mut admin = AnyConnection::connect(&admin_url).await.unwrap();
+        admin.execute(format!("CREATE DATABASE {database}").as_str()).await.unwrap();
+        admin.close().await.unwrap();
+        let store = SqlStore::open_postgres(&database_url(&admin_url, &database)).await.unwrap();
+        Fixture { store, place: Place::Postgres { admin_url, database } }
+    }
+
+    async fn migrated(self) -> Fixture {
+        self.store.migrate().await.unwrap();
+        self
+    }
+
+    /// Another handle on the same database, as another hub process would have.
+    async fn another_process(&self) -> SqlStore {
+        match &self.place {
+            Place::Sqlite(dir) => SqlStore::open_sqlite(&dir.path().join("data")).await.unwrap(),
+            Place::Postgres { admin_url, database } => {
+                SqlStore::open_postgres(&database_url(admin_url, database)).await.unwrap()
+            }
+        }
+    }
+
+    async fn finish(self) {
+        self.store.close().await;
+        if let Place::Postgres { admin_url, database } = &self.place {
+            let mut admin = AnyConnection::connect(admin_url).await.unwrap();
+            admin.execute(format!("DROP DATABASE {database} WITH (FORCE)").as_str()).await.unwrap();
+            admin.close().await.unwrap();
+        }
+    }
+}
+
+/// The server the PostgreSQL tests create their databases on.
+fn postgres_admin_url() -> String {
+    if let Ok(url) = std::env::var("TEARLINE_TEST_POSTGRES_URL") {
+        return url;
+    }
+    static CLUSTER: OnceLock<String> = OnceLock::new();
+    CLUSTER.get_or_init(start_own_cluster).clone()
+}
+
+/// A throwaway cluster for this test process, removed by the script once the process has exited.
+fn start_own_cluster() -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let script = root.join("scripts/postgres-cluster");
+    let dir = std::env::temp_dir().join(format!("tearline-store-tests-{}", std::process::id()));
+    let output = std::process::Command::new(&script)
+        .arg("start")
+        .arg(&dir)
+        .arg("--watch")
+        .arg(std::process::id().to_string())
+        .output();
+    match output {
+        Ok(output) if output.status.success() => String::from_utf8(output.stdout).unwrap().trim().to_string(),
+        failed => panic!(
+            "the PostgreSQL tests need a server. Run them with `scripts/test`, or set \
+             TEARLINE_TEST_POSTGRES_URL=postgres://USER@HOST:PORT/postgres (a role that may CREATE \
+             DATABASE). Starting a throwaway cluster with {} failed: {}",
+            script.display(),
+            match failed {
+                Ok(output) => String::from_utf8_lossy(&output.stderr).into_owned(),
+                Err(error) => error.to_string(),
+            }
+        ),
+    }
+}
+
+/// `admin` with its database replaced by `database`.
+fn database_url(admin: &str, database: &str) -> String {
+    let (base, query) = match admin.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (admin, String::new()),
+    };
+    let authority = base.find("://").map_or(0, |i| i + 3);
+    let path = base[authority..].find('/').map_or(base.len(), |i| authority + i);
+    format!("{}/{database}{query}", &base[..path])
+}
+
+/// Runs each test on SQLite and on PostgreSQL; `unmigrated` tests get a store before `migrate`.
+macro_rules! on_both_backends {
+    (migrated: [$($test:ident),* $(,)?], unmigrated: [$($bare:ident),* $(,)?] $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let fixture = super::Fixture::sqlite().await.migrated().await;
+                    super::$test(&fixture).await;
+                    fixture.finish().await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $bare() {
+                    let fixture = super::Fixture::sqlite().await;
+                    super::$bare(&fixture).await;
+                    fixture.finish().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let fixture = super::Fixture::postgres().await.migrated().await;
+                    super::$test(&fixture).await;
+                    fixture.finish().await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $bare() {
+                    let fixture = super::Fixture::postgres().await;
+                    super::$bare(&fixture).await;
+                    fixture.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends! {
+    migrated: [
+        migrating_twice_is_fine,
+        settings_are_set_only_when_absent,
+        apply_then_state_round_trips,
+        reapplying_the_same_declaration_changes_only_the_version,
+        undeclared_parties_and_users_retire_and_agreements_are_revoked_once,
+        tokens_work_only_for_active_users_of_active_parties,
+        reports_are_stored_with_their_release_entries,
+        a_duplicate_id_stores_nothing,
+        a_stale_version_is_refused_and_nothing_is_stored,
+        entries_for_unknown_parties_are_refused,
+        listing_respects_party_and_clearance_and_pages_with_a_cursor,
+        cursors_the_caller_may_not_see_are_unknown,
+        apply_set_policies_and_reindex_rebuild_the_index,
+        reports_page_iterates_everything,
+        a_rebuild_pages_through_more_reports_than_one_batch,
+        concurrent_writers_with_one_version_succeed_once,
+    ],
+    unmigrated: [an_unmigrated_store_says_so],
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data
+
+fn code(text: &str) -> Code {
+    Code::new(text).unwrap()
+}
+
+fn name(text: &str) -> UserName {
+    UserName::new(text).unwrap()
+}
+
+fn topic(text: &str) -> Topic {
+    Topic::new(text).unwrap()
+}
+
+const NOW: OffsetDateTime = datetime!(2026-03-01 12:00 UTC);
+
+fn user(user_name: &str, party: &str, clearance: Classification) -> User {
+    User { name: name(user_name), party: code(party), clearance }
+}
+
+fn agreement(id: &str, to: &[&str], max: Classification) -> Agreement {
+    Agreement {
+        id: id.into(),
+        from: code("USA"),
+        to: to.iter().map(|c| code(c)).collect(),
+        max_classification: max,
+        topics: None,
+        onward: false,
+        valid_from: None,
+        valid_until: None,
+        revoked_at: None,
+    }
+}
+
+/// The coalition of the design brief, each list in the order `state()` returns it.
+fn coalition() -> Declared {
+    Declared {
+        parties: vec![
+            Party { code: code("IRQ"), name: "Iraq".into() },
+            Party { code: code("SYR"), name: "Syria".into() },
+            Party { code: code("USA"), name: "United States".into() },
+        ],
+        groups: vec![Group {
+            code: code("BIC"),
+            name: "Baghdad information centre".into(),
+            members: [code("IRQ"), code("SYR")].into(),
+        }],
+        agreements: vec![
+            Agreement {
+                topics: Some([topic("counter-ied")].into()),
+                onward: true,
+                valid_from: Some(datetime!(2026-01-01 0:00 UTC)),
+                valid_until: Some(datetime!(2027-01-01 0:00:00.123456789 UTC)),
+                ..agreement("usa-bic", &["BIC"], Classification::Confidential)
+            },
+            agreement("usa-irq", &["IRQ"], Classification::Secret),
+        ],
+        embargoes: vec![Embargo { from: code("USA"), against: code("SYR") }],
+        users: vec![
+            user("irq-analyst", "IRQ", Classification::Secret),
+            user("syr-analyst", "SYR", Classification::TopSecret),
+            user("us-analyst", "USA", Classification::TopSecret),
+        ],
+    }
+}
+
+/// The coalition without SYR: its party, its user, the BIC agreement and the embargo.
+fn coalition_without_syria() -> Declared {
+    let mut declared = coalition();
+    declared.parties.retain(|p| p.code.as_str() != "SYR");
+    declared.users.retain(|u| u.party.as_str() != "SYR");
+    declared.groups[0].members.remove(&code("SYR"));
+    declared.agreements.retain(|a| a.id != "usa-bic");
+    declared.embargoes.clear();
+    declared
+}
+
+fn report(number: u32) -> Report {
+    Report {
+        id: format!("report--{number:05}"),
+        originator: code("USA"),
+        created: NOW + Duration::seconds(i64::from(number)),
+        title: Portion { marking: Marking::classified(Classification::Unclassified), text: format!("Report {number}") },
+        topics: [topic("counter-ied")].into(),
+        paragraphs: vec![Portion { marking: Marking::classified(Classification::Secret), text: "Devices found.".into() }],
+    }
+}
+
+fn number_of(report: &Report) -> u32 {
+    report.id.trim_start_matches("report--").parse().unwrap()
+}
+
+fn stix(report: &Report) -> serde_json::Value {
+    json!({ "type": "report", "spec_version": "2.1", "id": report.id, "name": report.title.text })
+}
+
+fn entry(party: &str, min_clearance: Classification) -> ReleaseEntry {
+    ReleaseEntry { party: code(party), portions: [0, 1].into_iter().collect(), min_clearance }
+}
+
+/// A release rule for tests: the entries of a report, from its number.
+struct Rule(fn(u32) -> Vec<ReleaseEntry>);
+
+impl Reindexer for Rule {
+    fn entries(&self, report: &Report) -> Vec<ReleaseEntry> {
+        (self.0)(number_of(report))
+    }
+}
+
+/// USA sees everything; IRQ the even reports, those divisible by 4 only at SECRET.
+fn irq_even(number: u32) -> Vec<ReleaseEntry> {
+    let mut entries = vec![entry("USA", Classification::Unclassified)];
+    if number % 2 == 0 {
+        let min = if number % 4 == 0 { Classification::Secret } else { Classification::Confidential };
+        entries.push(entry("IRQ", min));
+    }
+    entries
+}
+
+/// USA sees everything; IRQ the odd reports.
+fn irq_odd(number: u32) -> Vec<ReleaseEntry> {
+    let mut entries = vec![entry("USA", Classification::Unclassified)];
+    if number % 2 == 1 {
+        entries.push(entry("IRQ", Classification::Confidential));
+    }
+    entries
+}
+
+fn nobody(_: u32) -> Vec<ReleaseEntry> {
+    Vec::new()
+}
+
+/// Applies the brief's coalition to a fresh store; returns the new version.
+async fn applied(store: &SqlStore) -> i64 {
+    let version = store.version().await.unwrap();
+    store.apply(version, &coalition(), NOW, None, &Rule(nobody)).await.unwrap()
+}
+
+/// Inserts reports `numbers` with their entries under `rule`.
+async fn insert_reports(store: &SqlStore, numbers: impl IntoIterator<Item = u32>, rule: fn(u32) -> Vec<ReleaseEntry>) {
+    let version = store.version().await.unwrap();
+    for number in numbers {
+        let report = report(number);
+        store.insert_report(version, &report, &stix(&report), &rule(number)).await.unwrap();
+    }
+}
+
+async fn listed(store: &SqlStore, party: &str, clearance: Classification, after: Option<&str>, limit: u32) -> Vec<u32> {
+    let summaries = store.list_reports(&code(party), clearance, after, limit).await.unwrap();
+    summaries.iter().map(|s| s.id.trim_start_matches("report--").parse().unwrap()).collect()
+}
+
+/// Everything `party` may list at `clearance`, a page of 3 at a time.
+async fn listed_all(store: &SqlStore, party: &str, clearance: Classification) -> Vec<u32> {
+    let mut all = Vec::new();
+    loop {
+        let after = all.last().map(|n: &u32| format!("report--{n:05}"));
+        let page = listed(store, party, clearance, after.as_deref(), 3).await;
+        if page.is_empty() {
+            return all;
+        }
+        all.extend(page);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+
+async fn an_unmigrated_store_says_so(fixture: &Fixture) {
+    let store = &fixture.store;
+    assert!(!store.is_initialised().await.unwrap());
+    assert!(matches!(store.version().await, Err(StoreError::NotInitialised)));
+    assert!(matches!(store.state().await, Err(StoreError::NotInitialised)));
+    store.migrate().await.unwrap();
+    assert!(store.is_initialised().await.unwrap());
+    assert_eq!(store.version().await.unwrap(), 0);
+}
+
+async fn migrating_twice_is_fine(fixture: &Fixture) {
+    let store = &fixture.store;
+    applied(store).await;
+    store.migrate().await.unwrap();
+    assert!(store.is_initialised().await.unwrap());
+    // Migrating again keeps what was stored.
+    assert_eq!(store.version().await.unwrap(), 1);
+    assert_eq!(store.state().await.unwrap().declared, coalition());
+}
+
+async fn settings_are_set_only_when_absent(fixture: &Fixture) {
+    let store = &fixture.store;
+    assert_eq!(store.meta("signing_key").await.unwrap(), None);
+    assert_eq!(store.init_meta("signing_key", "first").await.unwrap(), "first");
+    assert_eq!(store.init_meta("signing_key", "second").await.unwrap(), "first");
+    assert_eq!(store.meta("signing_key").await.unwrap().as_deref(), Some("first"));
+    assert_eq!(store.meta("other").await.unwrap(), None);
+}
+
+async fn apply_then_state_round_trips(fixture: &Fixture) {
+    let store = &fixture.store;
+    let initial = store.state().await.unwrap();
+    assert_eq!(initial.version, 0);
+    assert_eq!(initial.declared, Declared::default());
+    assert_eq!(initial.policies, PolicySource::default());
+    assert_eq!(initial.index_valid_until, None);
+
+    let until = datetime!(2027-01-01 0:00:00.123456789 UTC);
+    let version = store.apply(0, &coalition(), NOW, Some(until), &Rule(nobody)).await.unwrap();
+    assert_eq!(version, 1);
+    let state = store.state().await.unwrap();
+    assert_eq!(state.version, 1);
+    assert_eq!(state.declared, coalition());
+    assert!(state.retired_parties.is_empty());
+    assert!(state.retired_users.is_empty());
+    assert!(state.revoked_agreements.is_empty());
+    assert_eq!(state.index_valid_until, Some(until));
+    assert_eq!(store.version().await.unwrap(), 1);
+    assert_eq!(store.user(&name("irq-analyst")).await.unwrap(), Some(coalition().users[0].clone()));
+    assert_eq!(store.user(&name("nobody")).await.unwrap(), None);
+}
+
+async fn reapplying_the_same_declaration_changes_only_the_version(fixture: &Fixture) {
+    let store = &fixture.store;
+    store.apply(0, &coalition_without_syria(), NOW, None, &Rule(nobody)).await.unwrap();
+    store.apply(1, &coalition(), NOW, None, &Rule(nobody)).await.unwrap();
+    let before = store.state().await.unwrap();
+    let version = store.apply(2, &coalition(), NOW + Duration::hours(1), None, &Rule(nobody)).await.unwrap();
+    assert_eq!(version, 3);
+    let after = store.state().await.unwrap();
+    assert_eq!(after.version, 3);
+    assert_eq!(tearline_store::HubState { version: 2, ..after }, before);
+}
+
+async fn undeclared_parties_and_users_retire_and_agreements_are_revoked_once(fixture: &Fixture) {
+    let store = &fixture.store;
+    applied(store).await;
+    let later = NOW + Duration::days(1);
+    store.apply(1, &coalition_without_syria(), later, None, &Rule(nobody)).await.unwrap();
+    let state = store.state().await.unwrap();
+    assert_eq!(state.declared, coalition_without_syria());
+    assert_eq!(state.retired_parties, vec![code("SYR")]);
+    assert_eq!(state.retired_users, vec![name("syr-analyst")]);
+    let revoked = Agreement { revoked_at: Some(later), ..coalition().agreements[0].clone() };
+    assert_eq!(state.revoked_agreements, vec![revoked.clone()]);
+    assert_eq!(store.user(&name("syr-analyst")).await.unwrap(), None);
+
+    // Revoked once: a later apply keeps the first revocation time.
+    store.apply(2, &coalition_without_syria(), later + Duration::days(1), None, &Rule(nobody)).await.unwrap();
+    assert_eq!(store.state().await.unwrap().revoked_agreements, vec![revoked]);
+
+    // Declared again, everything is back in force.
+    store.apply(3, &coalition(), later + Duration::days(2), None, &Rule(nobody)).await.unwrap();
+    let state = store.state().await.unwrap();
+    assert_eq!(state.declared, coalition());
+    assert!(state.retired_parties.is_empty() && state.retired_users.is_empty());
+    assert!(state.revoked_agreements.is_empty());
+}
+
+async fn tokens_work_only_for_active_users_of_active_parties(fixture: &Fixture) {
+    let store = &fixture.store;
+    applied(store).await;
+    let irq_analyst = coalition().users[0].clone();
+    let syr_analyst = coalition().users[1].clone();
+    let (irq_token, syr_token) = ([1_u8; 32], [2_u8; 32]);
+    store.insert_token(&irq_analyst.name, &irq_token, NOW).await.unwrap();
+    store.insert_token(&syr_analyst.name, &syr_token, NOW).await.unwrap();
+    assert_eq!(store.user_for_token(&irq_token).await.unwrap(), Some(irq_analyst.clone()));
+    assert_eq!(store.user_for_token(&syr_token).await.unwrap(), Some(syr_analyst.clone()));
+    assert_eq!(store.user_for_token(&[3; 32]).await.unwrap(), None);
+    assert!(matches!(store.insert_token(&name("nobody"), &[4; 32], NOW).await, Err(StoreError::UnknownUser(_))));
+    assert!(matches!(store.insert_token(&irq_analyst.name, &irq_token, NOW).await, Err(StoreError::DuplicateToken)));
+
+    // SYR retired with its user: the token stops working, and no new one can be issued.
+    store.apply(1, &coalition_without_syria(), NOW, None, &Rule(nobody)).await.unwrap();
+    assert_eq!(store.user_for_token(&syr_token).await.unwrap(), None);
+    assert!(matches!(store.insert_token(&syr_analyst.name, &[5; 32], NOW).await, Err(StoreError::UnknownUser(_))));
+
+    // A user still declared, of a party no longer declared, has no access either.
+    let mut party_retired = coalition();
+    party_retired.parties.retain(|p| p.code.as_str() != "IRQ");
+    store.apply(2, &party_retired, NOW, None, &Rule(nobody)).await.unwrap();
+    assert_eq!(store.user_for_token(&irq_token).await.unwrap(), None);
+
+    // Declared again, the old tokens work again.
+    store.apply(3, &coalition(), NOW, None, &Rule(nobody)).await.unwrap();
+    assert_eq!(store.user_for_token(&irq_token).await.unwrap(), Some(irq_analyst));
+    assert_eq!(store.user_for_token(&syr_token).await.unwrap(), Some(syr_analyst));
+}
+
+async fn reports_are_stored_with_their_release_entries(fixture: &Fixture) {
+    let store = &fixture.store;
+    let version = applied(store).await;
+    let report = report(4);
+    let entries = vec![entry("USA", Classification::Unclassified), entry("IRQ", Classification::Secret)];
+    store.insert_report(version, &report, &stix(&report), &entries).await.unwrap();
+    // Inserting checks the version but does not move it.
+    assert_eq!(store.version().await.unwrap(), version);
+
+    assert_eq!(store.report(&report.id).await.unwrap(), Some(report.clone()));
+    assert_eq!(store.report_stix(&report.id).await.unwrap(), Some(stix(&report)));
+    assert_eq!(store.release_entry(&code("IRQ"), &report.id).await.unwrap(), Some(entries[1].clone()));
+    assert_eq!(store.release_entry(&code("SYR"), &report.id).await.unwrap(), None);
+    // Ordered by party.
+    assert_eq!(store.release_entries(&report.id).await.unwrap(), vec![entries[1].clone(), entries[0].clone()]);
+    assert_eq!(store.report("report--99999").await.unwrap(), None);
+    assert_eq!(store.report_stix("report--99999").await.unwrap(), None);
+    assert!(store.release_entries("report--99999").await.unwrap().is_empty());
+    assert_eq!(store.count_reports().await.unwrap(), 1);
+
+    // Portion sets keep exactly their bits.
+    let sparse = ReleaseEntry {
+        party: code("IRQ"),
+        portions: [0, 9, 17].into_iter().collect::<PortionSet>(),
+        min_clearance: Classification::Confidential,
+    };
+    let other = self::report(5);
+    store.insert_report(version, &other, &stix(&other), std::slice::from_ref(&sparse)).await.unwrap();
+    assert_eq!(store.release_entry(&code("IRQ"), &other.id).await.unwrap(), Some(sparse));
+}
+
+async fn a_duplicate_id_stores_nothing(fixture: &Fixture) {
+    let store = &fixture.store;
+    let version = applied(store).await;
+    let original = report(1);
+    store.insert_report(version, &original, &stix(&original), &[entry("USA", Classification::Unclassified)]).await.unwrap();
+
+    let mut impostor = report(1);
+    impostor.title.text = "Something else".into();
+    let result = store.insert_report(version, &impostor, &stix(&impostor), &[entry("SYR", Classification::Unclassified)]).await;
+    assert!(matches!(result, Err(StoreError::Duplicate(id)) if id == original.id));
+    assert_eq!(store.report(&original.id).await.unwrap(), Some(original.clone()));
+    assert_eq!(store.report_stix(&original.id).await.unwrap(), Some(stix(&original)));
+    assert_eq!(store.release_entry(&code("SYR"), &original.id).await.unwrap(), None);
+    assert_eq!(store.count_reports().await.unwrap(), 1);
+}
+
+async fn a_stale_version_is_refused_and_nothing_is_stored(fixture: &Fixture) {
+    let store = &fixture.store;
+    let version = applied(store).await;
+    let stale = version - 1;
+    let report = report(1);
+    let stale_error = |result: Result<_, StoreError>| {
+        matches!(result, Err(StoreError::Stale { expected, found }) if expected == stale && found == version)
+    };
+    assert!(stale_error(store.insert_report(stale, &report, &stix(&report), &[entry("USA", Classification::Unclassified)]).await.map(|_| 0)));
+    assert_eq!(store.count_reports().await.unwrap(), 0);
+    assert_eq!(store.report(&report.id).await.unwrap(), None);
+
+    let before = store.state().await.unwrap();
+    assert!(stale_error(store.apply(stale, &coalition_without_syria(), NOW, None, &Rule(irq_even)).await));
+    let policies = PolicySource { digest: "d".into(), files: [("a.cedar".into(), "forbid(...);".into())].into() };
+    assert!(stale_error(store.set_policies(stale, &policies, None, &Rule(irq_even)).await));
+    assert!(stale_error(store.reindex(stale, Some(NOW), &Rule(irq_even)).await));
+    assert_eq!(store.state().await.unwrap(), before);
+}
+
+async fn entries_for_unknown_parties_are_refused(fixture: &Fixture) {
+    let store = &fixture.store;
+    let version = applied(store).await;
+    let report = report(1);
+    let result = store.insert_report(version, &report, &stix(&report), &[entry("XYZ", Classification::Unclassified)]).await;
+    assert!(matches!(result, Err(StoreError::UnknownParty(party)) if party == "XYZ"));
+    assert_eq!(store.count_reports().await.unwrap(), 0);
+
+    let mut foreign = self::report(2);
+    foreign.originator = code("XYZ");
+    let result = store.insert_report(version, &foreign, &stix(&foreign), &[]).await;
+    assert!(matches!(result, Err(StoreError::UnknownParty(party)) if party == "XYZ"));
+    assert_eq!(store.count_reports().await.unwrap(), 0);
+}
+
+async fn listing_respects_party_and_clearance_and_pages_with_a_cursor(fixture: &Fixture) {
+    let store = &fixture.store;
+    applied(store).await;
+    insert_reports(store, 1..=10, irq_even).await;
+    use Classification::*;
+
+    assert_eq!(listed(store, "IRQ", TopSecret, None, 100).await, [2, 4, 6, 8, 10]);
+    assert_eq!(listed(store, "IRQ", Secret, None, 100).await, [2, 4, 6, 8, 10]);
+    assert_eq!(listed(store, "IRQ", Confidential, None, 100).await, [2, 6, 10]);
+    assert!(listed(store, "IRQ", Unclassified, None, 100).await.is_empty());
+    assert!(listed(store, "SYR", TopSecret, None, 100).await.is_empty());
+    assert!(listed(store, "XYZ", TopSecret, None, 100).await.is_empty());
+
+    assert_eq!(listed(store, "USA", Unclassified, None, 4).await, [1, 2, 3, 4]);
+    assert_eq!(listed(store, "USA", Unclassified, Some("report--00004"), 4).await, [5, 6, 7, 8]);
+    assert_eq!(listed(store, "USA", Unclassified, Some("report--00008"), 4).await, [9, 10]);
+    assert!(listed(store, "USA", Unclassified, Some("report--00010"), 4).await.is_empty());
+    assert_eq!(listed(store, "IRQ", Secret, Some("report--00004"), 2).await, [6, 8]);
+    assert_eq!(listed_all(store, "IRQ", Confidential).await, [2, 6, 10]);
+    assert!(listed(store, "USA", Unclassified, None, 0).await.is_empty());
+
+    let summaries = store.list_reports(&code("IRQ"), Secret, None, 1).await.unwrap();
+    let expected = report(2);
+    assert_eq!(summaries.len(), 1);
+    assert_eq!(summaries[0].id, expected.id);
+    assert_eq!(summaries[0].originator, expected.originator);
+    assert_eq!(summaries[0].title, expected.title.text);
+    assert_eq!(summaries[0].created, expected.created);
+}
+
+async fn cursors_the_caller_may_not_see_are_unknown(fixture: &Fixture) {
+    let store = &fixture.store;
+    applied(store).await;
+    insert_reports(store, 1..=8, irq_even).await;
+    use Classification::*;
+    let unknown = |result: Result<_, StoreError>| matches!(result, Err(StoreError::UnknownCursor));
+
+    // Stored, but not released to IRQ at all.
+    assert!(unknown(store.list_reports(&code("IRQ"), TopSecret, Some("report--00001"), 10).await));
+    // Released to IRQ, but above this clearance.
+    assert!(unknown(store.list_reports(&code("IRQ"), Confidential, Some("report--00004"), 10).await));
+    assert_eq!(listed(store, "IRQ", Secret, Some("report--00004"), 10).await, [6, 8]);
+    // Not stored at all: the same answer.
+    assert!(unknown(store.list_reports(&code("IRQ"), TopSecret, Some("report--99999"), 10).await));
+    assert!(unknown(store.list_reports(&code("SYR"), TopSecret, Some("report--00002"), 10).await));
+    assert!(matches!(store.reports_page(Some("report--99999"), 10).await, Err(StoreError::UnknownCursor)));
+}
+
+async fn apply_set_policies_and_reindex_rebuild_the_index(fixture: &Fixture) {
+    let store = &fixture.store;
+    applied(store).await;
+    insert_reports(store, 1..=6, irq_even).await;
+    use Classification::*;
+    assert_eq!(listed_all(store, "IRQ", TopSecret).await, [2, 4, 6]);
+
+    let until = NOW + Duration::days(30);
+    let version = store.apply(1, &coalition(), NOW, Some(until), &Rule(irq_odd)).await.unwrap();
+    assert_eq!(version, 2);
+    assert_eq!(listed_all(store, "IRQ", TopSecret).await, [1, 3, 5]);
+    assert_eq!(listed_all(store, "USA", Unclassified).await, [1, 2, 3, 4, 5, 6]);
+    assert_eq!(store.release_entry(&code("IRQ"), "report--00002").await.unwrap(), None);
+    assert_eq!(store.state().await.unwrap().index_valid_until, Some(until));
+
+    let policies = PolicySource { digest: "sha256:abc".into(), files: [("local.cedar".into(), "forbid(principal, action, resource);".into())].into() };
+    let version = store.set_policies(version, &policies, None, &Rule(nobody)).await.unwrap();
+    assert_eq!(version, 3);
+    assert!(listed_all(store, "IRQ", TopSecret).await.is_empty());
+    assert!(listed_all(store, "USA", TopSecret).await.is_empty());
+    let state = store.state().await.unwrap();
+    assert_eq!(state.policies, policies);
+    assert_eq!(state.index_valid_until, None);
+
+    let version = store.reindex(version, Some(until), &Rule(irq_even)).await.unwrap();
+    assert_eq!(version, 4);
+    assert_eq!(listed_all(store, "IRQ", TopSecret).await, [2, 4, 6]);
+    assert_eq!(store.state().await.unwrap().policies, policies);
+
+    // A rebuild that fails stores nothing: the old index stays.
+    let result = store.reindex(version, None, &Rule(|_| vec![entry("XYZ", Classification::Unclassified)])).await;
+    assert!(matches!(result, Err(StoreError::UnknownParty(_))));
+    assert_eq!(store.version().await.unwrap(), version);
+    assert_eq!(listed_all(store, "IRQ", TopSecret).await, [2, 4, 6]);
+}
+
+async fn reports_page_iterates_everything(fixture: &Fixture) {
+    let store = &fixture.store;
+    applied(store).await;
+    assert!(store.reports_page(None, 10).await.unwrap().is_empty());
+    insert_reports(store, 1..=25, nobody).await;
+    assert_eq!(store.count_reports().await.unwrap(), 25);
+
+    let mut seen = Vec::new();
+    let mut sizes = Vec::new();
+    loop {
+        let after = seen.last().map(|r: &Report| r.id.clone());
+        let page = store.reports_page(after.as_deref(), 10).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        sizes.push(page.len());
+        seen.extend(page);
+    }
+    assert_eq!(sizes, [10, 10, 5]);
+    assert_eq!(seen, (1..=25).map(report).collect::<Vec<_>>());
+}
+
+async fn a_rebuild_pages_through_more_reports_than_one_batch(fixture: &Fixture) {
+    let store = &fixture.store;
+    applied(store).await;
+    // More reports than one page of the rebuild (1000), more entries than one INSERT (500).
+    let count = 1201;
+    insert_reports(store, 1..=count, nobody).await;
+    let version = store.reindex(1, None, &Rule(irq_even)).await.unwrap();
+    assert_eq!(version, 2);
+    let usa = store.list_reports(&code("USA"), Classification::Unclassified, None, 5000).await.unwrap();
+    assert_eq!(usa.len(), 1201);
+    let irq = store.list_reports(&code("IRQ"), Classification::Secret, None, 5000).await.unwrap();
+    assert_eq!(irq.len(), 600);
+    let last = store.list_reports(&code("IRQ"), Classification::Secret, Some("report--01196"), 10).await.unwrap();
+    assert_eq!(last.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["report--01198", "report--01200"]);
+}
+
+async fn concurrent_writers_with_one_version_succeed_once(fixture: &Fixture) {
+    let version = applied(&fixture.store).await;
+    let other = fixture.another_process().await;
+
+    // Several writers, in two "processes", all decided with the same version: one apply wins.
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let store = if i % 2 == 0 { fixture.store.clone() } else { other.clone() };
+        tasks.push(tokio::spawn(async move {
+            store.apply(version, &coalition(), NOW, None, &Rule(irq_even)).await.map(|_| ())
+        }));
+    }
+    let mut applied_ok = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => applied_ok += 1,
+            Err(StoreError::Stale { expected, found }) => assert_eq!((expected, found), (version, version + 1)),
+            Err(other) => panic!("unexpected error: {other}"),
+        }
+    }
+    assert_eq!(applied_ok, 1);
+    assert_eq!(fixture.store.version().await.unwrap(), version + 1);
+
+    // Inserts decided with the current version all go in, from both processes.
+    let version = version + 1;
+    let mut tasks = Vec::new();
+    for number in 1..=20 {
+        let store = if number % 2 == 0 { fixture.store.clone() } else { other.clone() };
+        tasks.push(tokio::spawn(async move {
+            let report = report(number);
+            store.insert_report(version, &report, &stix(&report), &irq_even(number)).await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(other.count_reports().await.unwrap(), 20);
+    assert_eq!(listed_all(&fixture.store, "IRQ", Classification::TopSecret).await, [2, 4, 6, 8, 10, 12, 14, 16, 18, 20]);
+    other.close().await;
+}
