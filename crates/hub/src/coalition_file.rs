@@ -55,10 +55,27 @@ struct AgreementEntry {
     #[serde(default)]
     onward: bool,
     topics: Option<Vec<String>>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    valid_from: Option<OffsetDateTime>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    valid_until: Option<OffsetDateTime>,
+    valid_from: Option<Instant>,
+    valid_until: Option<Instant>,
+}
+
+/// A TOML date-time (`2026-01-01T00:00:00Z`), or the same as a string.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Instant {
+    Toml(toml::value::Datetime),
+    Text(String),
+}
+
+impl Instant {
+    fn resolve(&self, what: &str, field: &str) -> Result<OffsetDateTime, ApplyError> {
+        let text = match self {
+            Instant::Toml(datetime) => datetime.to_string(),
+            Instant::Text(text) => text.clone(),
+        };
+        OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
+            .map_err(|_| invalid(what, format!("`{field}` is not a date and time with an offset, such as 2026-01-01T00:00:00Z")))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -168,7 +185,9 @@ pub fn parse(text: &str) -> Result<Declared, ApplyError> {
                 list.iter().map(|t| Topic::new(t)).collect::<Result<BTreeSet<_>, _>>().map_err(|e| invalid(&what, e))?,
             ),
         };
-        if let (Some(from), Some(until)) = (entry.valid_from, entry.valid_until) {
+        let valid_from = entry.valid_from.as_ref().map(|t| t.resolve(&what, "valid_from")).transpose()?;
+        let valid_until = entry.valid_until.as_ref().map(|t| t.resolve(&what, "valid_until")).transpose()?;
+        if let (Some(from), Some(until)) = (valid_from, valid_until) {
             if until <= from {
                 return Err(invalid(&what, "`valid_until` is not after `valid_from`"));
             }
@@ -185,8 +204,8 @@ pub fn parse(text: &str) -> Result<Declared, ApplyError> {
             max_classification: classification(&what, &entry.max_classification)?,
             topics,
             onward: entry.onward,
-            valid_from: entry.valid_from,
-            valid_until: entry.valid_until,
+            valid_from,
+            valid_until,
             revoked_at: None,
         };
         if agreements.insert((from, id.clone()), agreement).is_some() {
@@ -357,6 +376,12 @@ mod tests {
         assert!(err("[[party]]\ncode = \"USA\"\nname = \"x\"\n[[user]]\nname = \"a\"\nparty = \"USA\"\nclearance = \"HIGH\"")
             .contains("`HIGH` is not a classification"));
         assert!(err("version = 2").contains("version 2"));
+        let dated = "[[party]]\ncode = \"USA\"\nname = \"x\"\n[[party]]\ncode = \"IRQ\"\nname = \"y\"\n[[agreement]]\nfrom = \"USA\"\nto = [\"IRQ\"]\nmax_classification = \"S\"\n";
+        let declared = parse(&format!("{dated}valid_from = 2026-01-01T00:00:00Z\nvalid_until = \"2027-01-01T00:00:00+01:00\"\n")).unwrap();
+        assert_eq!(declared.agreements[0].valid_from, Some(time::macros::datetime!(2026-01-01 0:00 UTC)));
+        assert_eq!(declared.agreements[0].valid_until, Some(time::macros::datetime!(2027-01-01 0:00 +1)));
+        assert!(err(&format!("{dated}valid_from = 2026-01-01\n")).contains("`valid_from` is not a date and time"));
+        assert!(err(&format!("{dated}valid_from = 2027-01-01T00:00:00Z\nvalid_until = 2026-01-01T00:00:00Z\n")).contains("not after"));
         assert!(err("[[party]]\ncode = \"USA\"\nname = \"x\"\n[[party]]\ncode = \"USA\"\nname = \"y\"").contains("twice"));
     }
 }

@@ -6,6 +6,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use cedar_policy::{Effect, Policy, PolicyId, PolicySet, Schema, ValidationMode, Validator};
+use miette::Diagnostic;
 
 use crate::request::CedarNames;
 use crate::PolicyError;
@@ -116,8 +117,10 @@ impl Loaded {
     }
 
     fn add_file(&mut self, validator: &Validator, file: &str, text: &str, origin: PolicyOrigin) -> Result<(), PolicyError> {
-        let parsed = PolicySet::from_str(text)
-            .map_err(|e| PolicyError::Parse { file: file.to_string(), message: parse_message(&e) })?;
+        let parsed = PolicySet::from_str(text).map_err(|errors| PolicyError::Parse {
+            file: file.to_string(),
+            message: join_diagnostics(text, errors.iter()),
+        })?;
         if parsed.templates().next().is_some() {
             return Err(PolicyError::Template { file: file.to_string() });
         }
@@ -134,7 +137,7 @@ impl Loaded {
                 return Err(PolicyError::DuplicateId { file: file.to_string(), id, used_by });
             }
             let renamed = policy.new_id(PolicyId::new(&id));
-            self.validate(validator, file, &id, &renamed)?;
+            self.validate(validator, file, text, &id, &renamed)?;
             self.set.add(renamed).map_err(|e| PolicyError::DuplicateId {
                 file: file.to_string(),
                 id: id.clone(),
@@ -151,8 +154,9 @@ impl Loaded {
         Ok(())
     }
 
-    /// Validates one policy alone, so that the error names it.
-    fn validate(&self, validator: &Validator, file: &str, id: &str, policy: &Policy) -> Result<(), PolicyError> {
+    /// Validates one policy alone, so that the error names it. Cedar's positions are in `text`,
+    /// the whole file the policy was parsed from.
+    fn validate(&self, validator: &Validator, file: &str, text: &str, id: &str, policy: &Policy) -> Result<(), PolicyError> {
         let invalid = |message: String| PolicyError::Invalid { file: file.to_string(), id: id.to_string(), message };
         let mut single = PolicySet::new();
         single.add(policy.clone()).map_err(|e| invalid(e.to_string()))?;
@@ -160,8 +164,7 @@ impl Loaded {
         if result.validation_passed() {
             Ok(())
         } else {
-            let messages: Vec<String> = result.validation_errors().map(|e| e.to_string()).collect();
-            Err(invalid(messages.join("; ")))
+            Err(invalid(join_diagnostics(text, result.validation_errors())))
         }
     }
 }
@@ -175,7 +178,23 @@ fn in_text_order(parsed: &PolicySet) -> Vec<&Policy> {
     policies
 }
 
-fn parse_message(errors: &cedar_policy::ParseErrors) -> String {
-    let messages: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+/// Cedar's messages, each with its line and column in `text` and its help when it has them.
+fn join_diagnostics<'a, D: Diagnostic + 'a>(text: &str, diagnostics: impl Iterator<Item = &'a D>) -> String {
+    let messages: Vec<String> = diagnostics
+        .map(|diagnostic| {
+            let mut message = diagnostic.to_string();
+            let first_label = diagnostic.labels().and_then(|mut labels| labels.next());
+            if let Some(label) = first_label {
+                let before = text.get(..label.offset()).unwrap_or(text);
+                let line = before.matches('\n').count() + 1;
+                let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                message = format!("line {line}, column {column}: {message}");
+            }
+            if let Some(help) = diagnostic.help() {
+                message = format!("{message} ({help})");
+            }
+            message
+        })
+        .collect();
     messages.join("; ")
 }

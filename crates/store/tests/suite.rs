@@ -722,6 +722,103 @@ async fn concurrent_writers_with_one_version_succeed_once(fixture: &Fixture) {
         task.await.unwrap().unwrap();
     }
     assert_eq!(other.count_reports().await.unwrap(), 20);
-    assert_eq!(listed_all(&fixture.store, "IRQ", Classification::TopSecret).await, [2, 4, 6, 8, 10, 12, 14, 16, 18, 20]);
+    // In storage order, which is the order the inserts won the lock in.
+    let mut irq = listed_all(&fixture.store, "IRQ", Classification::TopSecret).await;
+    irq.sort_unstable();
+    assert_eq!(irq, [2, 4, 6, 8, 10, 12, 14, 16, 18, 20]);
     other.close().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scale, on demand: `cargo nextest run -p tearline-store --run-ignored only -E 'test(/scale/)'`
+// (TEARLINE_SCALE_REPORTS sets the number of reports, a million by default).
+
+mod scale {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "takes minutes: rebuilds the index of a million reports"]
+    async fn sqlite_rebuilds_the_index_of_a_million_reports() {
+        super::rebuild_at_scale(super::Fixture::sqlite().await.migrated().await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "takes minutes: rebuilds the index of a million reports"]
+    async fn postgres_rebuilds_the_index_of_a_million_reports() {
+        super::rebuild_at_scale(super::Fixture::postgres().await.migrated().await).await;
+    }
+}
+
+impl Fixture {
+    /// A connection of the test's own, beside the store, for bulk loading.
+    async fn raw_connection(&self) -> AnyConnection {
+        let url = match &self.place {
+            Place::Sqlite(dir) => format!("sqlite://{}", dir.path().join("data/tearline.db").display()),
+            Place::Postgres { admin_url, database } => database_url(admin_url, database),
+        };
+        AnyConnection::connect(&url).await.unwrap()
+    }
+}
+
+async fn rebuild_at_scale(fixture: Fixture) {
+    let count: u32 = std::env::var("TEARLINE_SCALE_REPORTS").map_or(1_000_000, |n| n.parse().unwrap());
+    let store = &fixture.store;
+    applied(store).await;
+
+    // Loaded behind the store's back, in large transactions: inserting a million reports one
+    // commit each is not what is measured here.
+    let started = std::time::Instant::now();
+    let mut conn = fixture.raw_connection().await;
+    const ROWS: u32 = 500;
+    let mut tx = conn.begin().await.unwrap();
+    for first in (1..=count).step_by(ROWS as usize) {
+        let numbers: Vec<u32> = (first..=count.min(first + ROWS - 1)).collect();
+        let mut sql = String::from("INSERT INTO objects (id, stix_type, originator, title, created, report, stix) VALUES ");
+        for (i, _) in numbers.iter().enumerate() {
+            let p = i * 7;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("(${}, ${}, ${}, ${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7));
+        }
+        let mut query = sqlx::query(&sql);
+        for number in &numbers {
+            let report = report(*number);
+            query = query
+                .bind(report.id.clone())
+                .bind("report")
+                .bind("USA")
+                .bind(report.title.text.clone())
+                .bind(report.created.format(&time::format_description::well_known::Rfc3339).unwrap())
+                .bind(serde_json::to_string(&report).unwrap())
+                .bind(stix(&report).to_string());
+        }
+        query.execute(&mut *tx).await.unwrap();
+        if first % 50_000 < ROWS {
+            tx.commit().await.unwrap();
+            tx = conn.begin().await.unwrap();
+        }
+    }
+    tx.commit().await.unwrap();
+    conn.close().await.unwrap();
+    eprintln!("loaded {count} reports in {:.1?}", started.elapsed());
+
+    let started = std::time::Instant::now();
+    store.reindex(1, None, &Rule(irq_even)).await.unwrap();
+    eprintln!("rebuilt the index of {count} reports in {:.1?}", started.elapsed());
+    assert_eq!(store.count_reports().await.unwrap(), u64::from(count));
+
+    // A page of 100 anywhere in the index, for a party that sees everything, half, or a quarter.
+    for (party, clearance) in [("USA", Classification::Unclassified), ("IRQ", Classification::Secret), ("IRQ", Classification::Confidential)] {
+        let mut times = Vec::new();
+        for step in 0..50_u32 {
+            // Numbers of the form 4k + 2 are visible to all three.
+            let cursor = format!("report--{:05}", 2 + (count / 50) * step / 4 * 4);
+            let started = std::time::Instant::now();
+            let page = store.list_reports(&code(party), clearance, Some(&cursor), 100).await.unwrap();
+            times.push(started.elapsed());
+            assert!(page.len() == 100 || step > 45);
+        }
+        times.sort();
+        eprintln!("a page of 100 for {party} at {clearance}: median {:.2?}, max {:.2?}", times[times.len() / 2], times[times.len() - 1]);
+    }
+    fixture.finish().await;
 }

@@ -113,9 +113,16 @@ fn the_demo_walks_through_the_scenario() {
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     let text = String::from_utf8(output.stdout).unwrap();
-    assert!(text.contains("iq-analyst (IRQ, S)         SECRET//ORCON/REL TO USA, IRQ"), "{text}");
-    assert!(text.contains("us-analyst (USA, TS)        SECRET//ORCON/NOFORN"), "{text}");
-    assert!(text.contains("us-liaison (USA, C)         CONFIDENTIAL//REL TO USA, IRQ"), "{text}");
-    assert!(text.contains("ru-analyst (RUS, S)         (no such report)"), "{text}");
+    let banner = |user: &str| {
+        let line = text.lines().find(|l| l.trim_start().starts_with(user) && !l.contains("---")).unwrap();
+        line.split(')').nth(1).unwrap().trim().to_string()
+    };
+    assert_eq!(banner("us-analyst (USA, TS)"), "SECRET//ORCON/NOFORN");
+    assert_eq!(banner("us-liaison (USA, C)"), "CONFIDENTIAL//REL TO USA, IRQ");
+    assert_eq!(banner("iq-analyst (IRQ, S)"), "SECRET//ORCON/REL TO USA, IRQ");
+    assert_eq!(banner("ru-analyst (RUS, S)"), "(no such report");
+    assert_eq!(banner("sy-analyst (SYR, S)"), "(no such report");
+    let row = text.lines().find(|l| l.starts_with("4 (S//NF)")).unwrap();
+    assert_eq!(row.split_whitespace().rev().take(5).collect::<Vec<_>>(), ["-", "-", "-", "-", "shown"]);
     assert!(text.contains("curl -s -H 'Authorization: Bearer tl_"), "{text}");
 }
