@@ -21,7 +21,8 @@ fn code(text: &str) -> Code {
 /// The coalition of `shared/scenario/coalition.toml`.
 fn scenario() -> Coalition {
     let parties = ["USA", "IRQ", "SYR", "RUS", "IRN"].map(|c| Party { code: code(c), name: c.to_string() });
-    let bic = Group { code: code("BIC"), name: "centre".into(), members: ["IRQ", "SYR", "RUS", "IRN"].map(code).into() };
+    let bic =
+        Group { code: code("BIC"), name: "centre".into(), members: ["IRQ", "SYR", "RUS", "IRN"].map(code).into() };
     let agreement = |id: &str, from: &str, to: &str| Agreement {
         id: id.into(),
         from: code(from),
@@ -33,7 +34,8 @@ fn scenario() -> Coalition {
         valid_until: None,
         revoked_at: None,
     };
-    let agreements = [agreement("usa-irq", "USA", "IRQ"), agreement("irq-bic", "IRQ", "BIC"), agreement("rus-bic", "RUS", "BIC")];
+    let agreements =
+        [agreement("usa-irq", "USA", "IRQ"), agreement("irq-bic", "IRQ", "BIC"), agreement("rus-bic", "RUS", "BIC")];
     let embargoes = ["SYR", "RUS", "IRN"].map(|against| Embargo { from: code("USA"), against: code(against) });
     Coalition::new(parties, [bic], agreements, embargoes)
 }

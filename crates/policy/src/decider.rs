@@ -74,7 +74,11 @@ impl Decider {
 
     /// The release index rows of `report` for each of `parties`: the portions the party may
     /// receive, for those that may receive the title and at least one paragraph.
-    pub fn release_entries<'p>(&self, report: &Report, parties: impl IntoIterator<Item = &'p Code>) -> Vec<ReleaseEntry> {
+    pub fn release_entries<'p>(
+        &self,
+        report: &Report,
+        parties: impl IntoIterator<Item = &'p Code>,
+    ) -> Vec<ReleaseEntry> {
         parties.into_iter().filter_map(|party| self.release_entry(report, party)).collect()
     }
 
@@ -125,7 +129,8 @@ impl Decider {
         let response = match cedar {
             Ok((request, entities)) => self.authorizer.is_authorized(&request, self.policies.set(), &entities),
             Err(message) => {
-                let reason = Reason::new(rule::EVALUATION_ERROR, format!("the Cedar request could not be built: {message}"));
+                let reason =
+                    Reason::new(rule::EVALUATION_ERROR, format!("the Cedar request could not be built: {message}"));
                 return Decision::denied(vec![reason]);
             }
         };

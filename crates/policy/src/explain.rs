@@ -25,7 +25,9 @@ fn shipped_sentence(id: &str, party: &Code, facts: &PortionFacts<'_>, standing: 
     match id {
         rule::ORIGINATOR => format!("{party} is an originator of the portion"),
         rule::RECIPIENT => join(standing.best_agreements.iter().filter_map(|(originator, best)| {
-            best.map(|a| format!("{originator} shares up to {} with {party}{}", a.max_classification, agreement_name(&a.id)))
+            best.map(|a| {
+                format!("{originator} shares up to {} with {party}{}", a.max_classification, agreement_name(&a.id))
+            })
         })),
         rule::EMBARGO => join(standing.embargoes.iter().map(|e| {
             if e.against == *party {
@@ -39,9 +41,13 @@ fn shipped_sentence(id: &str, party: &Code, facts: &PortionFacts<'_>, standing: 
                 return "the portion names no originator, so no agreement can cover it".to_string();
             }
             let topics = topics_phrase(facts);
-            join(standing.best_agreements.iter().filter(|(_, best)| best.is_none()).map(|(originator, _)| {
-                format!("no active agreement from {originator} covers {party}{topics}")
-            }))
+            join(
+                standing
+                    .best_agreements
+                    .iter()
+                    .filter(|(_, best)| best.is_none())
+                    .map(|(originator, _)| format!("no active agreement from {originator} covers {party}{topics}")),
+            )
         }
         rule::ABOVE_AGREEMENT_CEILING => join(standing.best_agreements.iter().filter_map(|(originator, best)| {
             best.filter(|a| a.max_classification < classification).map(|a| {
@@ -57,7 +63,9 @@ fn shipped_sentence(id: &str, party: &Code, facts: &PortionFacts<'_>, standing: 
             None => format!("{party} is not in the portion's REL TO list"),
         },
         rule::NOFORN => format!("the portion is NOFORN: for {} only", codes(facts.originators)),
-        rule::TLP_RED => format!("the portion is TLP:RED, which goes only to parties named one by one in REL TO, and {party} is not"),
+        rule::TLP_RED => {
+            format!("the portion is TLP:RED, which goes only to parties named one by one in REL TO, and {party} is not")
+        }
         other => format!("shipped policy `{other}` applies"),
     }
 }

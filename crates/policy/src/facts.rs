@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use tearline_model::{Agreement, Classification, Code, Coalition, Embargo, Marking, Portion, Report, Topic};
+use tearline_model::{Agreement, Classification, Coalition, Code, Embargo, Marking, Portion, Report, Topic};
 use time::OffsetDateTime;
 
 /// One portion to decide on: its marking, and its object's originators and topics.

@@ -61,8 +61,8 @@ impl Policies {
     /// The shipped policies plus the operator's files (file name to Cedar text), each policy
     /// validated strictly against the schema. Policy ids must be unique over all files.
     pub fn load(files: &BTreeMap<String, String>) -> Result<Self, PolicyError> {
-        let (schema, _warnings) = Schema::from_cedarschema_str(SCHEMA_TEXT)
-            .map_err(|e| PolicyError::Schema { message: e.to_string() })?;
+        let (schema, _warnings) =
+            Schema::from_cedarschema_str(SCHEMA_TEXT).map_err(|e| PolicyError::Schema { message: e.to_string() })?;
         let names = CedarNames::new().map_err(|message| PolicyError::Schema { message })?;
         let validator = Validator::new(schema.clone());
         let mut loaded =
@@ -116,7 +116,13 @@ impl Loaded {
         self.position_by_id.get(id).and_then(|at| self.infos.get(*at))
     }
 
-    fn add_file(&mut self, validator: &Validator, file: &str, text: &str, origin: PolicyOrigin) -> Result<(), PolicyError> {
+    fn add_file(
+        &mut self,
+        validator: &Validator,
+        file: &str,
+        text: &str,
+        origin: PolicyOrigin,
+    ) -> Result<(), PolicyError> {
         let parsed = PolicySet::from_str(text).map_err(|errors| PolicyError::Parse {
             file: file.to_string(),
             message: join_diagnostics(text, errors.iter()),
@@ -156,7 +162,14 @@ impl Loaded {
 
     /// Validates one policy alone, so that the error names it. Cedar's positions are in `text`,
     /// the whole file the policy was parsed from.
-    fn validate(&self, validator: &Validator, file: &str, text: &str, id: &str, policy: &Policy) -> Result<(), PolicyError> {
+    fn validate(
+        &self,
+        validator: &Validator,
+        file: &str,
+        text: &str,
+        id: &str,
+        policy: &Policy,
+    ) -> Result<(), PolicyError> {
         let invalid = |message: String| PolicyError::Invalid { file: file.to_string(), id: id.to_string(), message };
         let mut single = PolicySet::new();
         single.add(policy.clone()).map_err(|e| invalid(e.to_string()))?;

@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use tearline_model::{
-    Agreement, Classification, Coalition, Code, Embargo, Group, Marking, Party, PortionSet, Report, ReportDraft,
-    Topic, User, UserName,
+    Agreement, Classification, Coalition, Code, Embargo, Group, Marking, Party, PortionSet, Report, ReportDraft, Topic,
+    User, UserName,
 };
 use tearline_policy::{indexed_decision, rule, Decider, Decision, Policies, PolicyError, PortionFacts};
 use time::macros::datetime;
@@ -210,7 +210,8 @@ fn the_indexed_path_agrees_with_user_decisions() {
             let entry = entries.iter().find(|e| e.party.as_str() == party);
             for (index, portion) in report.portions().enumerate() {
                 let direct = decider.user_decision(&viewer, &PortionFacts::of_report(&report, portion)).allowed;
-                let indexed = entry.is_some_and(|e| indexed_decision(e, index, portion.marking.classification(), clearance));
+                let indexed =
+                    entry.is_some_and(|e| indexed_decision(e, index, portion.marking.classification(), clearance));
                 // Without an entry the party receives nothing at all, even portions it may read.
                 assert!(indexed <= direct, "{party} {clearance:?} portion {index}");
                 if entry.is_some() {
@@ -366,7 +367,8 @@ fn embargoes_bind_through_groups_and_provenance() {
     let mut coalition = scenario();
     let mut embargoes = coalition.embargoes().to_vec();
     embargoes.push(Embargo { from: code("USA"), against: code("BIC") });
-    coalition = Coalition::new(coalition.parties().cloned(), coalition.groups().cloned(), scenario_agreements(), embargoes);
+    coalition =
+        Coalition::new(coalition.parties().cloned(), coalition.groups().cloned(), scenario_agreements(), embargoes);
     let decision = decide(&decider(&coalition), "IRQ", &["USA"], &[], "U");
     assert!(!decision.allowed);
     assert_eq!(reason_text(&decision, rule::EMBARGO), "embargo: USA embargoes BIC, which IRQ belongs to");
@@ -389,12 +391,8 @@ fn embargoes_bind_through_groups_and_provenance() {
 fn the_lowest_ceiling_over_originators_counts() {
     let mut agreements = scenario_agreements();
     agreements.push(agreement("usa-bic", "USA", &["BIC"], Classification::Confidential));
-    let coalition = Coalition::new(
-        scenario().parties().cloned(),
-        scenario().groups().cloned(),
-        agreements,
-        Vec::<Embargo>::new(),
-    );
+    let coalition =
+        Coalition::new(scenario().parties().cloned(), scenario().groups().cloned(), agreements, Vec::<Embargo>::new());
     let decider = decider(&coalition);
     // RUS: SECRET from IRQ, CONFIDENTIAL from USA.
     assert!(decide(&decider, "RUS", &["IRQ", "USA"], &[], "C").allowed);
@@ -560,8 +558,14 @@ fn operator_permits_cannot_override_the_shipped_forbids() {
 fn invalid_policy_files_are_refused_naming_the_file() {
     let unknown_attribute = "forbid(principal, action, resource) when { resource.colour == \"red\" };";
     let err = operator(&[("a-fine.cedar", IED_FVEY_ONLY), ("colour.cedar", unknown_attribute)]).unwrap_err();
-    assert!(matches!(&err, PolicyError::Invalid { file, id, .. } if file == "colour.cedar" && id == "colour.cedar#1"), "{err:?}");
-    assert!(err.to_string().starts_with("policy file `colour.cedar`: policy `colour.cedar#1` does not validate"), "{err}");
+    assert!(
+        matches!(&err, PolicyError::Invalid { file, id, .. } if file == "colour.cedar" && id == "colour.cedar#1"),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().starts_with("policy file `colour.cedar`: policy `colour.cedar#1` does not validate"),
+        "{err}"
+    );
     assert!(err.to_string().contains("colour"), "{err}");
 
     let wrong_type = "forbid(principal, action, resource) when { resource.classification == \"SECRET\" };";
@@ -576,10 +580,16 @@ fn invalid_policy_files_are_refused_naming_the_file() {
     let err = operator(&[("shadow.cedar", "@id(\"embargo\") permit(principal, action, resource);")]).unwrap_err();
     assert_eq!(
         err,
-        PolicyError::DuplicateId { file: "shadow.cedar".into(), id: "embargo".into(), used_by: "a shipped policy".into() }
+        PolicyError::DuplicateId {
+            file: "shadow.cedar".into(),
+            id: "embargo".into(),
+            used_by: "a shipped policy".into()
+        }
     );
     let err = operator(&[("a.cedar", IED_FVEY_ONLY), ("b.cedar", IED_FVEY_ONLY)]).unwrap_err();
-    assert!(matches!(&err, PolicyError::DuplicateId { file, used_by, .. } if file == "b.cedar" && used_by.contains("a.cedar")));
+    assert!(
+        matches!(&err, PolicyError::DuplicateId { file, used_by, .. } if file == "b.cedar" && used_by.contains("a.cedar"))
+    );
 
     let template = "permit(principal == ?principal, action, resource);";
     assert_eq!(operator(&[("t.cedar", template)]).unwrap_err(), PolicyError::Template { file: "t.cedar".into() });
@@ -614,7 +624,11 @@ fn policy_errors_point_at_the_line_and_column_in_the_file() {
         "policy file `third.cedar`: policy `third.cedar#2` does not validate against the schema: line 4, column 9: \
          for policy `third.cedar#2`, attribute `colour` on entity type `Portion` not found (did you mean `noforn`?)"
     );
-    let err = operator(&[("broken.cedar", "permit(principal, action, resource);\nforbid(principal, action, resource) when { ")]).unwrap_err();
+    let err = operator(&[(
+        "broken.cedar",
+        "permit(principal, action, resource);\nforbid(principal, action, resource) when { ",
+    )])
+    .unwrap_err();
     assert_eq!(err.to_string(), "policy file `broken.cedar`: line 2, column 43: unexpected end of input");
     let optional = "forbid(principal, action, resource) when { resource.tlp == 4 };";
     assert!(operator(&[("tlp.cedar", optional)]).unwrap_err().to_string().contains("optional attribute `tlp`"));
