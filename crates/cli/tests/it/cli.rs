@@ -126,3 +126,41 @@ fn the_demo_walks_through_the_scenario() {
     assert_eq!(row.split_whitespace().rev().take(5).collect::<Vec<_>>(), ["-", "-", "-", "-", "shown"]);
     assert!(text.contains("curl -s -H 'Authorization: Bearer tl_"), "{text}");
 }
+
+#[test]
+fn operator_policies_are_validated_stored_and_explained() {
+    let hub = TestHub::new(Backend::Sqlite);
+    hub.apply(COALITION);
+    let report = hub.write("report.md", REPORT);
+    let id = hub.ok(&["report", "submit", path_str(&report), "--user", "us-analyst"]).trim().to_string();
+
+    let bad = hub.dir.path().join("bad-policies");
+    std::fs::create_dir(&bad).unwrap();
+    std::fs::write(bad.join("broken.cedar"), "forbid (principal, action, resource) when { resource.colour == 1 };").unwrap();
+    let output = hub.run(&["--policies", path_str(&bad), "view", &id, "--as", "iq-analyst"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("broken.cedar"), "{}", stderr(&output));
+    let mut server = hub.command();
+    let output = server.args(["--policies", path_str(&bad), "serve", "--listen", "127.0.0.1:0"]).output().unwrap();
+    assert!(!output.status.success(), "serve must not start with an invalid policy");
+    assert!(stderr(&output).contains("broken.cedar"));
+
+    let fvey = hub.dir.path().join("policies");
+    std::fs::create_dir(&fvey).unwrap();
+    std::fs::write(
+        fvey.join("ied.cedar"),
+        "@id(\"ied-fvey-only\")\nforbid (principal, action, resource)\nwhen { resource.topics.contains(\"counter-ied\") && !(principal in Group::\"FVEY\") }\nunless { context.is_originator };\n",
+    )
+    .unwrap();
+    assert!(!hub.run(&["--policies", path_str(&fvey), "view", &id, "--as", "iq-analyst"]).status.success());
+    // The policy set stays in force for every later command and process.
+    assert!(!hub.run(&["view", &id, "--as", "iq-analyst"]).status.success());
+    let explained = hub.ok(&["explain", &id, "--as", "iq-analyst"]);
+    assert!(explained.contains("ied-fvey-only"), "{explained}");
+    assert!(hub.ok(&["view", &id, "--as", "us-analyst"]).contains("(S//NF)"));
+    assert!(hub.ok(&["index", "verify"]).contains("consistent with 1 reports"));
+    // An empty policy folder takes the operator policies away again.
+    let none = hub.dir.path().join("no-policies");
+    std::fs::create_dir(&none).unwrap();
+    assert!(hub.ok(&["--policies", path_str(&none), "view", &id, "--as", "iq-analyst"]).contains("BANNER: SECRET//ORCON/REL TO USA, IRQ"));
+}
