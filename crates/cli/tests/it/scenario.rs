@@ -97,8 +97,8 @@ async fn who_sees_what(backend: Backend) {
         let explain = s.get(user, &format!("/v1/reports/{}/explain", s.id)).await;
         assert_eq!((explain.status(), explain.bytes().await.unwrap().to_vec()), absent);
     }
-    assert_eq!(s.listing("iq-analyst").await, [s.id.clone()]);
-    assert_eq!(s.listing("us-liaison").await, [s.id.clone()]);
+    assert_eq!(s.listing("iq-analyst").await, vec![s.id.clone()]);
+    assert_eq!(s.listing("us-liaison").await, vec![s.id.clone()]);
 
     // The originator's users see why; others who see the report may not.
     let explain: Value = s.get("us-analyst", &format!("/v1/reports/{}/explain", s.id)).await.json().await.unwrap();
@@ -187,7 +187,7 @@ async fn bad_reports_are_refused_and_nothing_is_stored() {
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let response = s.post_report("us-analyst", &"x".repeat(2 * 1024 * 1024), "text/markdown").await;
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(s.listing("us-analyst").await, [s.id.clone()]);
+    assert_eq!(s.listing("us-analyst").await, vec![s.id.clone()]);
     assert!(s.hub.ok(&["index", "verify"]).contains("consistent with 1 reports"));
 }
 
