@@ -21,7 +21,8 @@ pub struct HubState {
     /// Incremented by every change of coalition, users, policies or index.
     pub version: i64,
     pub declared: Declared,
-    /// Parties, groups and users once declared and no longer: they receive nothing.
+    /// Parties and users once declared and no longer: they receive nothing. (Groups no longer
+    /// declared are deleted.)
     pub retired_parties: Vec<Code>,
     pub retired_users: Vec<UserName>,
     /// Agreements no longer declared, with their `revoked_at` set.

@@ -141,7 +141,7 @@ impl SqlStore {
     pub async fn open_sqlite(dir: &Path) -> Result<SqlStore> {
         sqlx::any::install_default_drivers();
         let data_dir = |source| StoreError::DataDir { path: dir.to_path_buf(), source };
-        std::fs::create_dir_all(dir).map_err(data_dir)?;
+        create_private_dir(dir).map_err(data_dir)?;
         // An absolute path, so that the URL built below cannot read a relative one as a host.
         let dir = std::fs::canonicalize(dir).map_err(data_dir)?;
         let url = SqliteConnectOptions::new()
@@ -430,12 +430,13 @@ impl Store for SqlStore {
 
     async fn release_entries(&self, report_id: &str) -> Result<Vec<ReleaseEntry>> {
         // One primary-key lookup per party: the index is keyed by party, and every entry names a
-        // stored party (checked on insert).
+        // stored party (checked on insert). CROSS JOIN makes SQLite keep parties as the outer
+        // loop; without it, it may scan the whole index.
         let rows = sqlx::query(
             "SELECT r.party, r.portions, r.min_clearance \
-             FROM objects o CROSS JOIN parties p \
-             JOIN release_index r ON r.party = p.code AND r.object_seq = o.seq \
-             WHERE o.id = $1 ORDER BY r.party",
+             FROM parties p CROSS JOIN release_index r \
+             WHERE r.party = p.code AND r.object_seq = (SELECT seq FROM objects WHERE id = $1) \
+             ORDER BY r.party",
         )
         .bind(report_id)
         .fetch_all(&self.pool)
@@ -467,11 +468,15 @@ impl Store for SqlStore {
             .map_err(db("reading a listing cursor"))?
             .ok_or(StoreError::UnknownCursor)?,
         };
+        // The page is cut from the party's index rows first, then joined: a plain join let
+        // PostgreSQL merge-join with a scan of every object before the cursor.
         let rows = sqlx::query(
             "SELECT o.id, o.originator, o.title, o.created \
-             FROM release_index r JOIN objects o ON o.seq = r.object_seq \
-             WHERE r.party = $1 AND r.min_clearance <= $2 AND r.object_seq > $3 \
-             ORDER BY r.object_seq LIMIT $4",
+             FROM (SELECT object_seq FROM release_index \
+                   WHERE party = $1 AND min_clearance <= $2 AND object_seq > $3 \
+                   ORDER BY object_seq LIMIT $4) r \
+             JOIN objects o ON o.seq = r.object_seq \
+             ORDER BY r.object_seq",
         )
         .bind(party.as_str())
         .bind(clearance)
@@ -574,6 +579,16 @@ impl Store for SqlStore {
             .map_err(db("looking up a user"))?;
         row.as_ref().map(decode_user).transpose()
     }
+}
+
+/// Creates `dir` (and its parents) when missing; on Unix only its owner may enter it: the
+/// database holds the hub's signing key.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
 }
 
 /// Makes the stored coalition and users match `declared`: what it no longer declares is retired

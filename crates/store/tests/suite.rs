@@ -85,7 +85,9 @@ impl Fixture {
 /// The server the PostgreSQL tests create their databases on.
 fn postgres_admin_url() -> String {
     if let Ok(url) = std::env::var("TEARLINE_TEST_POSTGRES_URL") {
-        return url;
+        if !url.is_empty() {
+            return url;
+        }
     }
     static CLUSTER: OnceLock<String> = OnceLock::new();
     CLUSTER.get_or_init(start_own_cluster).clone()
