@@ -162,10 +162,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::View { id, viewer, format } => {
             let hub = open_hub(&cli).await?;
             let user = hub.user(viewer).await?;
-            let rendering = hub
-                .view(&user, id, now())
-                .await
-                .with_context(|| format!("{viewer} gets nothing of {id}: no such report, as far as {viewer} can tell"))?;
+            let rendering = hub.view(&user, id, now()).await.with_context(|| {
+                format!("{viewer} gets nothing of {id}: no such report, as far as {viewer} can tell")
+            })?;
             match format.as_str() {
                 "text" => print!("{}", rendering.marked_text()),
                 "json" => println!("{:#}", tearline_server::rendering_json(&rendering)),
@@ -177,7 +176,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Explain { id, viewer } => {
             let hub = open_hub(&cli).await?;
             let user = hub.user(viewer).await?;
-            let explanation = hub.explain_for_user(&user, id, now()).await.with_context(|| format!("no report {id}"))?;
+            let explanation =
+                hub.explain_for_user(&user, id, now()).await.with_context(|| format!("no report {id}"))?;
             println!(
                 "{id} for {} ({}, cleared {}): {}",
                 explanation.user,

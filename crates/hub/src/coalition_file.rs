@@ -5,9 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
-use tearline_model::{
-    Agreement, Classification, Code, Embargo, Group, Party, Topic, User, UserName,
-};
+use tearline_model::{Agreement, Classification, Code, Embargo, Group, Party, Topic, User, UserName};
 use tearline_store::Declared;
 use time::OffsetDateTime;
 
@@ -73,8 +71,9 @@ impl Instant {
             Instant::Toml(datetime) => datetime.to_string(),
             Instant::Text(text) => text.clone(),
         };
-        OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
-            .map_err(|_| invalid(what, format!("`{field}` is not a date and time with an offset, such as 2026-01-01T00:00:00Z")))
+        OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339).map_err(|_| {
+            invalid(what, format!("`{field}` is not a date and time with an offset, such as 2026-01-01T00:00:00Z"))
+        })
     }
 }
 
@@ -182,7 +181,10 @@ pub fn parse(text: &str) -> Result<Declared, ApplyError> {
         let topics = match &entry.topics {
             None => None,
             Some(list) => Some(
-                list.iter().map(|t| Topic::new(t)).collect::<Result<BTreeSet<_>, _>>().map_err(|e| invalid(&what, e))?,
+                list.iter()
+                    .map(|t| Topic::new(t))
+                    .collect::<Result<BTreeSet<_>, _>>()
+                    .map_err(|e| invalid(&what, e))?,
             ),
         };
         let valid_from = entry.valid_from.as_ref().map(|t| t.resolve(&what, "valid_from")).transpose()?;
@@ -209,7 +211,10 @@ pub fn parse(text: &str) -> Result<Declared, ApplyError> {
             revoked_at: None,
         };
         if agreements.insert((from, id.clone()), agreement).is_some() {
-            return Err(invalid(&what, format!("another agreement of the same party has the id `{id}`: give each an `id`")));
+            return Err(invalid(
+                &what,
+                format!("another agreement of the same party has the id `{id}`: give each an `id`"),
+            ));
         }
     }
 
@@ -255,9 +260,23 @@ pub fn parse(text: &str) -> Result<Declared, ApplyError> {
 /// What applying `new` over `old` changes, one line per change, in a stable order.
 pub fn changes(old: &Declared, new: &Declared) -> Vec<String> {
     let mut lines = Vec::new();
-    diff(&mut lines, &old.parties, &new.parties, |p| p.code.to_string(), |p| format!("party {} ({})", p.code, p.name), "retired");
+    diff(
+        &mut lines,
+        &old.parties,
+        &new.parties,
+        |p| p.code.to_string(),
+        |p| format!("party {} ({})", p.code, p.name),
+        "retired",
+    );
     diff(&mut lines, &old.groups, &new.groups, |g| g.code.to_string(), describe_group, "removed");
-    diff(&mut lines, &old.agreements, &new.agreements, |a| format!("{}:{}", a.from, a.id), describe_agreement, "revoked");
+    diff(
+        &mut lines,
+        &old.agreements,
+        &new.agreements,
+        |a| format!("{}:{}", a.from, a.id),
+        describe_agreement,
+        "revoked",
+    );
     diff(
         &mut lines,
         &old.embargoes,
@@ -344,7 +363,10 @@ mod tests {
         assert_eq!(declared.embargoes.len(), 3);
         assert_eq!(declared.users.len(), 5);
         let usa_irq = declared.agreements.iter().find(|a| a.from.as_str() == "USA").unwrap();
-        assert_eq!((usa_irq.id.as_str(), usa_irq.max_classification, usa_irq.onward), ("IRQ", Classification::Secret, false));
+        assert_eq!(
+            (usa_irq.id.as_str(), usa_irq.max_classification, usa_irq.onward),
+            ("IRQ", Classification::Secret, false)
+        );
     }
 
     #[test]
@@ -353,7 +375,10 @@ mod tests {
         assert!(changes(&old, &old).is_empty());
         let edited = COALITION.replace("clearance = \"CONFIDENTIAL\"", "clearance = \"SECRET\"");
         let new = parse(&edited).unwrap();
-        assert_eq!(changes(&old, &new), ["~ user us-liaison (USA, cleared SECRET) (was: user us-liaison (USA, cleared CONFIDENTIAL))"]);
+        assert_eq!(
+            changes(&old, &new),
+            ["~ user us-liaison (USA, cleared SECRET) (was: user us-liaison (USA, cleared CONFIDENTIAL))"]
+        );
         let empty = Declared::default();
         let all = changes(&empty, &old);
         assert_eq!(all.len(), 5 + 1 + 3 + 3 + 5);
@@ -367,21 +392,32 @@ mod tests {
         let err = |text: &str| parse(text).unwrap_err().to_string();
         assert!(err("[[party]]\ncode = \"US\"\nname = \"x\"").contains("party 1 (`US`)"));
         assert!(err("[[party]]\ncode = \"USA\"\nname = \"x\"\ncolour = 1").contains("unknown field"));
-        assert!(err("[[party]]\ncode = \"USA\"\nname = \"x\"\n[[user]]\nname = \"a\"\nparty = \"IRQ\"\nclearance = \"S\"")
-            .contains("`IRQ` is not a declared party"));
+        assert!(err(
+            "[[party]]\ncode = \"USA\"\nname = \"x\"\n[[user]]\nname = \"a\"\nparty = \"IRQ\"\nclearance = \"S\""
+        )
+        .contains("`IRQ` is not a declared party"));
         assert!(err("[[party]]\ncode = \"USA\"\nname = \"x\"\n[[agreement]]\nfrom = \"USA\"\nto = [\"XYZ\"]\nmax_classification = \"S\"")
             .contains("`XYZ` is neither a declared party nor a group"));
-        assert!(err("[[party]]\ncode = \"USA\"\nname = \"x\"\n[[group]]\ncode = \"BIC\"\nname = \"b\"\nmembers = [\"IRQ\"]")
-            .contains("member `IRQ` is not a declared party"));
-        assert!(err("[[party]]\ncode = \"USA\"\nname = \"x\"\n[[user]]\nname = \"a\"\nparty = \"USA\"\nclearance = \"HIGH\"")
-            .contains("`HIGH` is not a classification"));
+        assert!(err(
+            "[[party]]\ncode = \"USA\"\nname = \"x\"\n[[group]]\ncode = \"BIC\"\nname = \"b\"\nmembers = [\"IRQ\"]"
+        )
+        .contains("member `IRQ` is not a declared party"));
+        assert!(err(
+            "[[party]]\ncode = \"USA\"\nname = \"x\"\n[[user]]\nname = \"a\"\nparty = \"USA\"\nclearance = \"HIGH\""
+        )
+        .contains("`HIGH` is not a classification"));
         assert!(err("version = 2").contains("version 2"));
         let dated = "[[party]]\ncode = \"USA\"\nname = \"x\"\n[[party]]\ncode = \"IRQ\"\nname = \"y\"\n[[agreement]]\nfrom = \"USA\"\nto = [\"IRQ\"]\nmax_classification = \"S\"\n";
-        let declared = parse(&format!("{dated}valid_from = 2026-01-01T00:00:00Z\nvalid_until = \"2027-01-01T00:00:00+01:00\"\n")).unwrap();
+        let declared =
+            parse(&format!("{dated}valid_from = 2026-01-01T00:00:00Z\nvalid_until = \"2027-01-01T00:00:00+01:00\"\n"))
+                .unwrap();
         assert_eq!(declared.agreements[0].valid_from, Some(time::macros::datetime!(2026-01-01 0:00 UTC)));
         assert_eq!(declared.agreements[0].valid_until, Some(time::macros::datetime!(2027-01-01 0:00 +1)));
         assert!(err(&format!("{dated}valid_from = 2026-01-01\n")).contains("`valid_from` is not a date and time"));
-        assert!(err(&format!("{dated}valid_from = 2027-01-01T00:00:00Z\nvalid_until = 2026-01-01T00:00:00Z\n")).contains("not after"));
-        assert!(err("[[party]]\ncode = \"USA\"\nname = \"x\"\n[[party]]\ncode = \"USA\"\nname = \"y\"").contains("twice"));
+        assert!(err(&format!("{dated}valid_from = 2027-01-01T00:00:00Z\nvalid_until = 2026-01-01T00:00:00Z\n"))
+            .contains("not after"));
+        assert!(
+            err("[[party]]\ncode = \"USA\"\nname = \"x\"\n[[party]]\ncode = \"USA\"\nname = \"y\"").contains("twice")
+        );
     }
 }

@@ -9,9 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
-use tearline_model::{
-    stix, Code, Coalition, Marking, Report, ReportDraft, ReportError, Rendering, User, UserName,
-};
+use tearline_model::{stix, Coalition, Code, Marking, Rendering, Report, ReportDraft, ReportError, User, UserName};
 use tearline_policy::{Decider, Policies, PolicyError, PortionFacts, Reason};
 use tearline_store::{coalition_of, HubState, PolicySource, Reindexer, ReportSummary, Store, StoreError};
 use time::OffsetDateTime;
@@ -330,7 +328,13 @@ impl Hub {
     }
 
     /// The reports `viewer` may see, oldest first, after the report `after`.
-    pub async fn list(&self, viewer: &User, after: Option<&str>, limit: u32, now: OffsetDateTime) -> Result<Vec<ReportSummary>> {
+    pub async fn list(
+        &self,
+        viewer: &User,
+        after: Option<&str>,
+        limit: u32,
+        now: OffsetDateTime,
+    ) -> Result<Vec<ReportSummary>> {
         self.current(now).await?;
         let limit = limit.clamp(1, MAX_PAGE);
         Ok(self.store.list_reports(&viewer.party, viewer.clearance, after, limit).await?)
@@ -360,13 +364,20 @@ impl Hub {
     }
 
     /// For the originator's users: the decision for every party and portion, with reasons.
-    pub async fn explain_for_parties(&self, caller: &User, id: &str, now: OffsetDateTime) -> Result<Vec<PartyExplanation>> {
+    pub async fn explain_for_parties(
+        &self,
+        caller: &User,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<PartyExplanation>> {
         let snapshot = self.current(now).await?;
         let report = self.store.report(id).await?.ok_or(HubError::NotFound)?;
         if report.originator != caller.party {
             // Whether the caller may see the report decides between "absent" and "not yours".
             return match self.view(caller, id, now).await {
-                Ok(_) => Err(HubError::Forbidden("only the originator's users may see why a report is released".into())),
+                Ok(_) => {
+                    Err(HubError::Forbidden("only the originator's users may see why a report is released".into()))
+                }
                 Err(e) => Err(e),
             };
         }

@@ -17,12 +17,8 @@ pub enum Classification {
 }
 
 impl Classification {
-    pub const ALL: [Classification; 4] = [
-        Classification::Unclassified,
-        Classification::Confidential,
-        Classification::Secret,
-        Classification::TopSecret,
-    ];
+    pub const ALL: [Classification; 4] =
+        [Classification::Unclassified, Classification::Confidential, Classification::Secret, Classification::TopSecret];
 
     /// Accepts the full and the abbreviated form, in any case.
     pub fn parse(text: &str) -> Option<Self> {

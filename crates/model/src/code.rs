@@ -21,8 +21,7 @@ pub struct CodeError {
 impl Code {
     pub fn new(text: &str) -> Result<Self, CodeError> {
         let trimmed = text.trim();
-        let valid = (3..=8).contains(&trimmed.len())
-            && trimmed.bytes().all(|b| b.is_ascii_alphabetic());
+        let valid = (3..=8).contains(&trimmed.len()) && trimmed.bytes().all(|b| b.is_ascii_alphabetic());
         if valid {
             Ok(Code(trimmed.to_ascii_uppercase()))
         } else {

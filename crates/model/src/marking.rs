@@ -210,9 +210,7 @@ impl Marking {
         }
         match &self.dissemination {
             Dissemination::Open => {}
-            Dissemination::NoForn => {
-                controls.push(if abbreviated { "NF".to_string() } else { "NOFORN".to_string() })
-            }
+            Dissemination::NoForn => controls.push(if abbreviated { "NF".to_string() } else { "NOFORN".to_string() }),
             Dissemination::RelTo(list) => controls.push(list.to_string()),
         }
         let class = if abbreviated { self.classification.abbreviation() } else { self.classification.full() };
@@ -242,11 +240,8 @@ impl Marking {
         let dissemination = if portions.iter().any(|m| m.is_noforn()) {
             Dissemination::NoForn
         } else {
-            let classified: Vec<&Marking> = portions
-                .iter()
-                .copied()
-                .filter(|m| m.classification > Classification::Unclassified)
-                .collect();
+            let classified: Vec<&Marking> =
+                portions.iter().copied().filter(|m| m.classification > Classification::Unclassified).collect();
             let lists: Option<Vec<&RelTo>> = classified.iter().map(|m| m.rel_to()).collect();
             match lists.as_deref() {
                 Some([first, rest @ ..]) => {
@@ -341,10 +336,10 @@ impl BannerParser<'_> {
                 if index + 1 != segments.len() {
                     return Err(self.error(segment.offset, BannerProblem::TlpNotLast));
                 }
-                marking.tlp = Some(
-                    Tlp::parse_level(level)
-                        .ok_or_else(|| self.error(segment.offset, BannerProblem::UnknownTlp(level.trim().to_string())))?,
-                );
+                marking.tlp =
+                    Some(Tlp::parse_level(level).ok_or_else(|| {
+                        self.error(segment.offset, BannerProblem::UnknownTlp(level.trim().to_string()))
+                    })?);
             } else if index == 0 {
                 marking.classification = Classification::parse(segment.text).ok_or_else(|| {
                     let problem = if looks_like_control(&upper) {
@@ -380,26 +375,20 @@ impl BannerParser<'_> {
                     Dissemination::NoForn => {
                         return Err(self.error(control.offset, BannerProblem::Repeated("NOFORN".into())))
                     }
-                    Dissemination::RelTo(_) => {
-                        return Err(self.error(control.offset, BannerProblem::NoFornWithRelTo))
-                    }
+                    Dissemination::RelTo(_) => return Err(self.error(control.offset, BannerProblem::NoFornWithRelTo)),
                 },
                 ["REL", ..] => {
                     let list = self.parse_rel_to(control)?;
                     marking.dissemination = match marking.dissemination {
                         Dissemination::Open => Dissemination::RelTo(list),
-                        Dissemination::NoForn => {
-                            return Err(self.error(control.offset, BannerProblem::NoFornWithRelTo))
-                        }
+                        Dissemination::NoForn => return Err(self.error(control.offset, BannerProblem::NoFornWithRelTo)),
                         Dissemination::RelTo(_) => {
                             return Err(self.error(control.offset, BannerProblem::Repeated("REL TO".into())))
                         }
                     };
                 }
                 [] => return Err(self.error(control.offset, BannerProblem::UnknownControl(String::new()))),
-                _ => {
-                    return Err(self.error(control.offset, BannerProblem::UnknownControl(control.text.to_string())))
-                }
+                _ => return Err(self.error(control.offset, BannerProblem::UnknownControl(control.text.to_string()))),
             }
         }
         Ok(())
@@ -414,10 +403,8 @@ impl BannerParser<'_> {
         } else {
             3
         };
-        let list = Piece {
-            offset: control.offset + keyword_len,
-            text: control.text.get(keyword_len..).unwrap_or_default(),
-        };
+        let list =
+            Piece { offset: control.offset + keyword_len, text: control.text.get(keyword_len..).unwrap_or_default() };
         if list.text.trim().is_empty() {
             return Err(self.error(control.offset, BannerProblem::EmptyRelTo));
         }
@@ -427,8 +414,8 @@ impl BannerParser<'_> {
             if item.text.is_empty() {
                 return Err(self.error(item.offset, BannerProblem::EmptyCode));
             }
-            let code = Code::new(item.text)
-                .map_err(|e| self.error(item.offset, BannerProblem::InvalidCode(e.to_string())))?;
+            let code =
+                Code::new(item.text).map_err(|e| self.error(item.offset, BannerProblem::InvalidCode(e.to_string())))?;
             if code == *self.originator {
                 continue;
             }
@@ -510,7 +497,10 @@ mod tests {
         let err = parse("X//NF").unwrap_err();
         assert_eq!(err.problem, BannerProblem::UnknownClassification("X".into()));
         assert_eq!(err.column, 1);
-        assert_eq!(err.to_string(), "banner `X//NF`, column 1: `X` is not a classification (expected U, C, S, TS or their full names)");
+        assert_eq!(
+            err.to_string(),
+            "banner `X//NF`, column 1: `X` is not a classification (expected U, C, S, TS or their full names)"
+        );
         assert_eq!(parse("S//REL TO").unwrap_err().problem, BannerProblem::EmptyRelTo);
         let err = parse("S//REL TO USA,, IRQ").unwrap_err();
         assert_eq!((err.problem, err.column), (BannerProblem::EmptyCode, 15));
@@ -527,10 +517,11 @@ mod tests {
 
     #[test]
     fn banner_of_the_example_report() {
-        let portions: Vec<Marking> = ["U", "S//REL TO USA, IRQ", "S//OC/REL TO USA, IRQ", "S//NF", "C//REL TO USA, IRQ"]
-            .iter()
-            .map(|t| parse(t).unwrap())
-            .collect();
+        let portions: Vec<Marking> =
+            ["U", "S//REL TO USA, IRQ", "S//OC/REL TO USA, IRQ", "S//NF", "C//REL TO USA, IRQ"]
+                .iter()
+                .map(|t| parse(t).unwrap())
+                .collect();
         let banner = |picked: &[usize]| Marking::banner_of(picked.iter().map(|i| &portions[*i])).unwrap().banner();
         assert_eq!(banner(&[0, 1, 2, 3, 4]), "SECRET//ORCON/NOFORN");
         assert_eq!(banner(&[0, 1, 2, 4]), "SECRET//ORCON/REL TO USA, IRQ");

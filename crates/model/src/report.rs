@@ -87,7 +87,14 @@ impl ReportDraft {
 
         let flush = |current: &mut Option<(usize, String)>, paragraphs: &mut Vec<Portion>| {
             if let Some((line, text)) = current.take() {
-                paragraphs.push(parse_portion(line, 0, &text, originator, directory, ReportProblem::ParagraphWithoutMark)?);
+                paragraphs.push(parse_portion(
+                    line,
+                    0,
+                    &text,
+                    originator,
+                    directory,
+                    ReportProblem::ParagraphWithoutMark,
+                )?);
             }
             Ok::<(), ReportError>(())
         };
@@ -97,27 +104,47 @@ impl ReportDraft {
             let trimmed = raw.trim();
             if in_header {
                 if let Some((key, value)) = header(trimmed) {
-                    let (slot_name, value_offset) = (key.to_ascii_uppercase(), raw.len() - raw.trim_start().len() + key.len() + 1);
+                    let (slot_name, value_offset) =
+                        (key.to_ascii_uppercase(), raw.len() - raw.trim_start().len() + key.len() + 1);
                     let column_base = value_offset + (value.len() - value.trim_start().len());
                     let value = value.trim();
                     match slot_name.as_str() {
                         "TITLE" => {
                             if title.is_some() {
-                                return Err(ReportError { line, problem: ReportProblem::RepeatedHeader("TITLE".into()) });
+                                return Err(ReportError {
+                                    line,
+                                    problem: ReportProblem::RepeatedHeader("TITLE".into()),
+                                });
                             }
-                            title = Some(parse_portion(line, column_base, value, originator, directory, ReportProblem::TitleWithoutMark)?);
+                            title = Some(parse_portion(
+                                line,
+                                column_base,
+                                value,
+                                originator,
+                                directory,
+                                ReportProblem::TitleWithoutMark,
+                            )?);
                         }
                         "TOPICS" => {
                             if topics.is_some() {
-                                return Err(ReportError { line, problem: ReportProblem::RepeatedHeader("TOPICS".into()) });
+                                return Err(ReportError {
+                                    line,
+                                    problem: ReportProblem::RepeatedHeader("TOPICS".into()),
+                                });
                             }
                             let parsed: Result<BTreeSet<Topic>, _> =
                                 value.split(',').filter(|t| !t.trim().is_empty()).map(Topic::new).collect();
-                            topics = Some(parsed.map_err(|e| ReportError { line, problem: ReportProblem::Topic(e.to_string()) })?);
+                            topics = Some(
+                                parsed
+                                    .map_err(|e| ReportError { line, problem: ReportProblem::Topic(e.to_string()) })?,
+                            );
                         }
                         _ => {
                             if banner.is_some() {
-                                return Err(ReportError { line, problem: ReportProblem::RepeatedHeader("BANNER".into()) });
+                                return Err(ReportError {
+                                    line,
+                                    problem: ReportProblem::RepeatedHeader("BANNER".into()),
+                                });
                             }
                             let marking = Marking::parse(value, originator, directory).map_err(|e| ReportError {
                                 line,
@@ -159,7 +186,10 @@ impl ReportDraft {
             if !declared.covers(&needed) {
                 return Err(ReportError {
                     line,
-                    problem: ReportProblem::BannerBelowPortions { declared: declared.banner(), needed: needed.banner() },
+                    problem: ReportProblem::BannerBelowPortions {
+                        declared: declared.banner(),
+                        needed: needed.banner(),
+                    },
                 });
             }
         }
@@ -226,13 +256,8 @@ impl Report {
         if !shown(0) {
             return None;
         }
-        let paragraphs: Vec<(usize, Portion)> = self
-            .paragraphs
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| shown(i + 1))
-            .map(|(i, p)| (i, p.clone()))
-            .collect();
+        let paragraphs: Vec<(usize, Portion)> =
+            self.paragraphs.iter().enumerate().filter(|(i, _)| shown(i + 1)).map(|(i, p)| (i, p.clone())).collect();
         let portions = std::iter::once(&self.title).chain(paragraphs.iter().map(|(_, p)| p));
         let banner = Marking::banner_of(portions.map(|p| &p.marking))?;
         (!paragraphs.is_empty()).then(|| Rendering {
@@ -340,13 +365,19 @@ mod tests {
         let err = parse("TITLE: (U) T\n\n(S//REL TO USA, XYZ) text\n").unwrap_err();
         assert_eq!(err.line, 3);
         assert!(matches!(err.problem, ReportProblem::Mark { column: 17, problem: BannerProblem::UnknownCode(_), .. }));
-        assert_eq!(err.to_string(), "line 3: column 17: portion mark `(S//REL TO USA, XYZ)`: `XYZ` is neither a party nor a group");
+        assert_eq!(
+            err.to_string(),
+            "line 3: column 17: portion mark `(S//REL TO USA, XYZ)`: `XYZ` is neither a party nor a group"
+        );
         assert_eq!(parse("(U) text\n").unwrap_err().problem, ReportProblem::MissingTitle);
         assert_eq!(parse("TITLE: (U) T\n").unwrap_err().problem, ReportProblem::NoParagraphs);
         assert_eq!(parse("\n\n(U) text\n").unwrap_err().problem, ReportProblem::MissingTitle);
         assert!(matches!(parse("TITLE: (U T\n\n(U) x").unwrap_err().problem, ReportProblem::UnclosedMark { .. }));
         assert_eq!(parse("TITLE: (U)\n\n(U) x").unwrap_err().problem, ReportProblem::EmptyPortion);
-        assert!(matches!(parse("TITLE: (U) T\nTITLE: (U) T\n\n(U) x").unwrap_err().problem, ReportProblem::RepeatedHeader(_)));
+        assert!(matches!(
+            parse("TITLE: (U) T\nTITLE: (U) T\n\n(U) x").unwrap_err().problem,
+            ReportProblem::RepeatedHeader(_)
+        ));
         assert!(matches!(parse("TITLE: (U) T\nTOPICS: a b\n\n(U) x").unwrap_err().problem, ReportProblem::Topic(_)));
     }
 

@@ -66,19 +66,12 @@ impl Tlp {
 
     /// The official TLP 2.0 marking-definition id.
     pub fn marking_definition_id(self) -> &'static str {
-        TLP2_IDS
-            .iter()
-            .find(|(tlp, _)| *tlp == self)
-            .map_or(TLP2_IDS[4].1, |(_, id)| id)
+        TLP2_IDS.iter().find(|(tlp, _)| *tlp == self).map_or(TLP2_IDS[4].1, |(_, id)| id)
     }
 
     /// Reads a TLP 2.0 or TLP 1.0 marking-definition id.
     pub fn from_marking_definition_id(id: &str) -> Option<Self> {
-        TLP2_IDS
-            .iter()
-            .chain(TLP1_IDS.iter())
-            .find(|(_, known)| *known == id)
-            .map(|(tlp, _)| *tlp)
+        TLP2_IDS.iter().chain(TLP1_IDS.iter()).find(|(_, known)| *known == id).map(|(tlp, _)| *tlp)
     }
 
     pub fn rank(self) -> u8 {

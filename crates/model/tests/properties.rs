@@ -26,25 +26,27 @@ fn banner_text() -> impl Strategy<Value = String> {
     let class = prop::sample::select(vec!["U", "C", "S", "TS", "UNCLASSIFIED", "confidential", "Secret", "TOP SECRET"]);
     let codes = prop::sample::subsequence(vec!["USA", "irq", "GBR", "BIC", "FVEY"], 1..4);
     let tlp = prop::option::of(prop::sample::select(vec!["CLEAR", "WHITE", "green", "AMBER", "AMBER+STRICT", "RED"]));
-    (class, any::<bool>(), 0..3u8, codes, tlp, any::<bool>()).prop_map(|(class, orcon, dissem, codes, tlp, abbreviated)| {
-        let mut controls = Vec::new();
-        match dissem {
-            1 => controls.push(if abbreviated { "NF".to_string() } else { "NOFORN".to_string() }),
-            2 => controls.push(format!("REL TO {}", codes.join(", "))),
-            _ => {}
-        }
-        if orcon {
-            controls.push(if abbreviated { "OC".to_string() } else { "ORCON".to_string() });
-        }
-        let mut text = class.to_string();
-        if !controls.is_empty() {
-            text += &format!("//{}", controls.join("/"));
-        }
-        if let Some(tlp) = tlp {
-            text += &format!("//TLP:{tlp}");
-        }
-        text
-    })
+    (class, any::<bool>(), 0..3u8, codes, tlp, any::<bool>()).prop_map(
+        |(class, orcon, dissem, codes, tlp, abbreviated)| {
+            let mut controls = Vec::new();
+            match dissem {
+                1 => controls.push(if abbreviated { "NF".to_string() } else { "NOFORN".to_string() }),
+                2 => controls.push(format!("REL TO {}", codes.join(", "))),
+                _ => {}
+            }
+            if orcon {
+                controls.push(if abbreviated { "OC".to_string() } else { "ORCON".to_string() });
+            }
+            let mut text = class.to_string();
+            if !controls.is_empty() {
+                text += &format!("//{}", controls.join("/"));
+            }
+            if let Some(tlp) = tlp {
+                text += &format!("//TLP:{tlp}");
+            }
+            text
+        },
+    )
 }
 
 proptest! {

@@ -35,7 +35,9 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Decode, Executor, Row, Transaction, Type};
-use tearline_model::{Agreement, Classification, Code, Embargo, Group, Party, PortionSet, ReleaseEntry, Report, User, UserName};
+use tearline_model::{
+    Agreement, Classification, Code, Embargo, Group, Party, PortionSet, ReleaseEntry, Report, User, UserName,
+};
 use time::format_description::well_known::Rfc3339;
 use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
@@ -144,10 +146,7 @@ impl SqlStore {
         create_private_dir(dir).map_err(data_dir)?;
         // An absolute path, so that the URL built below cannot read a relative one as a host.
         let dir = std::fs::canonicalize(dir).map_err(data_dir)?;
-        let url = SqliteConnectOptions::new()
-            .filename(dir.join(SQLITE_FILE))
-            .create_if_missing(true)
-            .to_url_lossy();
+        let url = SqliteConnectOptions::new().filename(dir.join(SQLITE_FILE)).create_if_missing(true).to_url_lossy();
         let options = AnyConnectOptions::from_url(&url).map_err(db("reading the SQLite file name"))?;
         let pool = AnyPoolOptions::new()
             .max_connections(8)
@@ -717,7 +716,11 @@ async fn rebuild_index(conn: &mut AnyConnection, reindexer: &dyn Reindexer) -> R
 }
 
 /// Inserts release-index rows, several per statement.
-async fn insert_entries(conn: &mut AnyConnection, parties: &HashSet<String>, entries: &[(i64, &ReleaseEntry)]) -> Result<()> {
+async fn insert_entries(
+    conn: &mut AnyConnection,
+    parties: &HashSet<String>,
+    entries: &[(i64, &ReleaseEntry)],
+) -> Result<()> {
     if let Some((_, entry)) = entries.iter().find(|(_, entry)| !parties.contains(entry.party.as_str())) {
         return Err(StoreError::UnknownParty(entry.party.to_string()));
     }
@@ -750,10 +753,8 @@ fn multi_row_insert(rows: usize) -> String {
 }
 
 async fn stored_parties(conn: &mut AnyConnection) -> Result<HashSet<String>> {
-    let codes: Vec<String> = sqlx::query_scalar("SELECT code FROM parties")
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db("reading parties"))?;
+    let codes: Vec<String> =
+        sqlx::query_scalar("SELECT code FROM parties").fetch_all(&mut *conn).await.map_err(db("reading parties"))?;
     Ok(codes.into_iter().collect())
 }
 
@@ -811,7 +812,10 @@ async fn read_state(conn: &mut AnyConnection) -> Result<HubState> {
         }
     }
 
-    for row in fetch_all(conn, "SELECT from_party, against FROM embargoes ORDER BY from_party, against", "reading embargoes").await? {
+    for row in
+        fetch_all(conn, "SELECT from_party, against FROM embargoes ORDER BY from_party, against", "reading embargoes")
+            .await?
+    {
         declared.embargoes.push(Embargo {
             from: decode_code(&get::<String>(&row, 0)?)?,
             against: decode_code(&get::<String>(&row, 1)?)?,
@@ -819,7 +823,9 @@ async fn read_state(conn: &mut AnyConnection) -> Result<HubState> {
     }
 
     let mut retired_users = Vec::new();
-    for row in fetch_all(conn, "SELECT name, party, clearance, active FROM users ORDER BY name", "reading users").await? {
+    for row in
+        fetch_all(conn, "SELECT name, party, clearance, active FROM users ORDER BY name", "reading users").await?
+    {
         let user = decode_user(&row)?;
         if get::<i64>(&row, 3)? == 1 {
             declared.users.push(user);
@@ -893,7 +899,8 @@ fn decode_entry(row: &AnyRow) -> Result<ReleaseEntry> {
 fn decode_agreement(row: &AnyRow) -> Result<Agreement> {
     let from = decode_code(&get::<String>(row, 0)?)?;
     let id: String = get(row, 1)?;
-    let corrupt = |what: &str, e: serde_json::Error| StoreError::Corrupt(format!("{what} of agreement {from}/{id}: {e}"));
+    let corrupt =
+        |what: &str, e: serde_json::Error| StoreError::Corrupt(format!("{what} of agreement {from}/{id}: {e}"));
     let to = serde_json::from_str(&get::<String>(row, 2)?).map_err(|e| corrupt("recipients", e))?;
     let topics = get::<Option<String>>(row, 4)?
         .map(|text| serde_json::from_str(&text).map_err(|e| corrupt("topics", e)))

@@ -15,8 +15,8 @@ use std::sync::OnceLock;
 use serde_json::json;
 use sqlx::{AnyConnection, Connection, Executor};
 use tearline_model::{
-    Agreement, Classification, Code, Embargo, Group, Marking, Party, Portion, PortionSet, ReleaseEntry, Report,
-    Topic, User, UserName,
+    Agreement, Classification, Code, Embargo, Group, Marking, Party, Portion, PortionSet, ReleaseEntry, Report, Topic,
+    User, UserName,
 };
 use tearline_store::{Declared, PolicySource, Reindexer, SqlStore, Store, StoreError};
 use tempfile::TempDir;
@@ -279,7 +279,10 @@ fn report(number: u32) -> Report {
         created: NOW + Duration::seconds(i64::from(number)),
         title: Portion { marking: Marking::classified(Classification::Unclassified), text: format!("Report {number}") },
         topics: [topic("counter-ied")].into(),
-        paragraphs: vec![Portion { marking: Marking::classified(Classification::Secret), text: "Devices found.".into() }],
+        paragraphs: vec![Portion {
+            marking: Marking::classified(Classification::Secret),
+            text: "Devices found.".into(),
+        }],
     }
 }
 
@@ -518,11 +521,15 @@ async fn a_duplicate_id_stores_nothing(fixture: &Fixture) {
     let store = &fixture.store;
     let version = applied(store).await;
     let original = report(1);
-    store.insert_report(version, &original, &stix(&original), &[entry("USA", Classification::Unclassified)]).await.unwrap();
+    store
+        .insert_report(version, &original, &stix(&original), &[entry("USA", Classification::Unclassified)])
+        .await
+        .unwrap();
 
     let mut impostor = report(1);
     impostor.title.text = "Something else".into();
-    let result = store.insert_report(version, &impostor, &stix(&impostor), &[entry("SYR", Classification::Unclassified)]).await;
+    let result =
+        store.insert_report(version, &impostor, &stix(&impostor), &[entry("SYR", Classification::Unclassified)]).await;
     assert!(matches!(result, Err(StoreError::Duplicate(id)) if id == original.id));
     assert_eq!(store.report(&original.id).await.unwrap(), Some(original.clone()));
     assert_eq!(store.report_stix(&original.id).await.unwrap(), Some(stix(&original)));
@@ -535,10 +542,13 @@ async fn a_stale_version_is_refused_and_nothing_is_stored(fixture: &Fixture) {
     let version = applied(store).await;
     let stale = version - 1;
     let report = report(1);
-    let stale_error = |result: Result<_, StoreError>| {
-        matches!(result, Err(StoreError::Stale { expected, found }) if expected == stale && found == version)
-    };
-    assert!(stale_error(store.insert_report(stale, &report, &stix(&report), &[entry("USA", Classification::Unclassified)]).await.map(|_| 0)));
+    let stale_error = |result: Result<_, StoreError>| matches!(result, Err(StoreError::Stale { expected, found }) if expected == stale && found == version);
+    assert!(stale_error(
+        store
+            .insert_report(stale, &report, &stix(&report), &[entry("USA", Classification::Unclassified)])
+            .await
+            .map(|_| 0)
+    ));
     assert_eq!(store.count_reports().await.unwrap(), 0);
     assert_eq!(store.report(&report.id).await.unwrap(), None);
 
@@ -554,7 +564,8 @@ async fn entries_for_unknown_parties_are_refused(fixture: &Fixture) {
     let store = &fixture.store;
     let version = applied(store).await;
     let report = report(1);
-    let result = store.insert_report(version, &report, &stix(&report), &[entry("XYZ", Classification::Unclassified)]).await;
+    let result =
+        store.insert_report(version, &report, &stix(&report), &[entry("XYZ", Classification::Unclassified)]).await;
     assert!(matches!(result, Err(StoreError::UnknownParty(party)) if party == "XYZ"));
     assert_eq!(store.count_reports().await.unwrap(), 0);
 
@@ -628,7 +639,10 @@ async fn apply_set_policies_and_reindex_rebuild_the_index(fixture: &Fixture) {
     assert_eq!(store.release_entry(&code("IRQ"), "report--00002").await.unwrap(), None);
     assert_eq!(store.state().await.unwrap().index_valid_until, Some(until));
 
-    let policies = PolicySource { digest: "sha256:abc".into(), files: [("local.cedar".into(), "forbid(principal, action, resource);".into())].into() };
+    let policies = PolicySource {
+        digest: "sha256:abc".into(),
+        files: [("local.cedar".into(), "forbid(principal, action, resource);".into())].into(),
+    };
     let version = store.set_policies(version, &policies, None, &Rule(nobody)).await.unwrap();
     assert_eq!(version, 3);
     assert!(listed_all(store, "IRQ", TopSecret).await.is_empty());
@@ -773,13 +787,23 @@ async fn rebuild_at_scale(fixture: Fixture) {
     let mut tx = conn.begin().await.unwrap();
     for first in (1..=count).step_by(ROWS as usize) {
         let numbers: Vec<u32> = (first..=count.min(first + ROWS - 1)).collect();
-        let mut sql = String::from("INSERT INTO objects (id, stix_type, originator, title, created, report, stix) VALUES ");
+        let mut sql =
+            String::from("INSERT INTO objects (id, stix_type, originator, title, created, report, stix) VALUES ");
         for (i, _) in numbers.iter().enumerate() {
             let p = i * 7;
             if i > 0 {
                 sql.push_str(", ");
             }
-            sql.push_str(&format!("(${}, ${}, ${}, ${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7));
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                p + 1,
+                p + 2,
+                p + 3,
+                p + 4,
+                p + 5,
+                p + 6,
+                p + 7
+            ));
         }
         let mut query = sqlx::query(&sql);
         for number in &numbers {
@@ -809,7 +833,9 @@ async fn rebuild_at_scale(fixture: Fixture) {
     assert_eq!(store.count_reports().await.unwrap(), u64::from(count));
 
     // A page of 100 anywhere in the index, for a party that sees everything, half, or a quarter.
-    for (party, clearance) in [("USA", Classification::Unclassified), ("IRQ", Classification::Secret), ("IRQ", Classification::Confidential)] {
+    for (party, clearance) in
+        [("USA", Classification::Unclassified), ("IRQ", Classification::Secret), ("IRQ", Classification::Confidential)]
+    {
         let mut times = Vec::new();
         for step in 0..50_u32 {
             // Numbers of the form 4k + 2 are visible to all three.
@@ -820,7 +846,11 @@ async fn rebuild_at_scale(fixture: Fixture) {
             assert!(page.len() == 100 || step > 45);
         }
         times.sort();
-        eprintln!("a page of 100 for {party} at {clearance}: median {:.2?}, max {:.2?}", times[times.len() / 2], times[times.len() - 1]);
+        eprintln!(
+            "a page of 100 for {party} at {clearance}: median {:.2?}, max {:.2?}",
+            times[times.len() / 2],
+            times[times.len() - 1]
+        );
     }
     fixture.finish().await;
 }

@@ -69,7 +69,10 @@ fn submit_view_and_explain_from_the_command_line() {
     let explained = hub.ok(&["explain", &id, "--as", "us-liaison"]);
     assert!(explained.contains("visible"));
     let lines: Vec<&str> = explained.lines().collect();
-    assert!(lines.iter().any(|l| l.contains("paragraph 2") && l.contains("withheld") && l.contains("clearance")), "{explained}");
+    assert!(
+        lines.iter().any(|l| l.contains("paragraph 2") && l.contains("withheld") && l.contains("clearance")),
+        "{explained}"
+    );
     assert!(lines.iter().any(|l| l.contains("paragraph 1") && l.contains("shown")), "{explained}");
     let russia = hub.ok(&["explain", &id, "--as", "ru-analyst"]);
     assert!(russia.contains("does not exist for this user") && russia.contains("embargo"), "{russia}");
@@ -107,10 +110,8 @@ fn commands_need_an_initialised_hub() {
 
 #[test]
 fn the_demo_walks_through_the_scenario() {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tearline"))
-        .args(["demo", "--no-serve"])
-        .output()
-        .unwrap();
+    let output =
+        std::process::Command::new(env!("CARGO_BIN_EXE_tearline")).args(["demo", "--no-serve"]).output().unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     let text = String::from_utf8(output.stdout).unwrap();
     let banner = |user: &str| {
@@ -136,7 +137,8 @@ fn operator_policies_are_validated_stored_and_explained() {
 
     let bad = hub.dir.path().join("bad-policies");
     std::fs::create_dir(&bad).unwrap();
-    std::fs::write(bad.join("broken.cedar"), "forbid (principal, action, resource) when { resource.colour == 1 };").unwrap();
+    std::fs::write(bad.join("broken.cedar"), "forbid (principal, action, resource) when { resource.colour == 1 };")
+        .unwrap();
     let output = hub.run(&["--policies", path_str(&bad), "view", &id, "--as", "iq-analyst"]);
     assert!(!output.status.success());
     assert!(stderr(&output).contains("broken.cedar"), "{}", stderr(&output));
@@ -162,5 +164,7 @@ fn operator_policies_are_validated_stored_and_explained() {
     // An empty policy folder takes the operator policies away again.
     let none = hub.dir.path().join("no-policies");
     std::fs::create_dir(&none).unwrap();
-    assert!(hub.ok(&["--policies", path_str(&none), "view", &id, "--as", "iq-analyst"]).contains("BANNER: SECRET//ORCON/REL TO USA, IRQ"));
+    assert!(hub
+        .ok(&["--policies", path_str(&none), "view", &id, "--as", "iq-analyst"])
+        .contains("BANNER: SECRET//ORCON/REL TO USA, IRQ"));
 }

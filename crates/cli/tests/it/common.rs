@@ -130,11 +130,8 @@ pub fn fresh_postgres_database() -> String {
     let base = std::env::var("TEARLINE_TEST_POSTGRES_URL")
         .expect("TEARLINE_TEST_POSTGRES_URL is not set: run the tests with scripts/test, which starts PostgreSQL");
     let name = format!("tl_{}", uuid_like());
-    let status = Command::new("psql")
-        .arg(&base)
-        .args(["-q", "-c", &format!("CREATE DATABASE {name}")])
-        .status()
-        .unwrap();
+    let status =
+        Command::new("psql").arg(&base).args(["-q", "-c", &format!("CREATE DATABASE {name}")]).status().unwrap();
     assert!(status.success(), "cannot create a test database");
     let (main, query) = base.split_once('?').unwrap_or((base.as_str(), ""));
     let (prefix, _) = main.rsplit_once('/').unwrap();

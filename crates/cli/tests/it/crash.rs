@@ -12,7 +12,11 @@ fn big_report(n: usize) -> String {
     let marks = ["U", "S//REL TO USA, IRQ", "S//OC/REL TO USA, IRQ", "S//NF", "C//REL TO USA, IRQ"];
     let mut text = format!("TITLE: (U) Batch report {n}\nTOPICS: counter-ied\n");
     for p in 0..40 {
-        text += &format!("\n({}) Paragraph {p} of report {n}, {}\n", marks[p % marks.len()], "with some words. ".repeat(20));
+        text += &format!(
+            "\n({}) Paragraph {p} of report {n}, {}\n",
+            marks[p % marks.len()],
+            "with some words. ".repeat(20)
+        );
     }
     text
 }
@@ -28,7 +32,13 @@ async fn crash_during_submissions(backend: Backend) {
         let (url, token, acknowledged) = (server.url("/v1/reports"), token.clone(), acknowledged.clone());
         writers.push(tokio::spawn(async move {
             for n in 0..200 {
-                let sent = client().post(&url).bearer_auth(&token).header("content-type", "text/markdown").body(big_report(w * 1000 + n)).send().await;
+                let sent = client()
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .header("content-type", "text/markdown")
+                    .body(big_report(w * 1000 + n))
+                    .send()
+                    .await;
                 match sent {
                     Ok(response) if response.status() == StatusCode::CREATED => {
                         let body: serde_json::Value = response.json().await.unwrap();

@@ -2,9 +2,9 @@
 //! clients, and checks the hub against the oracle.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
+mod cli;
 mod common;
+mod crash;
 mod oracle;
 mod properties;
 mod scenario;
-mod cli;
-mod crash;

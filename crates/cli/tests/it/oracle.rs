@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use tearline_model::{Code, Coalition, Marking, Report, Tlp, Topic, User};
+use tearline_model::{Coalition, Code, Marking, Report, Tlp, Topic, User};
 use time::OffsetDateTime;
 
 /// Whether `party` is `code` or a member of the group `code`.
@@ -26,7 +26,8 @@ pub fn party_may_receive(
     if coalition.party(party).is_none() {
         return false;
     }
-    let embargoed = coalition.embargoes().iter().any(|e| &e.from == originator && is_or_in(coalition, &e.against, party));
+    let embargoed =
+        coalition.embargoes().iter().any(|e| &e.from == originator && is_or_in(coalition, &e.against, party));
     if embargoed {
         return false;
     }
@@ -59,14 +60,25 @@ pub fn party_may_receive(
     true
 }
 
-pub fn user_may_receive(coalition: &Coalition, report: &Report, index: usize, user: &User, now: OffsetDateTime) -> bool {
+pub fn user_may_receive(
+    coalition: &Coalition,
+    report: &Report,
+    index: usize,
+    user: &User,
+    now: OffsetDateTime,
+) -> bool {
     let Some(portion) = report.portions().nth(index) else { return false };
     user.clearance >= portion.marking.classification()
         && party_may_receive(coalition, &report.originator, &report.topics, &portion.marking, &user.party, now)
 }
 
 /// The paragraph indexes `user` gets, or `None` when the report does not exist for it.
-pub fn expected_paragraphs(coalition: &Coalition, report: &Report, user: &User, now: OffsetDateTime) -> Option<Vec<usize>> {
+pub fn expected_paragraphs(
+    coalition: &Coalition,
+    report: &Report,
+    user: &User,
+    now: OffsetDateTime,
+) -> Option<Vec<usize>> {
     if !user_may_receive(coalition, report, 0, user, now) {
         return None;
     }
@@ -74,4 +86,3 @@ pub fn expected_paragraphs(coalition: &Coalition, report: &Report, user: &User, 
         (0..report.paragraphs.len()).filter(|i| user_may_receive(coalition, report, i + 1, user, now)).collect();
     (!shown.is_empty()).then_some(shown)
 }
-

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use tearline_hub::{Hub, SqlStore};
-use tearline_model::{Classification, Code, Coalition, Report, User};
+use tearline_model::{Classification, Coalition, Code, Report, User};
 use time::{Duration, OffsetDateTime};
 
 use crate::oracle;
@@ -28,10 +28,10 @@ struct Agreement {
 
 #[derive(Debug, Clone)]
 struct World {
-    members: Vec<Vec<usize>>,               // per group, party indexes
+    members: Vec<Vec<usize>>, // per group, party indexes
     agreements: Vec<Agreement>,
-    embargoes: Vec<(usize, usize)>,         // (from party, against party-or-group)
-    clearances: Vec<Vec<usize>>,            // per party, users' clearances
+    embargoes: Vec<(usize, usize)>, // (from party, against party-or-group)
+    clearances: Vec<Vec<usize>>,    // per party, users' clearances
 }
 
 #[derive(Debug, Clone)]
@@ -52,7 +52,11 @@ struct Draft {
 }
 
 fn code_name(index: usize) -> &'static str {
-    if index < PARTIES.len() { PARTIES[index] } else { GROUPS[(index - PARTIES.len()) % GROUPS.len()] }
+    if index < PARTIES.len() {
+        PARTIES[index]
+    } else {
+        GROUPS[(index - PARTIES.len()) % GROUPS.len()]
+    }
 }
 
 fn mark() -> impl Strategy<Value = Mark> {
@@ -61,7 +65,13 @@ fn mark() -> impl Strategy<Value = Mark> {
 }
 
 fn world() -> impl Strategy<Value = World> {
-    let agreement = (0..4usize, prop::collection::vec(0..6usize, 1..3), 0..4usize, prop::option::weighted(0.3, prop::collection::vec(0..2usize, 1..3)), prop::option::weighted(0.3, any::<bool>()))
+    let agreement = (
+        0..4usize,
+        prop::collection::vec(0..6usize, 1..3),
+        0..4usize,
+        prop::option::weighted(0.3, prop::collection::vec(0..2usize, 1..3)),
+        prop::option::weighted(0.3, any::<bool>()),
+    )
         .prop_map(|(from, to, max, topics, window)| Agreement { from, to, max, topics, window });
     (
         prop::collection::vec(prop::collection::vec(0..4usize, 0..4), 2),
@@ -69,7 +79,12 @@ fn world() -> impl Strategy<Value = World> {
         prop::collection::vec((0..4usize, 0..6usize), 0..3),
         prop::collection::vec(prop::collection::vec(0..4usize, 1..3), 4),
     )
-        .prop_map(|(members, agreements, embargoes, clearances)| World { members, agreements, embargoes, clearances })
+        .prop_map(|(members, agreements, embargoes, clearances)| World {
+            members,
+            agreements,
+            embargoes,
+            clearances,
+        })
 }
 
 fn draft() -> impl Strategy<Value = Draft> {
@@ -94,7 +109,11 @@ fn coalition_toml(world: &World, now: OffsetDateTime) -> String {
     }
     for (g, members) in world.members.iter().enumerate() {
         let members: BTreeSet<&str> = members.iter().map(|m| PARTIES[*m]).collect();
-        out += &format!("[[group]]\ncode = \"{}\"\nname = \"group\"\nmembers = {}\n\n", GROUPS[g], toml_list(members.into_iter().map(String::from)));
+        out += &format!(
+            "[[group]]\ncode = \"{}\"\nname = \"group\"\nmembers = {}\n\n",
+            GROUPS[g],
+            toml_list(members.into_iter().map(String::from))
+        );
     }
     for (n, a) in world.agreements.iter().enumerate() {
         let to: BTreeSet<&str> = a.to.iter().map(|c| code_name(*c)).filter(|c| *c != PARTIES[a.from]).collect();
@@ -125,12 +144,19 @@ fn coalition_toml(world: &World, now: OffsetDateTime) -> String {
         }
     }
     for (from, against) in embargoes {
-        out += &format!("[[embargo]]\nfrom = \"{}\"\nagainst = {}\n\n", PARTIES[from], toml_list(against.into_iter().map(String::from)));
+        out += &format!(
+            "[[embargo]]\nfrom = \"{}\"\nagainst = {}\n\n",
+            PARTIES[from],
+            toml_list(against.into_iter().map(String::from))
+        );
     }
     for (p, clearances) in world.clearances.iter().enumerate() {
         out += &format!("[[user]]\nname = \"author-{p}\"\nparty = \"{}\"\nclearance = \"TS\"\n\n", PARTIES[p]);
         for (u, class) in clearances.iter().enumerate() {
-            out += &format!("[[user]]\nname = \"user-{p}-{u}\"\nparty = \"{}\"\nclearance = \"{}\"\n\n", PARTIES[p], CLASSES[*class]);
+            out += &format!(
+                "[[user]]\nname = \"user-{p}-{u}\"\nparty = \"{}\"\nclearance = \"{}\"\n\n",
+                PARTIES[p], CLASSES[*class]
+            );
         }
     }
     out
@@ -197,13 +223,22 @@ async fn check_all(hub: &Hub, coalition: &Coalition, users: &[User], reports: &[
         let mut expected_ids = BTreeSet::new();
         for report in reports {
             let expected = oracle::expected_paragraphs(coalition, report, user, now);
-            let actual = hub.view(user, &report.id, now).await.ok().map(|r| r.paragraphs.iter().map(|(i, _)| *i).collect::<Vec<_>>());
-            assert_eq!(actual, expected, "user {} ({}, {}) viewing {}:\n{report:#?}", user.name, user.party, user.clearance, report.id);
+            let actual = hub
+                .view(user, &report.id, now)
+                .await
+                .ok()
+                .map(|r| r.paragraphs.iter().map(|(i, _)| *i).collect::<Vec<_>>());
+            assert_eq!(
+                actual, expected,
+                "user {} ({}, {}) viewing {}:\n{report:#?}",
+                user.name, user.party, user.clearance, report.id
+            );
             if expected.is_some() {
                 expected_ids.insert(report.id.clone());
             }
         }
-        let listed: BTreeSet<String> = hub.list(user, None, 1000, now).await.unwrap().into_iter().map(|r| r.id).collect();
+        let listed: BTreeSet<String> =
+            hub.list(user, None, 1000, now).await.unwrap().into_iter().map(|r| r.id).collect();
         assert_eq!(listed, expected_ids, "listing of {}", user.name);
     }
 }

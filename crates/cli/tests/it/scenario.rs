@@ -59,7 +59,8 @@ impl Scenario {
 
 fn marks(body: &[u8]) -> (String, Vec<String>) {
     let value: Value = serde_json::from_slice(body).unwrap();
-    let marks = value["portions"].as_array().unwrap().iter().map(|p| p["marking"].as_str().unwrap().to_string()).collect();
+    let marks =
+        value["portions"].as_array().unwrap().iter().map(|p| p["marking"].as_str().unwrap().to_string()).collect();
     (value["banner"].as_str().unwrap().to_string(), marks)
 }
 
@@ -157,7 +158,8 @@ async fn tokens_are_required_and_checked() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     // A user no longer declared loses access at once.
-    let without_iq = COALITION.replace("[[user]]\nname = \"iq-analyst\"\nparty = \"IRQ\"\nclearance = \"SECRET\"\n", "");
+    let without_iq =
+        COALITION.replace("[[user]]\nname = \"iq-analyst\"\nparty = \"IRQ\"\nclearance = \"SECRET\"\n", "");
     assert_ne!(without_iq, COALITION);
     s.hub.apply(&without_iq);
     assert_eq!(s.get("iq-analyst", "/v1/reports").await.status(), StatusCode::UNAUTHORIZED);
