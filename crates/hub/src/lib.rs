@@ -62,11 +62,15 @@ impl From<StoreError> for HubError {
 
 pub type Result<T, E = HubError> = std::result::Result<T, E>;
 
-/// The state decisions are made from, with its parsed policies.
+/// The state decisions are made from, with its parsed policies and a decider whose memo lives
+/// as long as the state does.
 struct Snapshot {
     state: HubState,
     coalition: Coalition,
     policies: Arc<Policies>,
+    /// Decides as of when the snapshot was loaded: valid until `state.index_valid_until`, after
+    /// which the index is rebuilt and a new snapshot loaded.
+    decider: Decider,
 }
 
 /// A hub over a store.
@@ -163,7 +167,7 @@ impl Hub {
         if !store.is_initialised().await? {
             return Err(HubError::Store(StoreError::NotInitialised));
         }
-        let snapshot = Arc::new(load_snapshot(store.as_ref(), None).await?);
+        let snapshot = Arc::new(load_snapshot(store.as_ref(), None, now).await?);
         let hub = Hub { store, snapshot: RwLock::new(snapshot) };
         if let Some(files) = operator_policies {
             let policies = Policies::load(&files)?;
@@ -205,7 +209,7 @@ impl Hub {
             let snapshot = if cached.state.version == version {
                 cached
             } else {
-                let fresh = Arc::new(load_snapshot(self.store.as_ref(), Some(&cached)).await?);
+                let fresh = Arc::new(load_snapshot(self.store.as_ref(), Some(&cached), now).await?);
                 *self.snapshot.write().await = fresh.clone();
                 fresh
             };
@@ -299,8 +303,7 @@ impl Hub {
                 topics: draft.topics,
                 paragraphs: draft.paragraphs,
             };
-            let decider = Decider::new(&snapshot.policies, &snapshot.coalition, now);
-            let entries = decider.release_entries_for_coalition(&report);
+            let entries = snapshot.decider.release_entries_for_coalition(&report);
             let stix = stix::report_to_stix(&report);
             match self.store.insert_report(snapshot.state.version, &report, &stix, &entries).await {
                 Err(StoreError::Stale { .. }) => continue,
@@ -344,7 +347,7 @@ impl Hub {
     pub async fn explain_for_user(&self, viewer: &User, id: &str, now: OffsetDateTime) -> Result<UserExplanation> {
         let snapshot = self.current(now).await?;
         let report = self.store.report(id).await?.ok_or(HubError::NotFound)?;
-        let decider = Decider::new(&snapshot.policies, &snapshot.coalition, now);
+        let decider = &snapshot.decider;
         let portions: Vec<PortionExplanation> = report
             .portions()
             .enumerate()
@@ -381,7 +384,7 @@ impl Hub {
                 Err(e) => Err(e),
             };
         }
-        let decider = Decider::new(&snapshot.policies, &snapshot.coalition, now);
+        let decider = &snapshot.decider;
         let entries = decider.release_entries_for_coalition(&report);
         Ok(snapshot
             .coalition
@@ -409,7 +412,7 @@ impl Hub {
     /// Recomputes the release index of every report and lists where the stored one differs.
     pub async fn verify_index(&self, now: OffsetDateTime) -> Result<IndexCheck> {
         let snapshot = self.current(now).await?;
-        let decider = Decider::new(&snapshot.policies, &snapshot.coalition, now);
+        let decider = &snapshot.decider;
         let mut check = IndexCheck::default();
         let mut after: Option<String> = None;
         loop {
@@ -467,11 +470,13 @@ fn explanation(index: usize, marking: &Marking, shown: bool, reasons: Vec<Reason
     }
 }
 
-async fn load_snapshot(store: &dyn Store, previous: Option<&Snapshot>) -> Result<Snapshot> {
+async fn load_snapshot(store: &dyn Store, previous: Option<&Snapshot>, now: OffsetDateTime) -> Result<Snapshot> {
     let state = store.state().await?;
     let policies = match previous {
         Some(p) if p.state.policies.digest == state.policies.digest => p.policies.clone(),
         _ => Arc::new(Policies::load(&state.policies.files)?),
     };
-    Ok(Snapshot { coalition: coalition_of(&state), state, policies })
+    let coalition = coalition_of(&state);
+    let decider = Decider::new(&policies, &coalition, now);
+    Ok(Snapshot { coalition, state, policies, decider })
 }
