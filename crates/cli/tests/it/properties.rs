@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use tearline_hub::{Hub, SqlStore};
+use tearline_hub::{Hub, HubError, SqlStore};
 use tearline_model::{Classification, Coalition, Code, Report, User};
 use time::{Duration, OffsetDateTime};
 
@@ -223,11 +223,12 @@ async fn check_all(hub: &Hub, coalition: &Coalition, users: &[User], reports: &[
         let mut expected_ids = BTreeSet::new();
         for report in reports {
             let expected = oracle::expected_paragraphs(coalition, report, user, now);
-            let actual = hub
-                .view(user, &report.id, now)
-                .await
-                .ok()
-                .map(|r| r.paragraphs.iter().map(|(i, _)| *i).collect::<Vec<_>>());
+            let answer = hub.view(user, &report.id, now).await;
+            // Withheld is exactly the error of an unknown id, nothing more telling.
+            if let Err(error) = &answer {
+                assert!(matches!(error, HubError::NotFound), "{error:?}");
+            }
+            let actual = answer.ok().map(|r| r.paragraphs.iter().map(|(i, _)| *i).collect::<Vec<_>>());
             assert_eq!(
                 actual, expected,
                 "user {} ({}, {}) viewing {}:\n{report:#?}",
@@ -237,9 +238,20 @@ async fn check_all(hub: &Hub, coalition: &Coalition, users: &[User], reports: &[
                 expected_ids.insert(report.id.clone());
             }
         }
-        let listed: BTreeSet<String> =
-            hub.list(user, None, 1000, now).await.unwrap().into_iter().map(|r| r.id).collect();
-        assert_eq!(listed, expected_ids, "listing of {}", user.name);
+        let listed: Vec<String> = hub.list(user, None, 1000, now).await.unwrap().into_iter().map(|r| r.id).collect();
+        assert_eq!(listed.iter().cloned().collect::<BTreeSet<_>>(), expected_ids, "listing of {}", user.name);
+        // Paging one at a time with the cursor walks the same list, in the same order.
+        let mut paged = Vec::new();
+        let mut cursor: Option<String> = None;
+        while let Some(next) = hub.list(user, cursor.as_deref(), 1, now).await.unwrap().pop() {
+            paged.push(next.id.clone());
+            cursor = Some(next.id);
+        }
+        assert_eq!(paged, listed);
+        // A cursor naming a report the user may not see is refused like an unknown one.
+        for report in reports.iter().filter(|r| !expected_ids.contains(&r.id)) {
+            assert!(matches!(hub.list(user, Some(&report.id), 10, now).await, Err(HubError::BadCursor)));
+        }
     }
 }
 

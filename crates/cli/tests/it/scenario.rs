@@ -223,3 +223,16 @@ async fn listings_page_with_a_cursor_the_caller_has_seen() {
     assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
     assert_eq!(forged.bytes().await.unwrap(), made_up.bytes().await.unwrap());
 }
+
+#[tokio::test]
+async fn health_and_metrics_are_served() {
+    let s = Scenario::start(Backend::Sqlite).await;
+    let health = client().get(s.server.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    s.view("iq-analyst").await;
+    let metrics = client().get(s.server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("tearline_reports_submitted_total 1"), "{metrics}");
+    assert!(metrics.contains("tearline_renderings_total 1"), "{metrics}");
+    assert!(metrics.contains("route=\"/v1/reports/{id}\""), "{metrics}");
+    assert!(!metrics.contains(&s.id), "ids never become labels");
+}
