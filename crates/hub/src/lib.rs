@@ -157,7 +157,7 @@ impl Reindexer for Indexer<'_> {
 }
 
 impl Hub {
-    /// Opens a hub. With `operator_policies`, they are validated (an invalid one stops the start,
+    /// Opens an initialised hub, upgrading its schema. With `operator_policies`, they are validated (an invalid one stops the start,
     /// naming it) and, when they differ from those in force, put in force and the index rebuilt.
     pub async fn open(
         store: Arc<dyn Store>,
@@ -167,6 +167,8 @@ impl Hub {
         if !store.is_initialised().await? {
             return Err(HubError::Store(StoreError::NotInitialised));
         }
+        // A newer binary brings its schema migrations; they run before anything is read.
+        store.migrate().await?;
         let snapshot = Arc::new(load_snapshot(store.as_ref(), None, now).await?);
         let hub = Hub { store, snapshot: RwLock::new(snapshot) };
         if let Some(files) = operator_policies {
@@ -284,25 +286,7 @@ impl Hub {
         let id = format!("report--{}", uuid::Uuid::new_v4());
         for _ in 0..STALE_RETRIES {
             let snapshot = self.current(now).await?;
-            let draft = ReportDraft::parse(text, &author.party, &snapshot.coalition)?;
-            if let Some(above) = std::iter::once(&draft.title)
-                .chain(&draft.paragraphs)
-                .map(|p| p.marking.classification())
-                .find(|c| *c > author.clearance)
-            {
-                return Err(HubError::Rejected(format!(
-                    "a portion is marked {above}, above the author's clearance {}",
-                    author.clearance
-                )));
-            }
-            let report = Report {
-                id: id.clone(),
-                originator: author.party.clone(),
-                created: now,
-                title: draft.title,
-                topics: draft.topics,
-                paragraphs: draft.paragraphs,
-            };
+            let report = parse_report(&snapshot, author, text, id.clone(), now)?;
             let entries = snapshot.decider.release_entries_for_coalition(&report);
             let stix = stix::report_to_stix(&report);
             match self.store.insert_report(snapshot.state.version, &report, &stix, &entries).await {
@@ -310,6 +294,41 @@ impl Hub {
                 other => {
                     other?;
                     return Ok(id);
+                }
+            }
+        }
+        Err(HubError::Busy)
+    }
+
+    /// Stores several portion-marked reports written by `author`, all or nothing, in one
+    /// transaction (for imports); returns their ids in the order of `texts`, which is also their
+    /// storage order. Every text is checked before anything is stored: one that is not accepted
+    /// refuses the whole batch, and the error names its index in `texts` (from 0).
+    pub async fn submit_reports(&self, author: &User, texts: &[String], now: OffsetDateTime) -> Result<Vec<String>> {
+        let ids: Vec<String> = texts.iter().map(|_| format!("report--{}", uuid::Uuid::new_v4())).collect();
+        for _ in 0..STALE_RETRIES {
+            let snapshot = self.current(now).await?;
+            let reports = texts
+                .iter()
+                .zip(&ids)
+                .enumerate()
+                .map(|(index, (text, id))| {
+                    parse_report(&snapshot, author, text, id.clone(), now).map_err(|error| in_batch(index, error))
+                })
+                .collect::<Result<Vec<Report>>>()?;
+            let batch: Vec<(Report, serde_json::Value, Vec<tearline_model::ReleaseEntry>)> = reports
+                .into_iter()
+                .map(|report| {
+                    let entries = snapshot.decider.release_entries_for_coalition(&report);
+                    let stix = stix::report_to_stix(&report);
+                    (report, stix, entries)
+                })
+                .collect();
+            match self.store.insert_reports(snapshot.state.version, &batch).await {
+                Err(StoreError::Stale { .. }) => continue,
+                other => {
+                    other?;
+                    return Ok(ids);
                 }
             }
         }
@@ -467,6 +486,39 @@ fn explanation(index: usize, marking: &Marking, shown: bool, reasons: Vec<Reason
         marking: marking.banner(),
         shown,
         reasons,
+    }
+}
+
+/// A report as `author` submits it under the state of `snapshot`: its text parsed against the
+/// coalition, and no portion above the author's clearance.
+fn parse_report(snapshot: &Snapshot, author: &User, text: &str, id: String, now: OffsetDateTime) -> Result<Report> {
+    let draft = ReportDraft::parse(text, &author.party, &snapshot.coalition)?;
+    if let Some(above) = std::iter::once(&draft.title)
+        .chain(&draft.paragraphs)
+        .map(|p| p.marking.classification())
+        .find(|c| *c > author.clearance)
+    {
+        return Err(HubError::Rejected(format!(
+            "a portion is marked {above}, above the author's clearance {}",
+            author.clearance
+        )));
+    }
+    Ok(Report {
+        id,
+        originator: author.party.clone(),
+        created: now,
+        title: draft.title,
+        topics: draft.topics,
+        paragraphs: draft.paragraphs,
+    })
+}
+
+/// An error about the report at `index` of a batch, saying which one it is.
+fn in_batch(index: usize, error: HubError) -> HubError {
+    match error {
+        HubError::Report(error) => HubError::Rejected(format!("report {index} of the batch: {error}")),
+        HubError::Rejected(message) => HubError::Rejected(format!("report {index} of the batch: {message}")),
+        other => other,
     }
 }
 

@@ -236,3 +236,34 @@ async fn health_and_metrics_are_served() {
     assert!(metrics.contains("route=\"/v1/reports/{id}\""), "{metrics}");
     assert!(!metrics.contains(&s.id), "ids never become labels");
 }
+
+#[tokio::test]
+async fn the_stix_form_carries_markings_and_the_hub_serves_its_extensions() {
+    let s = Scenario::start(Backend::Sqlite).await;
+    let definitions: Value = s.get("iq-analyst", "/v1/stix/extension-definitions").await.json().await.unwrap();
+    let ids: Vec<&str> = definitions["objects"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&tearline_model::stix::MARKING_EXTENSION_ID));
+    assert!(ids.contains(&tearline_model::stix::REPORT_EXTENSION_ID));
+
+    let bundle: Value = s.get("iq-analyst", &format!("/v1/reports/{}?format=stix", s.id)).await.json().await.unwrap();
+    let objects = bundle["objects"].as_array().unwrap();
+    let report = &objects[0];
+    assert_eq!(report["type"], "report");
+    // Every marking the report refers to is in the bundle, and none is NOFORN.
+    let refs: Vec<&str> = report["granular_markings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["marking_ref"].as_str().unwrap())
+        .chain(report["object_marking_refs"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()))
+        .collect();
+    for marking_ref in &refs {
+        let definition = objects.iter().find(|o| o["id"] == *marking_ref).unwrap();
+        assert!(!definition["name"].as_str().unwrap().contains("NOFORN"), "{definition}");
+    }
+    let selectors: Vec<&str> =
+        report["granular_markings"].as_array().unwrap().iter().map(|g| g["selectors"][0].as_str().unwrap()).collect();
+    assert_eq!(selectors.len(), 5);
+    assert!(selectors[4].ends_with("paragraphs.[3]"));
+    assert!(!bundle.to_string().contains("not released to any partner"));
+}
