@@ -267,3 +267,37 @@ async fn the_stix_form_carries_markings_and_the_hub_serves_its_extensions() {
     assert!(selectors[4].ends_with("paragraphs.[3]"));
     assert!(!bundle.to_string().contains("not released to any partner"));
 }
+
+#[tokio::test]
+async fn two_servers_on_one_postgres_database_are_one_hub() {
+    let s = Scenario::start(Backend::Postgres).await;
+    let other = s.hub.serve(&[]);
+    let text = "TITLE: (U) Second\n\n(S//REL TO USA, IRQ) Written through the second server.\n";
+    let response = client()
+        .post(other.url("/v1/reports"))
+        .bearer_auth(s.token("us-analyst"))
+        .header("content-type", "text/markdown")
+        .body(text)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let id = response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    // Read back through the first server, in order, for a partner.
+    assert_eq!(s.listing("iq-analyst").await, vec![s.id.clone(), id]);
+    // A change applied by the CLI reaches both servers at their next request.
+    s.hub.apply(&COALITION.replace(
+        "max_classification = \"SECRET\"\nonward = false",
+        "max_classification = \"CONFIDENTIAL\"\nonward = false",
+    ));
+    let through_other = client()
+        .get(other.url(&format!("/v1/reports/{}", s.id)))
+        .bearer_auth(s.token("iq-analyst"))
+        .send()
+        .await
+        .unwrap();
+    let (_, portions) = marks(&through_other.bytes().await.unwrap());
+    assert_eq!(portions, ["U", "C//REL TO USA, IRQ"]);
+    let (_, portions) = marks(&s.view("iq-analyst").await.1);
+    assert_eq!(portions, ["U", "C//REL TO USA, IRQ"]);
+}
