@@ -157,8 +157,9 @@ impl Reindexer for Indexer<'_> {
 }
 
 impl Hub {
-    /// Opens an initialised hub, upgrading its schema. With `operator_policies`, they are validated (an invalid one stops the start,
-    /// naming it) and, when they differ from those in force, put in force and the index rebuilt.
+    /// Opens an initialised hub, upgrading its schema. With `operator_policies`, they are
+    /// validated (an invalid one stops the start, naming it) and, when they differ from those in
+    /// force, put in force and the index rebuilt.
     pub async fn open(
         store: Arc<dyn Store>,
         operator_policies: Option<BTreeMap<String, String>>,
