@@ -163,6 +163,17 @@ pub trait Store: Send + Sync {
         entries: &[ReleaseEntry],
     ) -> Result<()>;
 
+    /// Stores several reports, each with its STIX form and release index entries, in one
+    /// transaction: all or nothing, with the checks of [`Store::insert_report`] (a stale
+    /// `expected_version`, an id already stored or given twice in the batch, an unknown party
+    /// refuse the whole batch). Their storage order is the order given. For imports and bulk
+    /// loads, where one commit per report is too slow.
+    async fn insert_reports(
+        &self,
+        expected_version: i64,
+        reports: &[(Report, serde_json::Value, Vec<ReleaseEntry>)],
+    ) -> Result<()>;
+
     async fn report(&self, id: &str) -> Result<Option<Report>>;
 
     /// The stored STIX form of a report.

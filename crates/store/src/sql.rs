@@ -25,7 +25,7 @@
 //! Reads of more than one statement see one snapshot: a deferred transaction on SQLite (WAL), a
 //! REPEATABLE READ, READ ONLY transaction on PostgreSQL.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,6 +68,10 @@ const REINDEX_PAGE: i64 = 1000;
 
 /// Release-index rows per INSERT: 4 parameters each, well under both backends' limits.
 const ENTRIES_PER_INSERT: usize = 500;
+
+/// Objects per INSERT: 7 parameters each, well under both backends' limits (SQLite 32766,
+/// PostgreSQL 65535).
+const OBJECTS_PER_INSERT: usize = 200;
 
 /// RFC 3339 in UTC with a fixed number of fraction digits, so that text order is time order.
 const TIMESTAMP: &[BorrowedFormatItem<'static>] =
@@ -242,6 +246,80 @@ impl SqlStore {
         write.tx.commit().await.map_err(db("committing"))?;
         Ok(version)
     }
+
+    /// Stores reports, their STIX forms and their release entries in one transaction, all or
+    /// nothing: `insert_report` is the batch of one. Objects go in several rows per INSERT, in the
+    /// order given, which is their storage order.
+    async fn insert_objects(&self, expected_version: i64, objects: &[NewObject<'_>]) -> Result<()> {
+        let mut rows = Vec::with_capacity(objects.len());
+        let mut ids = HashSet::with_capacity(objects.len());
+        for (report, stix, _) in objects {
+            if !ids.insert(report.id.as_str()) {
+                return Err(StoreError::Duplicate(report.id.clone()));
+            }
+            rows.push(ObjectRow {
+                id: report.id.as_str(),
+                stix_type: stix.get("type").and_then(serde_json::Value::as_str).unwrap_or("report").to_string(),
+                originator: report.originator.as_str(),
+                title: report.title.text.as_str(),
+                created: timestamp(report.created)?,
+                report: to_json(*report, "the report")?,
+                stix: stix.to_string(),
+            });
+        }
+
+        let mut write = self.begin_write().await?;
+        self.check_version(&mut write.tx, expected_version).await?;
+        let parties = stored_parties(&mut write.tx).await?;
+        if let Some((report, _, _)) =
+            objects.iter().find(|(report, _, _)| !parties.contains(report.originator.as_str()))
+        {
+            return Err(StoreError::UnknownParty(report.originator.to_string()));
+        }
+        let mut seqs: HashMap<String, i64> = HashMap::with_capacity(objects.len());
+        for chunk in rows.chunks(OBJECTS_PER_INSERT) {
+            let sql = multi_row_object_insert(chunk.len());
+            let mut query = sqlx::query(&sql);
+            for row in chunk {
+                query = query
+                    .bind(row.id)
+                    .bind(row.stix_type.as_str())
+                    .bind(row.originator)
+                    .bind(row.title)
+                    .bind(row.created.as_str())
+                    .bind(row.report.as_str())
+                    .bind(row.stix.as_str());
+            }
+            let inserted = query.fetch_all(&mut *write.tx).await.map_err(db("storing reports"))?;
+            for row in &inserted {
+                seqs.insert(get(row, 0)?, get(row, 1)?);
+            }
+        }
+        // An id already stored was not inserted (ON CONFLICT DO NOTHING). Dropping the transaction
+        // rolls it back: a batch with a duplicate stores nothing.
+        let mut entries = Vec::new();
+        for (report, _, report_entries) in objects {
+            let seq = *seqs.get(&report.id).ok_or_else(|| StoreError::Duplicate(report.id.clone()))?;
+            entries.extend(report_entries.iter().map(|entry| (seq, entry)));
+        }
+        insert_entries(&mut write.tx, &parties, &entries).await?;
+        write.tx.commit().await.map_err(db("committing reports"))?;
+        Ok(())
+    }
+}
+
+/// A report to store, its STIX form and its release entries.
+type NewObject<'a> = (&'a Report, &'a serde_json::Value, &'a [ReleaseEntry]);
+
+/// The columns of a new row of `objects`, encoded.
+struct ObjectRow<'a> {
+    id: &'a str,
+    stix_type: String,
+    originator: &'a str,
+    title: &'a str,
+    created: String,
+    report: String,
+    stix: String,
 }
 
 #[async_trait]
@@ -358,38 +436,17 @@ impl Store for SqlStore {
         stix: &serde_json::Value,
         entries: &[ReleaseEntry],
     ) -> Result<()> {
-        let report_json = serde_json::to_string(report)
-            .map_err(|e| StoreError::Unstorable { what: "the report", reason: e.to_string() })?;
-        let stix_type = stix.get("type").and_then(serde_json::Value::as_str).unwrap_or("report").to_string();
-        let stix_json = stix.to_string();
-        let created = timestamp(report.created)?;
+        self.insert_objects(expected_version, &[(report, stix, entries)]).await
+    }
 
-        let mut write = self.begin_write().await?;
-        self.check_version(&mut write.tx, expected_version).await?;
-        let parties = stored_parties(&mut write.tx).await?;
-        if !parties.contains(report.originator.as_str()) {
-            return Err(StoreError::UnknownParty(report.originator.to_string()));
-        }
-        let seq: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO objects (id, stix_type, originator, title, created, report, stix) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING RETURNING seq",
-        )
-        .bind(report.id.as_str())
-        .bind(stix_type)
-        .bind(report.originator.as_str())
-        .bind(report.title.text.as_str())
-        .bind(created)
-        .bind(report_json)
-        .bind(stix_json)
-        .fetch_optional(&mut *write.tx)
-        .await
-        .map_err(db("storing a report"))?;
-        // Dropping the transaction rolls it back: a duplicate stores nothing.
-        let seq = seq.ok_or_else(|| StoreError::Duplicate(report.id.clone()))?;
-        let rows: Vec<(i64, &ReleaseEntry)> = entries.iter().map(|entry| (seq, entry)).collect();
-        insert_entries(&mut write.tx, &parties, &rows).await?;
-        write.tx.commit().await.map_err(db("committing a report"))?;
-        Ok(())
+    async fn insert_reports(
+        &self,
+        expected_version: i64,
+        reports: &[(Report, serde_json::Value, Vec<ReleaseEntry>)],
+    ) -> Result<()> {
+        let items: Vec<NewObject<'_>> =
+            reports.iter().map(|(report, stix, entries)| (report, stix, entries.as_slice())).collect();
+        self.insert_objects(expected_version, &items).await
     }
 
     async fn report(&self, id: &str) -> Result<Option<Report>> {
@@ -752,6 +809,24 @@ fn multi_row_insert(rows: usize) -> String {
     sql
 }
 
+/// `INSERT INTO objects ... VALUES ($1, ..., $7), ($8, ...) ... RETURNING id, seq` for `rows` rows;
+/// an id already stored is skipped, and missing from what it returns.
+fn multi_row_object_insert(rows: usize) -> String {
+    let mut sql = String::from("INSERT INTO objects (id, stix_type, originator, title, created, report, stix) VALUES ");
+    for row in 0..rows {
+        let first = row * 7 + 1;
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        let params: Vec<String> = (first..first + 7).map(|n| format!("${n}")).collect();
+        sql.push('(');
+        sql.push_str(&params.join(", "));
+        sql.push(')');
+    }
+    sql.push_str(" ON CONFLICT (id) DO NOTHING RETURNING id, seq");
+    sql
+}
+
 async fn stored_parties(conn: &mut AnyConnection) -> Result<HashSet<String>> {
     let codes: Vec<String> =
         sqlx::query_scalar("SELECT code FROM parties").fetch_all(&mut *conn).await.map_err(db("reading parties"))?;
@@ -956,6 +1031,16 @@ mod tests {
         assert_eq!(parse_timestamp(&text).unwrap(), at);
         // Text order is time order.
         assert!(timestamp(datetime!(2026-03-01 10:30:05 UTC)).unwrap() < text);
+    }
+
+    #[test]
+    fn multi_row_object_inserts_number_their_parameters() {
+        assert_eq!(
+            multi_row_object_insert(2),
+            "INSERT INTO objects (id, stix_type, originator, title, created, report, stix) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7), ($8, $9, $10, $11, $12, $13, $14) \
+             ON CONFLICT (id) DO NOTHING RETURNING id, seq"
+        );
     }
 
     #[test]

@@ -183,6 +183,9 @@ on_both_backends! {
         reports_are_stored_with_their_release_entries,
         a_duplicate_id_stores_nothing,
         a_stale_version_is_refused_and_nothing_is_stored,
+        a_batch_is_stored_in_one_go_in_the_order_given,
+        a_batch_with_a_duplicate_stores_nothing,
+        a_stale_batch_stores_nothing,
         entries_for_unknown_parties_are_refused,
         listing_respects_party_and_clearance_and_pages_with_a_cursor,
         cursors_the_caller_may_not_see_are_unknown,
@@ -558,6 +561,103 @@ async fn a_stale_version_is_refused_and_nothing_is_stored(fixture: &Fixture) {
     assert!(stale_error(store.set_policies(stale, &policies, None, &Rule(irq_even)).await));
     assert!(stale_error(store.reindex(stale, Some(NOW), &Rule(irq_even)).await));
     assert_eq!(store.state().await.unwrap(), before);
+}
+
+/// Reports `numbers` with their STIX forms and their entries under `rule`, as a batch.
+fn batch(
+    numbers: impl IntoIterator<Item = u32>,
+    rule: fn(u32) -> Vec<ReleaseEntry>,
+) -> Vec<(Report, serde_json::Value, Vec<ReleaseEntry>)> {
+    numbers
+        .into_iter()
+        .map(|number| {
+            let report = report(number);
+            let stix = stix(&report);
+            (report, stix, rule(number))
+        })
+        .collect()
+}
+
+async fn a_batch_is_stored_in_one_go_in_the_order_given(fixture: &Fixture) {
+    let store = &fixture.store;
+    let version = applied(store).await;
+    store.insert_reports(version, &[]).await.unwrap();
+    assert_eq!(store.count_reports().await.unwrap(), 0);
+
+    // More reports than one INSERT of objects, more entries than one INSERT of index rows; not in
+    // number order, to see that storage order is the order given.
+    let mut numbers: Vec<u32> = (1..=450).collect();
+    numbers.swap(0, 449);
+    store.insert_reports(version, &batch(numbers.iter().copied(), irq_even)).await.unwrap();
+    // Inserting checks the version but does not move it.
+    assert_eq!(store.version().await.unwrap(), version);
+    assert_eq!(store.count_reports().await.unwrap(), 450);
+
+    let mut stored = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.reports_page(after.as_deref(), 100).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        stored.extend(page);
+    }
+    assert_eq!(stored, numbers.iter().map(|n| report(*n)).collect::<Vec<_>>());
+    let mut irq_expected: Vec<u32> = numbers.iter().copied().filter(|n| n % 2 == 0).collect();
+    assert_eq!(listed_all(store, "IRQ", Classification::Secret).await, irq_expected);
+    irq_expected.retain(|n| n % 4 != 0);
+    assert_eq!(listed_all(store, "IRQ", Classification::Confidential).await, irq_expected);
+    for number in [3, 4] {
+        let mut expected = irq_even(number);
+        expected.sort_by(|a, b| a.party.cmp(&b.party));
+        assert_eq!(store.release_entries(&format!("report--{number:05}")).await.unwrap(), expected);
+    }
+    let last = report(1);
+    assert_eq!(store.report_stix(&last.id).await.unwrap(), Some(stix(&last)));
+
+    // A second batch goes after the first.
+    store.insert_reports(version, &batch(451..=452, irq_even)).await.unwrap();
+    let usa = listed(store, "USA", Classification::Unclassified, Some("report--00001"), 10).await;
+    assert_eq!(usa, [451, 452]);
+}
+
+async fn a_batch_with_a_duplicate_stores_nothing(fixture: &Fixture) {
+    let store = &fixture.store;
+    let version = applied(store).await;
+    insert_reports(store, [7], irq_even).await;
+
+    // The same id twice in the batch.
+    let twice = batch([1, 2, 3, 2, 4], irq_even);
+    let result = store.insert_reports(version, &twice).await;
+    assert!(matches!(result, Err(StoreError::Duplicate(id)) if id == "report--00002"));
+    // An id already stored, past the first INSERT of the batch.
+    let stored_already = batch((1..=300).chain([7]), irq_even);
+    let result = store.insert_reports(version, &stored_already).await;
+    assert!(matches!(result, Err(StoreError::Duplicate(id)) if id == "report--00007"));
+    // An entry for a party the store does not hold.
+    let mut unknown_party = batch(1..=3, irq_even);
+    unknown_party[2].2.push(entry("XYZ", Classification::Unclassified));
+    let result = store.insert_reports(version, &unknown_party).await;
+    assert!(matches!(result, Err(StoreError::UnknownParty(party)) if party == "XYZ"));
+
+    assert_eq!(store.count_reports().await.unwrap(), 1);
+    assert_eq!(store.report("report--00001").await.unwrap(), None);
+    assert!(store.release_entries("report--00002").await.unwrap().is_empty());
+    assert_eq!(listed_all(store, "USA", Classification::TopSecret).await, [7]);
+    assert_eq!(store.release_entries("report--00007").await.unwrap(), [entry("USA", Classification::Unclassified)]);
+}
+
+async fn a_stale_batch_stores_nothing(fixture: &Fixture) {
+    let store = &fixture.store;
+    let version = applied(store).await;
+    let result = store.insert_reports(version - 1, &batch(1..=3, irq_even)).await;
+    assert!(
+        matches!(result, Err(StoreError::Stale { expected, found }) if expected == version - 1 && found == version)
+    );
+    assert!(matches!(store.insert_reports(version + 1, &[]).await, Err(StoreError::Stale { .. })));
+    assert_eq!(store.count_reports().await.unwrap(), 0);
+    assert_eq!(store.report("report--00001").await.unwrap(), None);
+    assert!(listed_all(store, "USA", Classification::TopSecret).await.is_empty());
+    assert_eq!(store.version().await.unwrap(), version);
 }
 
 async fn entries_for_unknown_parties_are_refused(fixture: &Fixture) {

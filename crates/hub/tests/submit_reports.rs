@@ -1,0 +1,223 @@
+//! `Hub::submit_reports`: a batch of reports goes in whole, in order, or not at all; a text that is
+//! not accepted is named by its index; a batch decided under a state that moved on is decided again.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tearline_hub::{Hub, HubError, SqlStore};
+use tearline_model::{Classification, Code, ReleaseEntry, Report, User, UserName};
+use tearline_store::{Declared, HubState, PolicySource, Reindexer, ReportSummary, Result, Store};
+use time::macros::datetime;
+use time::OffsetDateTime;
+
+const COALITION: &str = include_str!("../../../examples/coalition.toml");
+const NOW: OffsetDateTime = datetime!(2026-03-01 12:00 UTC);
+
+/// A report whose paragraph is released to IRQ or not.
+fn text(number: usize, to_irq: bool) -> String {
+    let marking = if to_irq { "S//REL TO USA, IRQ" } else { "S//NF" };
+    format!("TITLE: (U) Report {number}\n\n({marking}) Paragraph of report {number}.\n")
+}
+
+async fn hub_on(store: Arc<dyn Store>) -> Hub {
+    tearline_hub::init(store.as_ref()).await.unwrap();
+    let hub = Hub::open(store, None, NOW).await.unwrap();
+    hub.apply(COALITION, NOW).await.unwrap();
+    hub
+}
+
+async fn sqlite_hub(dir: &tempfile::TempDir) -> Hub {
+    hub_on(Arc::new(SqlStore::open_sqlite(dir.path()).await.unwrap())).await
+}
+
+async fn listed(hub: &Hub, user: &User) -> Vec<String> {
+    hub.list(user, None, 1000, NOW).await.unwrap().into_iter().map(|summary| summary.id).collect()
+}
+
+#[tokio::test]
+async fn a_batch_is_stored_in_order_and_indexed() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = sqlite_hub(&dir).await;
+    let author = hub.user("us-analyst").await.unwrap();
+    let iraqi = hub.user("iq-analyst").await.unwrap();
+
+    let texts: Vec<String> = (0..5).map(|n| text(n, n % 2 == 0)).collect();
+    let ids = hub.submit_reports(&author, &texts, NOW).await.unwrap();
+    assert_eq!(ids.len(), 5);
+    assert_eq!(listed(&hub, &author).await, ids);
+    assert_eq!(listed(&hub, &iraqi).await, [ids[0].clone(), ids[2].clone(), ids[4].clone()]);
+    let rendering = hub.view(&iraqi, &ids[2], NOW).await.unwrap();
+    assert!(format!("{rendering:?}").contains("Paragraph of report 2."));
+    assert!(matches!(hub.view(&iraqi, &ids[1], NOW).await, Err(HubError::NotFound)));
+
+    // An empty batch stores nothing and is no error; the next batch goes after the first.
+    assert!(hub.submit_reports(&author, &[], NOW).await.unwrap().is_empty());
+    let more = hub.submit_reports(&author, &[text(5, true)], NOW).await.unwrap();
+    assert_eq!(listed(&hub, &author).await, [ids, more].concat());
+}
+
+#[tokio::test]
+async fn a_text_not_accepted_refuses_the_batch_and_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = sqlite_hub(&dir).await;
+    let author = hub.user("us-analyst").await.unwrap();
+
+    let unmarked = vec![text(0, true), "TITLE: (U) Report 1\n\nNo portion mark.\n".to_string(), text(2, true)];
+    match hub.submit_reports(&author, &unmarked, NOW).await {
+        Err(HubError::Rejected(message)) => assert!(message.starts_with("report 1 of the batch: "), "{message}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // Above the author's clearance (CONFIDENTIAL): the third text.
+    let liaison = hub.user("us-liaison").await.unwrap();
+    let above = vec!["TITLE: (U) A\n\n(U) a\n".to_string(), "TITLE: (U) B\n\n(C) b\n".to_string(), text(2, true)];
+    match hub.submit_reports(&liaison, &above, NOW).await {
+        Err(HubError::Rejected(message)) => {
+            assert!(message.starts_with("report 2 of the batch: a portion is marked SECRET"), "{message}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(hub.store().count_reports().await.unwrap(), 0);
+    assert!(listed(&hub, &author).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_stale_batch_is_decided_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let inner = SqlStore::open_sqlite(dir.path()).await.unwrap();
+    let store = Arc::new(MovesOnOnce { inner, batches: AtomicUsize::new(0) });
+    let hub = hub_on(store.clone()).await;
+    let author = hub.user("us-analyst").await.unwrap();
+    let version = store.version().await.unwrap();
+
+    let texts: Vec<String> = (0..3).map(|n| text(n, true)).collect();
+    let ids = hub.submit_reports(&author, &texts, NOW).await.unwrap();
+    // The first attempt met a state that had moved on; the second went in, once.
+    assert_eq!(store.batches.load(Ordering::SeqCst), 2);
+    assert_eq!(store.version().await.unwrap(), version + 1);
+    assert_eq!(store.count_reports().await.unwrap(), 3);
+    assert_eq!(listed(&hub, &hub.user("iq-analyst").await.unwrap()).await, ids);
+}
+
+/// The store, except that before the first batch is written another writer moves the state on
+/// (a rebuild of the index, which holds no report yet), so that batch is stale.
+struct MovesOnOnce {
+    inner: SqlStore,
+    batches: AtomicUsize,
+}
+
+struct NoEntries;
+
+impl Reindexer for NoEntries {
+    fn entries(&self, _: &Report) -> Vec<ReleaseEntry> {
+        Vec::new()
+    }
+}
+
+#[async_trait]
+impl Store for MovesOnOnce {
+    async fn insert_reports(
+        &self,
+        expected_version: i64,
+        reports: &[(Report, serde_json::Value, Vec<ReleaseEntry>)],
+    ) -> Result<()> {
+        if self.batches.fetch_add(1, Ordering::SeqCst) == 0 {
+            assert_eq!(self.inner.count_reports().await?, 0);
+            self.inner.reindex(expected_version, None, &NoEntries).await?;
+        }
+        self.inner.insert_reports(expected_version, reports).await
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        self.inner.migrate().await
+    }
+    async fn is_initialised(&self) -> Result<bool> {
+        self.inner.is_initialised().await
+    }
+    async fn meta(&self, key: &str) -> Result<Option<String>> {
+        self.inner.meta(key).await
+    }
+    async fn init_meta(&self, key: &str, value: &str) -> Result<String> {
+        self.inner.init_meta(key, value).await
+    }
+    async fn state(&self) -> Result<HubState> {
+        self.inner.state().await
+    }
+    async fn version(&self) -> Result<i64> {
+        self.inner.version().await
+    }
+    async fn apply(
+        &self,
+        expected_version: i64,
+        declared: &Declared,
+        now: OffsetDateTime,
+        index_valid_until: Option<OffsetDateTime>,
+        reindexer: &dyn Reindexer,
+    ) -> Result<i64> {
+        self.inner.apply(expected_version, declared, now, index_valid_until, reindexer).await
+    }
+    async fn set_policies(
+        &self,
+        expected_version: i64,
+        policies: &PolicySource,
+        index_valid_until: Option<OffsetDateTime>,
+        reindexer: &dyn Reindexer,
+    ) -> Result<i64> {
+        self.inner.set_policies(expected_version, policies, index_valid_until, reindexer).await
+    }
+    async fn reindex(
+        &self,
+        expected_version: i64,
+        index_valid_until: Option<OffsetDateTime>,
+        reindexer: &dyn Reindexer,
+    ) -> Result<i64> {
+        self.inner.reindex(expected_version, index_valid_until, reindexer).await
+    }
+    async fn insert_report(
+        &self,
+        expected_version: i64,
+        report: &Report,
+        stix: &serde_json::Value,
+        entries: &[ReleaseEntry],
+    ) -> Result<()> {
+        self.inner.insert_report(expected_version, report, stix, entries).await
+    }
+    async fn report(&self, id: &str) -> Result<Option<Report>> {
+        self.inner.report(id).await
+    }
+    async fn report_stix(&self, id: &str) -> Result<Option<serde_json::Value>> {
+        self.inner.report_stix(id).await
+    }
+    async fn release_entry(&self, party: &Code, report_id: &str) -> Result<Option<ReleaseEntry>> {
+        self.inner.release_entry(party, report_id).await
+    }
+    async fn release_entries(&self, report_id: &str) -> Result<Vec<ReleaseEntry>> {
+        self.inner.release_entries(report_id).await
+    }
+    async fn list_reports(
+        &self,
+        party: &Code,
+        clearance: Classification,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<ReportSummary>> {
+        self.inner.list_reports(party, clearance, after, limit).await
+    }
+    async fn reports_page(&self, after: Option<&str>, limit: u32) -> Result<Vec<Report>> {
+        self.inner.reports_page(after, limit).await
+    }
+    async fn count_reports(&self) -> Result<u64> {
+        self.inner.count_reports().await
+    }
+    async fn insert_token(&self, user: &UserName, token_hash: &[u8], now: OffsetDateTime) -> Result<()> {
+        self.inner.insert_token(user, token_hash, now).await
+    }
+    async fn user_for_token(&self, token_hash: &[u8]) -> Result<Option<User>> {
+        self.inner.user_for_token(token_hash).await
+    }
+    async fn user(&self, name: &UserName) -> Result<Option<User>> {
+        self.inner.user(name).await
+    }
+}
