@@ -5,6 +5,7 @@
 mod classification;
 mod coalition;
 mod code;
+mod collection;
 mod marking;
 mod release;
 mod report;
@@ -14,7 +15,10 @@ mod tlp;
 pub use classification::Classification;
 pub use coalition::{Agreement, Coalition, Embargo, Group, Party, Topic, TopicError, User, UserName, UserNameError};
 pub use code::{Code, CodeError};
-pub use marking::{BannerError, BannerProblem, CodeKind, Directory, Dissemination, Marking, RelTo};
-pub use release::{PortionSet, ReleaseEntry};
+pub use collection::Collection;
+pub use marking::{
+    BannerError, BannerProblem, CodeKind, Directory, Dissemination, Marking, RelTo, Restriction, UnknownCode,
+};
+pub use release::{PortionSet, ReleaseEntry, ReleaseFacts};
 pub use report::{Portion, Rendering, Report, ReportDraft, ReportError, ReportProblem};
 pub use tlp::Tlp;

@@ -148,10 +148,104 @@ pub enum BannerProblem {
     ControlsWithoutClassification,
 }
 
+/// Classification, caveats and `REL TO` codes read from a marking definition, before they are tied
+/// to the originator of an object that uses it: codes are checked against the coalition only then.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Restriction {
+    pub classification: Classification,
+    pub orcon: bool,
+    pub noforn: bool,
+    /// Literal codes (parties or groups); `None` when the definition names no list.
+    pub rel_to: Option<BTreeSet<Code>>,
+}
+
+/// A `REL TO` code that names neither a party nor a group of the coalition.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{code}` is neither a party nor a group")]
+pub struct UnknownCode {
+    pub code: Code,
+}
+
 impl Marking {
     /// A marking with only a classification.
     pub fn classified(classification: Classification) -> Self {
         Marking { classification, orcon: false, dissemination: Dissemination::Open, tlp: None }
+    }
+
+    /// A marking with only a TLP level (an object marked `TLP:AMBER` and nothing else).
+    pub fn tlp_only(tlp: Tlp) -> Self {
+        Marking {
+            classification: Classification::Unclassified,
+            orcon: false,
+            dissemination: Dissemination::Open,
+            tlp: Some(tlp),
+        }
+    }
+
+    /// The marking a [`Restriction`] stands for when `originator` uses it. NOFORN wins over a list
+    /// (the more restrictive reading); a list naming only the originator is NOFORN.
+    pub fn from_restriction(
+        restriction: &Restriction,
+        tlp: Option<Tlp>,
+        originator: &Code,
+        directory: &dyn Directory,
+    ) -> Result<Self, UnknownCode> {
+        let dissemination = match (&restriction.rel_to, restriction.noforn) {
+            (_, true) => Dissemination::NoForn,
+            (None, false) => Dissemination::Open,
+            (Some(codes), false) => {
+                let mut parties = BTreeSet::new();
+                let mut groups = BTreeSet::new();
+                for code in codes.iter().filter(|code| *code != originator) {
+                    match directory.kind_of(code) {
+                        Some(CodeKind::Party) => parties.insert(code.clone()),
+                        Some(CodeKind::Group) => groups.insert(code.clone()),
+                        None => return Err(UnknownCode { code: code.clone() }),
+                    };
+                }
+                let list = RelTo::new(originator.clone(), parties, groups);
+                if list.is_originator_only() {
+                    Dissemination::NoForn
+                } else {
+                    Dissemination::RelTo(list)
+                }
+            }
+        };
+        Ok(Marking { classification: restriction.classification, orcon: restriction.orcon, dissemination, tlp })
+    }
+
+    /// This marking further restricted by `other`, for content under both (a portion under its
+    /// object's marking, derived content under its source's): highest classification, ORCON and
+    /// NOFORN if either has them, the literal intersection of two `REL TO` lists (conservative when
+    /// groups are involved; only the originator left is NOFORN), the most restrictive TLP.
+    ///
+    /// The result keeps this marking's originator, who is always releasable.
+    pub fn restricted_by(&self, other: &Marking) -> Marking {
+        let dissemination = match (&self.dissemination, &other.dissemination) {
+            (Dissemination::NoForn, _) | (_, Dissemination::NoForn) => Dissemination::NoForn,
+            (Dissemination::Open, Dissemination::Open) => Dissemination::Open,
+            (Dissemination::RelTo(list), Dissemination::Open) | (Dissemination::Open, Dissemination::RelTo(list)) => {
+                Dissemination::RelTo(list.clone())
+            }
+            (Dissemination::RelTo(mine), Dissemination::RelTo(theirs)) => {
+                let theirs_all: BTreeSet<&Code> = theirs.parties().collect();
+                let parties: BTreeSet<Code> =
+                    mine.parties.iter().filter(|code| theirs_all.contains(code)).cloned().collect();
+                let groups: BTreeSet<Code> = mine.groups.intersection(&theirs.groups).cloned().collect();
+                let common = RelTo::new(mine.originator.clone(), parties, groups);
+                if common.is_originator_only() {
+                    Dissemination::NoForn
+                } else {
+                    Dissemination::RelTo(common)
+                }
+            }
+        };
+        Marking {
+            classification: self.classification.max(other.classification),
+            orcon: self.orcon || other.orcon,
+            dissemination,
+            tlp: self.tlp.max(other.tlp),
+        }
     }
 
     /// Reads a banner or portion mark (full or abbreviated forms, any order and case).

@@ -1,9 +1,11 @@
 //! What the release index records: for a party and an object version, which portions that party
 //! may receive, and the clearance a user of the party needs to see the object at all.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 
-use crate::{Classification, Code};
+use crate::{Classification, Code, Marking, Report, Topic};
 
 /// A set of portion indexes (0 is a report's title), as a little-endian bitset.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -65,6 +67,78 @@ pub struct ReleaseEntry {
     pub party: Code,
     pub portions: PortionSet,
     pub min_clearance: Classification,
+}
+
+/// What the release index of one object version is computed from, whatever the object's form
+/// (a portion-marked report, any STIX object): its originator and topics, the marking of each
+/// portion, and which portions the object cannot be shown without.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseFacts {
+    pub originator: Code,
+    pub topics: BTreeSet<Topic>,
+    /// The marking of portion `i` at index `i`; portion 0 is the object itself (a report's title).
+    pub portions: Vec<Marking>,
+    /// A recipient receives the object only with every one of these portions...
+    pub required: BTreeSet<usize>,
+    /// ...and at least one portion of each of these groups (a report's paragraphs; a required
+    /// list whose every element carries its own marking).
+    pub at_least_one_of: Vec<BTreeSet<usize>>,
+}
+
+impl ReleaseFacts {
+    /// A report: the title is required, and at least one paragraph.
+    pub fn of_report(report: &Report) -> Self {
+        ReleaseFacts {
+            originator: report.originator.clone(),
+            topics: report.topics.clone(),
+            portions: report.portions().map(|p| p.marking.clone()).collect(),
+            required: BTreeSet::from([0]),
+            at_least_one_of: vec![(1..=report.paragraphs.len()).collect()],
+        }
+    }
+
+    /// The release entry of a party that may receive `allowed`, when that is enough to receive
+    /// the object: the clearance a user needs is the highest of the required portions' and of
+    /// the lowest allowed portion of each group.
+    pub fn entry(&self, party: &Code, allowed: PortionSet) -> Option<ReleaseEntry> {
+        let classification = |index: &usize| self.portions.get(*index).map(Marking::classification);
+        let mut min_clearance = Classification::Unclassified;
+        for index in &self.required {
+            min_clearance = min_clearance.max(classification(index).filter(|_| allowed.contains(*index))?);
+        }
+        for group in &self.at_least_one_of {
+            let lowest = group.iter().filter(|i| allowed.contains(**i)).filter_map(classification).min()?;
+            min_clearance = min_clearance.max(lowest);
+        }
+        Some(ReleaseEntry { party: party.clone(), portions: allowed, min_clearance })
+    }
+
+    /// The facts of a marking definition: it releases nothing on its own, and goes with the
+    /// objects that use it (the store keeps that relation).
+    pub fn released_with_users(originator: &Code) -> Self {
+        ReleaseFacts {
+            originator: originator.clone(),
+            topics: BTreeSet::new(),
+            portions: Vec::new(),
+            required: BTreeSet::from([0]),
+            at_least_one_of: Vec::new(),
+        }
+    }
+
+    /// Whether a user cleared `clearance`, of the party of `entry`, may read portion `index`. An
+    /// object released with its users (no portions of its own) is read whole when released.
+    pub fn portion_shown(&self, entry: &ReleaseEntry, clearance: Classification, index: usize) -> bool {
+        let cleared = match self.portions.get(index) {
+            Some(marking) => marking.classification() <= clearance,
+            None => self.portions.is_empty() && index == 0,
+        };
+        cleared && entry.portions.contains(index)
+    }
+
+    /// Whether a user who may read the portions for which `shown` holds receives the object.
+    pub fn is_shown(&self, shown: impl Fn(usize) -> bool) -> bool {
+        self.required.iter().all(|i| shown(*i)) && self.at_least_one_of.iter().all(|g| g.iter().any(|i| shown(*i)))
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! The STIX 2.1 form of reports and markings.
+//! The STIX 2.1 form of reports and markings, and any STIX 2.1 object as the hub keeps, marks and
+//! renders it per recipient ([`StixObject`], [`MarkingMeaning`], [`ObjectPortions`], [`render`]).
 //!
 //! TLP uses the official OASIS marking definitions. Classification, caveats and `REL TO` use
 //! Tearline's marking-definition extension; a report's paragraphs live in Tearline's report
@@ -11,6 +12,23 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{Code, Marking, Portion, Rendering, Report, Topic};
+
+mod definitions;
+mod error;
+mod object;
+mod portions;
+mod render;
+mod selector;
+mod spec;
+#[cfg(test)]
+mod test_support;
+
+pub use crate::marking::Restriction;
+pub use definitions::{builtin_marking, MarkingMeaning, ACS_EXTENSION_ID};
+pub use error::StixError;
+pub use object::StixObject;
+pub use portions::ObjectPortions;
+pub use render::render;
 
 /// Tearline's marking-definition extension (classification, caveats, `REL TO`).
 pub const MARKING_EXTENSION_ID: &str = "extension-definition--a3c20081-d93f-4415-8b00-9b1fd0614588";
@@ -98,8 +116,11 @@ pub fn marking_definition(marking: &Marking, originator: &Code) -> Option<Value>
         "extension_type": "property-extension",
         "originator": originator.as_str(),
         "classification": marking.classification().abbreviation(),
-        "caveats": caveats,
     });
+    // STIX has no empty lists: no caveats, no `caveats`.
+    if let (false, Some(fields)) = (caveats.is_empty(), extension.as_object_mut()) {
+        fields.insert("caveats".into(), json!(caveats));
+    }
     if let (Some(list), Some(fields)) = (marking.rel_to(), extension.as_object_mut()) {
         let codes: Vec<&str> = list.parties().chain(list.groups()).map(Code::as_str).collect();
         fields.insert("rel_to".into(), json!(codes));
@@ -141,10 +162,10 @@ pub fn extension_definitions() -> Vec<Value> {
             "extension_type": { "const": "property-extension" },
             "originator": { "type": "string", "pattern": "^[A-Z]{3,8}$" },
             "classification": { "enum": ["U", "C", "S", "TS"] },
-            "caveats": { "type": "array", "items": { "enum": ["ORCON", "NOFORN"] }, "uniqueItems": true },
+            "caveats": { "type": "array", "items": { "enum": ["ORCON", "NOFORN"] }, "minItems": 1, "uniqueItems": true },
             "rel_to": { "type": "array", "items": { "type": "string", "pattern": "^[A-Z]{3,8}$" }, "minItems": 1, "uniqueItems": true }
         },
-        "required": ["extension_type", "originator", "classification", "caveats"],
+        "required": ["extension_type", "originator", "classification"],
         "not": { "required": ["rel_to"], "properties": { "caveats": { "contains": { "const": "NOFORN" } } } },
         "additionalProperties": false
     });
@@ -323,7 +344,8 @@ mod tests {
 
     fn report() -> Report {
         let usa = Code::new("USA").unwrap();
-        let draft = ReportDraft::parse(include_str!("../../../examples/route-clearance.md"), &usa, &Coalition).unwrap();
+        let draft =
+            ReportDraft::parse(include_str!("../../../../examples/route-clearance.md"), &usa, &Coalition).unwrap();
         Report {
             id: "report--8e2e2d2b-17d4-4cbc-8938-098e3fdc4a6e".into(),
             originator: usa,
