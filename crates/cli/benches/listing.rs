@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use sqlx::{AnyConnection, Connection, Executor};
 use tearline_hub::{Hub, SqlStore};
-use tearline_model::User;
+use tearline_model::{ReleaseFacts, User};
 use tearline_policy::{Decider, Policies};
 use tearline_store::{coalition_of, ReportSummary, Store};
 use time::OffsetDateTime;
@@ -323,7 +323,7 @@ async fn scanned_page(
         for report in page {
             scanned += 1;
             let visible = decider
-                .release_entries(&report, [&user.party])
+                .release_entries(&ReleaseFacts::of_report(&report), [&user.party])
                 .first()
                 .is_some_and(|entry| entry.min_clearance <= user.clearance);
             if visible {

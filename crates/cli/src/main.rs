@@ -201,13 +201,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let hub = open_hub(&cli).await?;
             let check = hub.verify_index(now()).await?;
             if check.mismatches.is_empty() {
-                println!("release index consistent with {} reports", check.reports);
+                println!("release index consistent with {} object versions", check.objects);
                 Ok(())
             } else {
                 for id in &check.mismatches {
                     println!("inconsistent: {id}");
                 }
-                bail!("{} of {} reports have a stale release index", check.mismatches.len(), check.reports)
+                bail!("{} of {} object versions have a stale release index", check.mismatches.len(), check.objects)
             }
         }
         Command::Demo { listen, no_serve } => demo::run(listen, *no_serve).await,

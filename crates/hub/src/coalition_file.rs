@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
-use tearline_model::{Agreement, Classification, Code, Embargo, Group, Party, Topic, User, UserName};
+use tearline_model::{Agreement, Classification, Code, Collection, Embargo, Group, Party, Topic, User, UserName};
 use tearline_store::Declared;
 use time::OffsetDateTime;
 
@@ -25,6 +25,21 @@ struct CoalitionFile {
     embargo: Vec<EmbargoEntry>,
     #[serde(default)]
     user: Vec<UserEntry>,
+    #[serde(default)]
+    collection: Vec<CollectionEntry>,
+}
+
+/// A TAXII collection. Readers default to every party; the owner may always read and write.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CollectionEntry {
+    id: String,
+    title: String,
+    description: Option<String>,
+    owner: String,
+    readers: Option<Vec<String>>,
+    #[serde(default)]
+    writers: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -248,7 +263,47 @@ pub fn parse(text: &str) -> Result<Declared, ApplyError> {
         }
     }
 
+    let mut collections = BTreeMap::new();
+    for (n, entry) in file.collection.iter().enumerate() {
+        let what = format!("collection {} (`{}`)", n + 1, entry.id);
+        let id = uuid::Uuid::parse_str(&entry.id)
+            .map_err(|_| invalid(&what, "the id is not a UUID (TAXII collection ids are UUIDs)"))?
+            .hyphenated()
+            .to_string();
+        if parties.keys().any(|party| Collection::feed_id(party) == id) {
+            return Err(invalid(&what, "the id is that of a party's built-in collection"));
+        }
+        if entry.title.trim().is_empty() {
+            return Err(invalid(&what, "the title is empty"));
+        }
+        let codes = |list: &[String]| -> Result<BTreeSet<Code>, ApplyError> {
+            list.iter()
+                .map(|text| {
+                    let code = Code::new(text).map_err(|e| invalid(&what, e))?;
+                    if known(&code) {
+                        Ok(code)
+                    } else {
+                        Err(invalid(&what, format!("`{code}` is neither a declared party nor a group")))
+                    }
+                })
+                .collect()
+        };
+        let collection = Collection {
+            id: id.clone(),
+            title: entry.title.trim().to_string(),
+            description: entry.description.clone().filter(|d| !d.trim().is_empty()),
+            owner: party_code(&what, &entry.owner)?,
+            readers: entry.readers.as_deref().map(codes).transpose()?,
+            writers: codes(&entry.writers)?,
+            is_feed: false,
+        };
+        if collections.insert(id, collection).is_some() {
+            return Err(invalid(&what, "the collection is declared twice"));
+        }
+    }
+
     Ok(Declared {
+        collections: collections.into_values().collect(),
         parties: parties.into_values().collect(),
         groups: groups.into_values().collect(),
         agreements: agreements.into_values().collect(),
@@ -293,6 +348,7 @@ pub fn changes(old: &Declared, new: &Declared) -> Vec<String> {
         |u| format!("user {} ({}, cleared {})", u.name, u.party, u.clearance),
         "disabled",
     );
+    diff(&mut lines, &old.collections, &new.collections, |c| c.id.clone(), describe_collection, "retired");
     lines
 }
 
@@ -318,6 +374,12 @@ fn diff<T: PartialEq>(
             lines.push(format!("- {} {gone}", describe(item)));
         }
     }
+}
+
+fn describe_collection(c: &Collection) -> String {
+    let list = |codes: &BTreeSet<Code>| codes.iter().map(Code::as_str).collect::<Vec<_>>().join(", ");
+    let readers = c.readers.as_ref().map_or("every party".to_string(), list);
+    format!("collection {} ({}) of {}: read by {readers}, written by {}", c.id, c.title, c.owner, list(&c.writers))
 }
 
 fn describe_group(group: &Group) -> String {
@@ -362,6 +424,7 @@ mod tests {
         assert_eq!(declared.agreements.len(), 3);
         assert_eq!(declared.embargoes.len(), 3);
         assert_eq!(declared.users.len(), 5);
+        assert_eq!(declared.collections.len(), 2);
         let usa_irq = declared.agreements.iter().find(|a| a.from.as_str() == "USA").unwrap();
         assert_eq!(
             (usa_irq.id.as_str(), usa_irq.max_classification, usa_irq.onward),
@@ -381,10 +444,32 @@ mod tests {
         );
         let empty = Declared::default();
         let all = changes(&empty, &old);
-        assert_eq!(all.len(), 5 + 1 + 3 + 3 + 5);
+        assert_eq!(all.len(), 5 + 1 + 3 + 3 + 5 + 2);
         assert!(all.iter().all(|l| l.starts_with("+ ")));
         let gone = changes(&old, &empty);
         assert!(gone.contains(&"- agreement USA `IRQ` to IRQ: up to SECRET, onward not allowed revoked".to_string()));
+    }
+
+    #[test]
+    fn collections_are_checked() {
+        let head = "[[party]]\ncode = \"USA\"\nname = \"x\"\n[[party]]\ncode = \"IRQ\"\nname = \"y\"\n";
+        let collection = |fields: &str| format!("{head}[[collection]]\ntitle = \"t\"\nowner = \"USA\"\n{fields}");
+        let ok = parse(&collection("id = \"2B1C8F4E-7D4A-4C55-9A1E-3F6D1E0B9A01\"\nwriters = [\"IRQ\"]")).unwrap();
+        let declared = &ok.collections[0];
+        assert_eq!(declared.id, "2b1c8f4e-7d4a-4c55-9a1e-3f6d1e0b9a01", "ids are kept in canonical form");
+        assert_eq!((declared.readers.clone(), declared.writers.len()), (None, 1));
+        let err = |fields: &str| parse(&collection(fields)).unwrap_err().to_string();
+        assert!(err("id = \"c1\"").contains("not a UUID"));
+        assert!(err("id = \"2b1c8f4e-7d4a-4c55-9a1e-3f6d1e0b9a01\"\nwriters = [\"XYZ\"]")
+            .contains("`XYZ` is neither a declared party nor a group"));
+        let feed = Collection::feed_id(&Code::new("IRQ").unwrap());
+        assert!(err(&format!("id = \"{feed}\"")).contains("built-in collection"));
+        let twice = format!(
+            "{}\n[[collection]]\nid = \"{}\"\ntitle = \"u\"\nowner = \"IRQ\"\n",
+            collection("id = \"2b1c8f4e-7d4a-4c55-9a1e-3f6d1e0b9a01\""),
+            "2b1c8f4e-7d4a-4c55-9a1e-3f6d1e0b9a01"
+        );
+        assert!(parse(&twice).unwrap_err().to_string().contains("declared twice"));
     }
 
     #[test]

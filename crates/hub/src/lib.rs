@@ -9,19 +9,24 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
-use tearline_model::{stix, Coalition, Code, Marking, Rendering, Report, ReportDraft, ReportError, User, UserName};
+use tearline_model::{
+    stix, Coalition, Code, Marking, ReleaseFacts, Rendering, Report, ReportDraft, ReportError, User, UserName,
+};
 use tearline_policy::{Decider, Policies, PolicyError, PortionFacts, Reason};
-use tearline_store::{coalition_of, HubState, PolicySource, Reindexer, ReportSummary, Store, StoreError};
+use tearline_store::{
+    coalition_of, Added, HubState, MarkingUse, NewObject, PolicySource, Reindexer, ReportSummary, Store, StoreError,
+};
 use time::OffsetDateTime;
 use tokio::sync::RwLock;
 
 pub mod coalition_file;
+pub mod taxii;
 
 pub use coalition_file::ApplyError;
 pub use tearline_store::{Backend, SqlStore};
 
 /// How often a write retries after the hub state changed under it.
-const STALE_RETRIES: usize = 8;
+pub(crate) const STALE_RETRIES: usize = 8;
 /// Largest page of a listing.
 pub const MAX_PAGE: u32 = 1000;
 
@@ -36,6 +41,9 @@ pub enum HubError {
     Report(#[from] ReportError),
     #[error("the report is not accepted: {0}")]
     Rejected(String),
+    /// A request that is malformed as a whole (an envelope without objects, ...).
+    #[error("{0}")]
+    Invalid(String),
     #[error("the coalition file is not applied: {0}")]
     Apply(#[from] ApplyError),
     #[error("policies: {0}")]
@@ -64,7 +72,7 @@ pub type Result<T, E = HubError> = std::result::Result<T, E>;
 
 /// The state decisions are made from, with its parsed policies and a decider whose memo lives
 /// as long as the state does.
-struct Snapshot {
+pub(crate) struct Snapshot {
     state: HubState,
     coalition: Coalition,
     policies: Arc<Policies>,
@@ -151,8 +159,8 @@ fn policy_digest(files: &BTreeMap<String, String>) -> String {
 struct Indexer<'a>(&'a Decider);
 
 impl Reindexer for Indexer<'_> {
-    fn entries(&self, report: &Report) -> Vec<tearline_model::ReleaseEntry> {
-        self.0.release_entries_for_coalition(report)
+    fn entries(&self, facts: &ReleaseFacts) -> Vec<tearline_model::ReleaseEntry> {
+        self.0.release_entries_for_coalition(facts)
     }
 }
 
@@ -205,7 +213,7 @@ impl Hub {
 
     /// The state in force now: reloaded when another process changed it, and the index rebuilt
     /// when time has passed an agreement's start or end.
-    async fn current(&self, now: OffsetDateTime) -> Result<Arc<Snapshot>> {
+    pub(crate) async fn current(&self, now: OffsetDateTime) -> Result<Arc<Snapshot>> {
         for _ in 0..STALE_RETRIES {
             let version = self.store.version().await?;
             let cached = self.snapshot.read().await.clone();
@@ -229,6 +237,11 @@ impl Hub {
             }
         }
         Err(HubError::Busy)
+    }
+
+    /// The snapshot in force, as last loaded (callers that already went through `current`).
+    pub(crate) async fn current_snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.read().await.clone()
     }
 
     /// Makes the hub match an `apply` file; lists what changed.
@@ -284,27 +297,20 @@ impl Hub {
 
     /// Stores a portion-marked report written by `author`; returns its id. Atomic.
     pub async fn submit_report(&self, author: &User, text: &str, now: OffsetDateTime) -> Result<String> {
-        let id = format!("report--{}", uuid::Uuid::new_v4());
-        for _ in 0..STALE_RETRIES {
-            let snapshot = self.current(now).await?;
-            let report = parse_report(&snapshot, author, text, id.clone(), now)?;
-            let entries = snapshot.decider.release_entries_for_coalition(&report);
-            let stix = stix::report_to_stix(&report);
-            match self.store.insert_report(snapshot.state.version, &report, &stix, &entries).await {
-                Err(StoreError::Stale { .. }) => continue,
-                other => {
-                    other?;
-                    return Ok(id);
-                }
+        let mut ids = self.submit_reports(author, &[text.to_string()], now).await.map_err(|error| match error {
+            HubError::Rejected(message) => {
+                HubError::Rejected(message.trim_start_matches("report 0 of the batch: ").to_string())
             }
-        }
-        Err(HubError::Busy)
+            other => other,
+        })?;
+        ids.pop().ok_or(HubError::Busy)
     }
 
     /// Stores several portion-marked reports written by `author`, all or nothing, in one
     /// transaction (for imports); returns their ids in the order of `texts`, which is also their
     /// storage order. Every text is checked before anything is stored: one that is not accepted
-    /// refuses the whole batch, and the error names its index in `texts` (from 0).
+    /// refuses the whole batch, and the error names its index in `texts` (from 0). The marking
+    /// definitions of their portions are stored with them, so TAXII clients can read them.
     pub async fn submit_reports(&self, author: &User, texts: &[String], now: OffsetDateTime) -> Result<Vec<String>> {
         let ids: Vec<String> = texts.iter().map(|_| format!("report--{}", uuid::Uuid::new_v4())).collect();
         for _ in 0..STALE_RETRIES {
@@ -317,18 +323,36 @@ impl Hub {
                     parse_report(&snapshot, author, text, id.clone(), now).map_err(|error| in_batch(index, error))
                 })
                 .collect::<Result<Vec<Report>>>()?;
-            let batch: Vec<(Report, serde_json::Value, Vec<tearline_model::ReleaseEntry>)> = reports
-                .into_iter()
-                .map(|report| {
-                    let entries = snapshot.decider.release_entries_for_coalition(&report);
-                    let stix = stix::report_to_stix(&report);
-                    (report, stix, entries)
-                })
-                .collect();
-            match self.store.insert_reports(snapshot.state.version, &batch).await {
+            let mut objects = Vec::new();
+            for report in &reports {
+                objects.extend(report_marking_definitions(report)?);
+            }
+            let first_report = objects.len();
+            for report in reports {
+                let facts = ReleaseFacts::of_report(&report);
+                let stix = stix::report_to_stix(&report);
+                objects.push(NewObject {
+                    id: report.id.clone(),
+                    version: Some(report.created),
+                    object_type: "report".to_string(),
+                    spec_version: "2.1".to_string(),
+                    collection: None,
+                    entries: snapshot.decider.release_entries_for_coalition(&facts),
+                    markings: report_marking_uses(&report),
+                    facts,
+                    report: Some(report),
+                    stix,
+                });
+            }
+            match self.store.insert_objects(snapshot.state.version, &objects, now, false).await {
                 Err(StoreError::Stale { .. }) => continue,
-                other => {
-                    other?;
+                Err(other) => return Err(other.into()),
+                Ok(added) => {
+                    // Report ids are fresh UUIDs: anything but a new row means a broken store.
+                    if let Some(object) = added[first_report..].iter().position(|a| !matches!(a, Added::Stored { .. }))
+                    {
+                        return Err(HubError::Store(StoreError::Duplicate(ids[object].clone())));
+                    }
                     return Ok(ids);
                 }
             }
@@ -405,7 +429,7 @@ impl Hub {
             };
         }
         let decider = &snapshot.decider;
-        let entries = decider.release_entries_for_coalition(&report);
+        let entries = decider.release_entries_for_coalition(&ReleaseFacts::of_report(&report));
         Ok(snapshot
             .coalition
             .parties()
@@ -429,24 +453,28 @@ impl Hub {
             .collect())
     }
 
-    /// Recomputes the release index of every report and lists where the stored one differs.
+    /// Recomputes the release index of every object version and lists where the stored one
+    /// differs.
     pub async fn verify_index(&self, now: OffsetDateTime) -> Result<IndexCheck> {
         let snapshot = self.current(now).await?;
         let decider = &snapshot.decider;
         let mut check = IndexCheck::default();
-        let mut after: Option<String> = None;
+        let mut after = 0;
         loop {
-            let page = self.store.reports_page(after.as_deref(), 500).await?;
+            let page = self.store.objects_page(after, 500).await?;
             let Some(last) = page.last() else { break };
-            after = Some(last.id.clone());
-            for report in &page {
-                check.reports += 1;
-                let mut expected = decider.release_entries_for_coalition(report);
-                let mut stored = self.store.release_entries(&report.id).await?;
+            after = last.seq;
+            for object in &page {
+                check.objects += 1;
+                let (mut stored, derived) = self.store.release_entries_of(object.seq).await?;
+                let mut expected = match derived {
+                    Some(derived) => derived,
+                    None => decider.release_entries_for_coalition(&object.facts),
+                };
                 expected.sort_by(|a, b| a.party.cmp(&b.party));
                 stored.sort_by(|a, b| a.party.cmp(&b.party));
                 if expected != stored {
-                    check.mismatches.push(report.id.clone());
+                    check.mismatches.push(object.id.clone());
                 }
             }
         }
@@ -476,7 +504,8 @@ impl Hub {
 /// The outcome of [`Hub::verify_index`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IndexCheck {
-    pub reports: u64,
+    /// Object versions checked (reports, their marking definitions, TAXII objects).
+    pub objects: u64,
     pub mismatches: Vec<String>,
 }
 
@@ -512,6 +541,51 @@ fn parse_report(snapshot: &Snapshot, author: &User, text: &str, id: String, now:
         topics: draft.topics,
         paragraphs: draft.paragraphs,
     })
+}
+
+/// The marking-definition objects of a report's portions, stored with it. They are released
+/// only with the objects using them (their own facts release nothing).
+fn report_marking_definitions(report: &Report) -> Result<Vec<NewObject>> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut objects = Vec::new();
+    for portion in report.portions() {
+        let Some(definition) = stix::marking_definition(&portion.marking, &report.originator) else { continue };
+        let id = definition["id"].as_str().unwrap_or_default().to_string();
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        let created = definition["created"].as_str().unwrap_or_default();
+        let version = OffsetDateTime::parse(created, &time::format_description::well_known::Rfc3339)
+            .map_err(|e| HubError::Rejected(format!("a marking definition's creation time: {e}")))?;
+        objects.push(NewObject {
+            id,
+            version: Some(version),
+            object_type: "marking-definition".to_string(),
+            spec_version: "2.1".to_string(),
+            collection: None,
+            facts: ReleaseFacts::released_with_users(&report.originator),
+            report: None,
+            stix: definition,
+            markings: Vec::new(),
+            entries: Vec::new(),
+        });
+    }
+    Ok(objects)
+}
+
+/// Each portion of a report uses the marking definitions of its own marking.
+fn report_marking_uses(report: &Report) -> Vec<MarkingUse> {
+    report
+        .portions()
+        .enumerate()
+        .flat_map(|(index, portion)| {
+            stix::marking_refs(&portion.marking, &report.originator).into_iter().map(move |id| MarkingUse {
+                id,
+                portions: std::iter::once(index).collect(),
+                min_classification: portion.marking.classification(),
+            })
+        })
+        .collect()
 }
 
 /// An error about the report at `index` of a batch, saying which one it is.

@@ -3,13 +3,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use tearline_hub::{Hub, HubError, SqlStore};
-use tearline_model::{Classification, Code, ReleaseEntry, Report, User, UserName};
-use tearline_store::{Declared, HubState, PolicySource, Reindexer, ReportSummary, Result, Store};
+use tearline_model::{Classification, Code, ReleaseEntry, ReleaseFacts, Report, User, UserName};
+use tearline_store::{
+    Added, Declared, HubState, NewObject, ObjectQuery, PolicySource, Reindexer, Released, ReportSummary, Result, Store,
+    StoredObject,
+};
 use time::macros::datetime;
 use time::OffsetDateTime;
 
@@ -111,23 +115,58 @@ struct MovesOnOnce {
 struct NoEntries;
 
 impl Reindexer for NoEntries {
-    fn entries(&self, _: &Report) -> Vec<ReleaseEntry> {
+    fn entries(&self, _: &ReleaseFacts) -> Vec<ReleaseEntry> {
         Vec::new()
     }
 }
 
 #[async_trait]
 impl Store for MovesOnOnce {
-    async fn insert_reports(
+    async fn insert_objects(
         &self,
         expected_version: i64,
-        reports: &[(Report, serde_json::Value, Vec<ReleaseEntry>)],
-    ) -> Result<()> {
+        objects: &[NewObject],
+        now: OffsetDateTime,
+        all_new: bool,
+    ) -> Result<Vec<Added>> {
         if self.batches.fetch_add(1, Ordering::SeqCst) == 0 {
             assert_eq!(self.inner.count_reports().await?, 0);
             self.inner.reindex(expected_version, None, &NoEntries).await?;
         }
-        self.inner.insert_reports(expected_version, reports).await
+        self.inner.insert_objects(expected_version, objects, now, all_new).await
+    }
+    async fn released_objects(&self, query: &ObjectQuery) -> Result<Vec<Released>> {
+        self.inner.released_objects(query).await
+    }
+    async fn released_ids(&self, party: &Code, clearance: Classification, ids: &[String]) -> Result<HashSet<String>> {
+        self.inner.released_ids(party, clearance, ids).await
+    }
+    async fn object_versions(&self, id: &str) -> Result<Vec<StoredObject>> {
+        self.inner.object_versions(id).await
+    }
+    async fn marking_definitions(&self, ids: &[String]) -> Result<Vec<StoredObject>> {
+        self.inner.marking_definitions(ids).await
+    }
+    async fn delete_objects(&self, seqs: &[i64]) -> Result<()> {
+        self.inner.delete_objects(seqs).await
+    }
+    async fn objects_page(&self, after_seq: i64, limit: u32) -> Result<Vec<StoredObject>> {
+        self.inner.objects_page(after_seq, limit).await
+    }
+    async fn release_entries_of(&self, seq: i64) -> Result<(Vec<ReleaseEntry>, Option<Vec<ReleaseEntry>>)> {
+        self.inner.release_entries_of(seq).await
+    }
+    async fn insert_status(
+        &self,
+        id: &str,
+        party: &Code,
+        status: &serde_json::Value,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        self.inner.insert_status(id, party, status, now).await
+    }
+    async fn status(&self, id: &str, party: &Code) -> Result<Option<serde_json::Value>> {
+        self.inner.status(id, party).await
     }
 
     async fn migrate(&self) -> Result<()> {
@@ -174,15 +213,6 @@ impl Store for MovesOnOnce {
         reindexer: &dyn Reindexer,
     ) -> Result<i64> {
         self.inner.reindex(expected_version, index_valid_until, reindexer).await
-    }
-    async fn insert_report(
-        &self,
-        expected_version: i64,
-        report: &Report,
-        stix: &serde_json::Value,
-        entries: &[ReleaseEntry],
-    ) -> Result<()> {
-        self.inner.insert_report(expected_version, report, stix, entries).await
     }
     async fn report(&self, id: &str) -> Result<Option<Report>> {
         self.inner.report(id).await

@@ -8,7 +8,9 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use tearline_model::{Agreement, Classification, Coalition, Code, Embargo, Group, Party, Report, ReportDraft};
+use tearline_model::{
+    Agreement, Classification, Coalition, Code, Embargo, Group, Party, ReleaseFacts, Report, ReportDraft,
+};
 use tearline_policy::{indexed_decision, Decider, Policies, PortionFacts};
 use time::macros::datetime;
 
@@ -83,12 +85,13 @@ fn decisions(c: &mut Criterion) {
     let mut group = c.benchmark_group("release entries");
     group.throughput(Throughput::Elements(portions_per_report));
     group.bench_function("one report, 5 parties x 6 portions, memoized", |b| {
-        b.iter(|| decider.release_entries_for_coalition(black_box(&report)))
+        b.iter(|| decider.release_entries_for_coalition(black_box(&ReleaseFacts::of_report(&report))))
     });
     group.finish();
 
     // Listing: a portion decision from a release index row and the user's clearance.
-    let entry = decider.release_entries(&report, [&irq]).pop().expect("IRQ receives the report");
+    let entry =
+        decider.release_entries(&ReleaseFacts::of_report(&report), [&irq]).pop().expect("IRQ receives the report");
     let classifications: Vec<Classification> = report.portions().map(|p| p.marking.classification()).collect();
     let mut group = c.benchmark_group("indexed decision");
     group.throughput(Throughput::Elements(classifications.len() as u64));

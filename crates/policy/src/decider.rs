@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use cedar_policy::{Authorizer, Decision as CedarDecision};
-use tearline_model::{Classification, Coalition, Code, PortionSet, ReleaseEntry, Report, User};
+use tearline_model::{Classification, Coalition, Code, PortionSet, ReleaseEntry, ReleaseFacts, User};
 use time::OffsetDateTime;
 
 use crate::explain::sentence;
@@ -72,19 +72,19 @@ impl Decider {
         Decision::denied(reasons)
     }
 
-    /// The release index rows of `report` for each of `parties`: the portions the party may
-    /// receive, for those that may receive the title and at least one paragraph.
+    /// The release index rows of an object for each of `parties`: the portions the party may
+    /// receive, for those that may receive enough of it to receive the object at all.
     pub fn release_entries<'p>(
         &self,
-        report: &Report,
+        facts: &ReleaseFacts,
         parties: impl IntoIterator<Item = &'p Code>,
     ) -> Vec<ReleaseEntry> {
-        parties.into_iter().filter_map(|party| self.release_entry(report, party)).collect()
+        parties.into_iter().filter_map(|party| self.release_entry(facts, party)).collect()
     }
 
     /// [`Decider::release_entries`] for every party of the coalition.
-    pub fn release_entries_for_coalition(&self, report: &Report) -> Vec<ReleaseEntry> {
-        self.release_entries(report, self.coalition.parties().map(|p| &p.code))
+    pub fn release_entries_for_coalition(&self, facts: &ReleaseFacts) -> Vec<ReleaseEntry> {
+        self.release_entries(facts, self.coalition.parties().map(|p| &p.code))
     }
 
     /// How many times Cedar was evaluated: memoized decisions do not count.
@@ -97,25 +97,18 @@ impl Decider {
         self.memo.len()
     }
 
-    fn release_entry(&self, report: &Report, party: &Code) -> Option<ReleaseEntry> {
-        let portions: PortionSet = report
-            .portions()
-            .enumerate()
-            .filter(|(_, portion)| self.memoized(party, &PortionFacts::of_report(report, portion)).allowed)
-            .map(|(index, _)| index)
-            .collect();
-        let lowest_paragraph = report
-            .paragraphs
+    fn release_entry(&self, facts: &ReleaseFacts, party: &Code) -> Option<ReleaseEntry> {
+        let originators = std::slice::from_ref(&facts.originator);
+        let allowed: PortionSet = facts
+            .portions
             .iter()
             .enumerate()
-            .filter(|(index, _)| portions.contains(index + 1))
-            .map(|(_, paragraph)| paragraph.marking.classification())
-            .min()?;
-        portions.contains(0).then(|| ReleaseEntry {
-            party: party.clone(),
-            min_clearance: report.title.marking.classification().max(lowest_paragraph),
-            portions,
-        })
+            .filter(|(_, marking)| {
+                self.memoized(party, &PortionFacts::new(originators, &facts.topics, marking)).allowed
+            })
+            .map(|(index, _)| index)
+            .collect();
+        facts.entry(party, allowed)
     }
 
     fn memoized(&self, party: &Code, facts: &PortionFacts<'_>) -> Arc<Decision> {

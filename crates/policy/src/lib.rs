@@ -30,7 +30,8 @@
 //! - [`Decider`]: `new(&Policies, &Coalition, OffsetDateTime)`,
 //!   `party_decision(&Code, &PortionFacts) -> Decision` (memoized),
 //!   `party_decision_uncached(..)`, `user_decision(&User, &PortionFacts) -> Decision`,
-//!   `release_entries(&Report, parties) -> Vec<ReleaseEntry>`, `release_entries_for_coalition(&Report)`,
+//!   `release_entries(&ReleaseFacts, parties) -> Vec<ReleaseEntry>`,
+//!   `release_entries_for_coalition(&ReleaseFacts)`,
 //!   `cedar_evaluations()`, `memoized_decisions()`.
 //! - [`PortionFacts`]: `new(originators, topics, marking)`, `of_report(&Report, &Portion)`.
 //! - [`Decision`] `{ allowed, reasons }` and [`Reason`] `{ rule, explanation }`; rule names in [`rule`].

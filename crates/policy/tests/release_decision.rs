@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use tearline_model::{
-    Agreement, Classification, Coalition, Code, Embargo, Group, Marking, Party, PortionSet, Report, ReportDraft, Topic,
-    User, UserName,
+    Agreement, Classification, Coalition, Code, Embargo, Group, Marking, Party, PortionSet, ReleaseFacts, Report,
+    ReportDraft, Topic, User, UserName,
 };
 use tearline_policy::{indexed_decision, rule, Decider, Decision, Policies, PolicyError, PortionFacts};
 use time::macros::datetime;
@@ -121,7 +121,8 @@ fn reason_text(decision: &Decision, rule: &str) -> String {
 #[test]
 fn the_originator_receives_the_title_and_every_paragraph() {
     let coalition = scenario();
-    let entries = decider(&coalition).release_entries(&route_clearance(&coalition), [&code("USA")]);
+    let entries =
+        decider(&coalition).release_entries(&ReleaseFacts::of_report(&route_clearance(&coalition)), [&code("USA")]);
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].party, code("USA"));
     assert_eq!(entries[0].portions, portions(&[0, 1, 2, 3, 4, 5]));
@@ -133,7 +134,7 @@ fn the_partner_receives_everything_but_the_noforn_paragraph() {
     let coalition = scenario();
     let report = route_clearance(&coalition);
     let decider = decider(&coalition);
-    let entries = decider.release_entries(&report, [&code("IRQ")]);
+    let entries = decider.release_entries(&ReleaseFacts::of_report(&report), [&code("IRQ")]);
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].portions, portions(&[0, 1, 2, 3, 5]));
     assert_eq!(entries[0].min_clearance, Classification::Unclassified);
@@ -155,7 +156,7 @@ fn embargoed_parties_receive_nothing() {
     let coalition = scenario();
     let report = route_clearance(&coalition);
     let decider = decider(&coalition);
-    let entries = decider.release_entries_for_coalition(&report);
+    let entries = decider.release_entries_for_coalition(&ReleaseFacts::of_report(&report));
     let receivers: Vec<&str> = entries.iter().map(|e| e.party.as_str()).collect();
     assert_eq!(receivers, ["IRQ", "USA"]);
     for embargoed in ["RUS", "SYR", "IRN"] {
@@ -203,7 +204,7 @@ fn the_indexed_path_agrees_with_user_decisions() {
     let coalition = scenario();
     let report = route_clearance(&coalition);
     let decider = decider(&coalition);
-    let entries = decider.release_entries_for_coalition(&report);
+    let entries = decider.release_entries_for_coalition(&ReleaseFacts::of_report(&report));
     for party in ["USA", "IRQ", "SYR", "RUS", "IRN", "GBR"] {
         for clearance in Classification::ALL {
             let viewer = user("viewer", party, clearance);
@@ -421,14 +422,14 @@ fn re_indexing_many_reports_evaluates_each_distinct_question_once() {
     let coalition = scenario();
     let report = route_clearance(&coalition);
     let decider = decider(&coalition);
-    let first = decider.release_entries_for_coalition(&report);
+    let first = decider.release_entries_for_coalition(&ReleaseFacts::of_report(&report));
     let evaluations = decider.cedar_evaluations();
     // Six parties, five distinct markings (the title and first paragraph share `U`).
     assert_eq!(evaluations, 6 * 5);
     assert_eq!(decider.memoized_decisions(), 30);
     for index in 0..1000 {
         let copy = Report { id: format!("report--{index}"), ..report.clone() };
-        assert_eq!(decider.release_entries_for_coalition(&copy), first);
+        assert_eq!(decider.release_entries_for_coalition(&ReleaseFacts::of_report(&copy)), first);
     }
     assert_eq!(decider.cedar_evaluations(), evaluations);
 
@@ -444,9 +445,11 @@ fn deciders_are_shared_between_threads() {
     let coalition = scenario();
     let report = route_clearance(&coalition);
     let decider = decider(&coalition);
-    let expected = decider.release_entries_for_coalition(&report);
+    let expected = decider.release_entries_for_coalition(&ReleaseFacts::of_report(&report));
     std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..4).map(|_| scope.spawn(|| decider.release_entries_for_coalition(&report))).collect();
+        let handles: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| decider.release_entries_for_coalition(&ReleaseFacts::of_report(&report))))
+            .collect();
         for handle in handles {
             assert_eq!(handle.join().unwrap(), expected);
         }
@@ -499,8 +502,11 @@ fn counter_ied_stays_within_fvey() {
     assert_eq!(reason_text(&denied, "ied-fvey-only"), "ied-fvey-only: forbidden by an operator policy in `ied.cedar`");
     assert!(decider.party_decision(&code("GBR"), &title).allowed);
     assert!(decider.party_decision(&code("USA"), &title).allowed);
-    let receivers: Vec<String> =
-        decider.release_entries_for_coalition(&report).into_iter().map(|e| e.party.to_string()).collect();
+    let receivers: Vec<String> = decider
+        .release_entries_for_coalition(&ReleaseFacts::of_report(&report))
+        .into_iter()
+        .map(|e| e.party.to_string())
+        .collect();
     assert_eq!(receivers, ["GBR", "USA"]);
 
     // Other topics are not affected.

@@ -19,6 +19,7 @@ use tearline_model::{Rendering, User};
 use time::OffsetDateTime;
 
 mod metrics;
+mod taxii;
 
 pub use metrics::Metrics;
 
@@ -55,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/reports/{id}", get(view_report))
         .route("/v1/reports/{id}/explain", get(explain_report))
         .route("/v1/stix/extension-definitions", get(extension_definitions))
+        .merge(taxii::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count))
         .layer(DefaultBodyLimit::max(MAX_REPORT_BYTES))
@@ -77,6 +79,9 @@ pub enum ApiError {
     Hub(HubError),
     BadRequest(String),
     UnsupportedMediaType(String),
+    NotAcceptable(String),
+    TooLarge(String),
+    Unprocessable(String),
 }
 
 impl From<HubError> for ApiError {
@@ -89,46 +94,75 @@ fn error_body(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(json!({ "error": code, "message": message }))).into_response()
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The one table from errors to statuses: a status, a short code and a message.
+    fn status(&self) -> (StatusCode, &'static str, String) {
         match self {
             ApiError::Unauthenticated => {
-                let mut response =
-                    error_body(StatusCode::UNAUTHORIZED, "unauthenticated", "a valid API token is required");
-                let headers = response.headers_mut();
-                headers.append(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"tearline\""));
-                headers.append(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"tearline\""));
-                response
+                (StatusCode::UNAUTHORIZED, "unauthenticated", "a valid API token is required".into())
             }
-            ApiError::BadRequest(message) => error_body(StatusCode::BAD_REQUEST, "bad-request", &message),
+            ApiError::BadRequest(message) => (StatusCode::BAD_REQUEST, "bad-request", message.clone()),
             ApiError::UnsupportedMediaType(message) => {
-                error_body(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", &message)
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", message.clone())
             }
+            ApiError::NotAcceptable(message) => (StatusCode::NOT_ACCEPTABLE, "not-acceptable", message.clone()),
+            ApiError::TooLarge(message) => (StatusCode::PAYLOAD_TOO_LARGE, "too-large", message.clone()),
+            ApiError::Unprocessable(message) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", message.clone()),
             ApiError::Hub(error) => match error {
-                HubError::NotFound => not_found_response(),
-                HubError::Forbidden(message) => error_body(StatusCode::FORBIDDEN, "forbidden", &message),
+                HubError::NotFound => (StatusCode::NOT_FOUND, "not-found", "no such object".into()),
+                HubError::Forbidden(message) => (StatusCode::FORBIDDEN, "forbidden", message.clone()),
                 HubError::Report(_) | HubError::Rejected(_) => {
-                    error_body(StatusCode::UNPROCESSABLE_ENTITY, "invalid-report", &error.to_string())
+                    (StatusCode::UNPROCESSABLE_ENTITY, "invalid-report", error.to_string())
                 }
-                HubError::BadCursor => error_body(StatusCode::BAD_REQUEST, "bad-cursor", &error.to_string()),
-                HubError::UnknownUser(_) => ApiError::Unauthenticated.into_response(),
-                HubError::Busy => error_body(StatusCode::SERVICE_UNAVAILABLE, "busy", &error.to_string()),
+                HubError::Invalid(message) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", message.clone()),
+                HubError::BadCursor => (StatusCode::BAD_REQUEST, "bad-cursor", error.to_string()),
+                HubError::UnknownUser(_) => ApiError::Unauthenticated.status(),
+                HubError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy", error.to_string()),
                 HubError::Apply(_) | HubError::Policy(_) | HubError::Store(_) => {
                     tracing::error!(%error, "request failed");
-                    error_body(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the hub could not complete the request")
+                    (StatusCode::INTERNAL_SERVER_ERROR, "internal", "the hub could not complete the request".into())
                 }
             },
+        }
+    }
+
+    fn is_unauthenticated(&self) -> bool {
+        matches!(self, ApiError::Unauthenticated | ApiError::Hub(HubError::UnknownUser(_)))
+    }
+}
+
+/// Asks for credentials the way both accepted schemes are sent.
+fn challenge(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.append(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"tearline\""));
+    headers.append(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"tearline\""));
+    response
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = self.status();
+        let response = error_body(status, code, &message);
+        if self.is_unauthenticated() {
+            challenge(response)
+        } else {
+            response
         }
     }
 }
 
 /// The one answer for "absent" and "withheld".
 fn not_found_response() -> Response {
-    error_body(StatusCode::NOT_FOUND, "not-found", "no such object")
+    ApiError::Hub(HubError::NotFound).into_response()
 }
 
-async fn not_found() -> Response {
-    not_found_response()
+/// A path the server does not have: in TAXII's form when the caller asks for TAXII.
+async fn not_found(headers: HeaderMap) -> Response {
+    if taxii::wants_taxii(&headers) {
+        taxii::TaxiiError::from(HubError::NotFound).into_response()
+    } else {
+        not_found_response()
+    }
 }
 
 /// The authenticated caller: `Authorization: Bearer TOKEN`, or Basic with the token as password.

@@ -8,7 +8,10 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use tearline_model::{Agreement, Classification, Code, Embargo, Group, Party, ReleaseEntry, Report, User, UserName};
+use tearline_model::{
+    Agreement, Classification, Code, Collection, Embargo, Group, Party, PortionSet, ReleaseEntry, ReleaseFacts, Report,
+    User, UserName,
+};
 use time::OffsetDateTime;
 
 mod sql;
@@ -41,6 +44,8 @@ pub struct Declared {
     pub agreements: Vec<Agreement>,
     pub embargoes: Vec<Embargo>,
     pub users: Vec<User>,
+    /// TAXII collections (the built-in feeds are not stored).
+    pub collections: Vec<Collection>,
 }
 
 /// Operator policies in force: file name to Cedar text, and a digest naming the set.
@@ -50,9 +55,100 @@ pub struct PolicySource {
     pub files: BTreeMap<String, String>,
 }
 
-/// Computes the release index of one report under the state being written.
+/// Computes the release index of one object version under the state being written.
 pub trait Reindexer: Send + Sync {
-    fn entries(&self, report: &Report) -> Vec<ReleaseEntry>;
+    fn entries(&self, facts: &ReleaseFacts) -> Vec<ReleaseEntry>;
+}
+
+/// A version of a STIX object to store (a report in Tearline's form is one too).
+#[derive(Debug, Clone)]
+pub struct NewObject {
+    pub id: String,
+    /// `modified` (or `created`); `None` versions it by the date it is added (SCOs).
+    pub version: Option<OffsetDateTime>,
+    pub object_type: String,
+    pub spec_version: String,
+    /// The TAXII collection it is added to; `None` for reports submitted in Tearline's form.
+    pub collection: Option<String>,
+    pub facts: ReleaseFacts,
+    pub report: Option<Report>,
+    pub stix: serde_json::Value,
+    /// The marking definitions it uses; those stored are released with the portions using them.
+    pub markings: Vec<MarkingUse>,
+    pub entries: Vec<ReleaseEntry>,
+}
+
+/// A marking definition used by some portions of an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarkingUse {
+    pub id: String,
+    pub portions: PortionSet,
+    /// The lowest classification among those portions: a user below it sees none of them.
+    pub min_classification: Classification,
+}
+
+/// What became of one object of an add.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Added {
+    Stored {
+        date_added: OffsetDateTime,
+    },
+    /// The same version was already stored, identical: nothing changed.
+    Duplicate {
+        date_added: OffsetDateTime,
+    },
+    /// A different object is stored under the same id and version.
+    Conflict,
+}
+
+/// A stored object version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredObject {
+    /// Storage order, strictly increasing with `date_added`.
+    pub seq: i64,
+    pub id: String,
+    pub version: OffsetDateTime,
+    pub date_added: OffsetDateTime,
+    pub object_type: String,
+    pub spec_version: String,
+    pub collection: Option<String>,
+    pub facts: ReleaseFacts,
+    pub report: Option<Report>,
+    pub stix: serde_json::Value,
+}
+
+/// An object version a party may receive, with its release entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Released {
+    pub object: StoredObject,
+    pub entry: ReleaseEntry,
+}
+
+/// Which versions of each object a query selects (TAXII `match[version]`); several may be set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VersionFilter {
+    pub all: bool,
+    pub first: bool,
+    pub last: bool,
+    pub at: Vec<OffsetDateTime>,
+}
+
+/// A query for the object versions one party may receive, in storage order.
+#[derive(Debug, Clone)]
+pub struct ObjectQuery {
+    pub party: Code,
+    pub clearance: Classification,
+    /// `None`: everything released to the party.
+    pub collection: Option<String>,
+    /// Only after this storage position.
+    pub after_seq: i64,
+    pub added_after: Option<OffsetDateTime>,
+    pub ids: Vec<String>,
+    pub types: Vec<String>,
+    pub spec_versions: Vec<String>,
+    /// `first`/`last` are among the versions the party may receive.
+    pub versions: VersionFilter,
+    pub limit: u32,
 }
 
 /// A report as listings show it.
@@ -77,6 +173,8 @@ pub enum StoreError {
     /// A report's originator or a release entry names a party the store does not hold.
     #[error("unknown party `{0}`")]
     UnknownParty(String),
+    #[error("a marking definition used by an object is not stored: {0}")]
+    UnknownMarking(String),
     #[error("the listing cursor does not name a report the caller may see")]
     UnknownCursor,
     #[error("the store is not initialised: run `tearline init` first")]
@@ -154,14 +252,33 @@ pub trait Store: Send + Sync {
         reindexer: &dyn Reindexer,
     ) -> Result<i64>;
 
-    /// Stores a report, its STIX form and its release index entries, atomically.
+    /// Stores object versions with their release entries in one transaction, in the order given
+    /// (their storage order), each added at `now` or just after the last one added, so that
+    /// dates added strictly increase. An identical version already stored (or given earlier in
+    /// the batch) is a [`Added::Duplicate`], a different one under the same id and version a
+    /// [`Added::Conflict`]; with `all_new`, either refuses the whole batch with
+    /// [`StoreError::Duplicate`]. Marking definitions an object uses that are stored are released
+    /// to every party that receives the object. A stale `expected_version` or an unknown
+    /// originator refuses the whole batch.
+    async fn insert_objects(
+        &self,
+        expected_version: i64,
+        objects: &[NewObject],
+        now: OffsetDateTime,
+        all_new: bool,
+    ) -> Result<Vec<Added>>;
+
+    /// Stores a report, its STIX form and its release index entries, atomically; an id already
+    /// stored is [`StoreError::Duplicate`].
     async fn insert_report(
         &self,
         expected_version: i64,
         report: &Report,
         stix: &serde_json::Value,
         entries: &[ReleaseEntry],
-    ) -> Result<()>;
+    ) -> Result<()> {
+        self.insert_reports(expected_version, &[(report.clone(), stix.clone(), entries.to_vec())]).await
+    }
 
     /// Stores several reports, each with its STIX form and release index entries, in one
     /// transaction: all or nothing, with the checks of [`Store::insert_report`] (a stale
@@ -172,7 +289,66 @@ pub trait Store: Send + Sync {
         &self,
         expected_version: i64,
         reports: &[(Report, serde_json::Value, Vec<ReleaseEntry>)],
+    ) -> Result<()> {
+        let objects: Vec<NewObject> = reports
+            .iter()
+            .map(|(report, stix, entries)| NewObject {
+                id: report.id.clone(),
+                version: Some(report.created),
+                object_type: "report".to_string(),
+                spec_version: "2.1".to_string(),
+                collection: None,
+                facts: ReleaseFacts::of_report(report),
+                report: Some(report.clone()),
+                stix: stix.clone(),
+                markings: Vec::new(),
+                entries: entries.clone(),
+            })
+            .collect();
+        let now = reports.iter().map(|(report, _, _)| report.created).max().unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        self.insert_objects(expected_version, &objects, now, true).await.map(|_| ())
+    }
+
+    /// The object versions a party may receive that match `query`, in storage order, at most
+    /// `query.limit`.
+    async fn released_objects(&self, query: &ObjectQuery) -> Result<Vec<Released>>;
+
+    /// Which of `ids` name an object of which a version is released to `party` at `clearance`.
+    async fn released_ids(
+        &self,
+        party: &Code,
+        clearance: Classification,
+        ids: &[String],
+    ) -> Result<std::collections::HashSet<String>>;
+
+    /// Every stored version of an object, oldest first.
+    async fn object_versions(&self, id: &str) -> Result<Vec<StoredObject>>;
+
+    /// Stored marking-definition objects by id (the latest version of each).
+    async fn marking_definitions(&self, ids: &[String]) -> Result<Vec<StoredObject>>;
+
+    /// Deletes object versions by storage position, with their release entries; the marking
+    /// definitions they used are re-released from the objects left.
+    async fn delete_objects(&self, seqs: &[i64]) -> Result<()>;
+
+    /// Every stored object version, a page at a time in storage order, after `after_seq`.
+    async fn objects_page(&self, after_seq: i64, limit: u32) -> Result<Vec<StoredObject>>;
+
+    /// The release entries of an object version, and those it should have when it is a marking
+    /// definition released with the objects using it (for checks).
+    async fn release_entries_of(&self, seq: i64) -> Result<(Vec<ReleaseEntry>, Option<Vec<ReleaseEntry>>)>;
+
+    /// Stores a TAXII status resource (JSON) readable by `party`.
+    async fn insert_status(
+        &self,
+        id: &str,
+        party: &Code,
+        status: &serde_json::Value,
+        now: OffsetDateTime,
     ) -> Result<()>;
+
+    /// A status resource, when `party` may read it.
+    async fn status(&self, id: &str, party: &Code) -> Result<Option<serde_json::Value>>;
 
     async fn report(&self, id: &str) -> Result<Option<Report>>;
 

@@ -25,7 +25,7 @@
 //! Reads of more than one statement see one snapshot: a deferred transaction on SQLite (WAL), a
 //! REPEATABLE READ, READ ONLY transaction on PostgreSQL.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,7 +36,8 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Decode, Executor, Row, Transaction, Type};
 use tearline_model::{
-    Agreement, Classification, Code, Embargo, Group, Party, PortionSet, ReleaseEntry, Report, User, UserName,
+    Agreement, Classification, Code, Collection, Embargo, Group, Party, PortionSet, ReleaseEntry, ReleaseFacts, Report,
+    User, UserName,
 };
 use time::format_description::well_known::Rfc3339;
 use time::format_description::BorrowedFormatItem;
@@ -44,7 +45,14 @@ use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use crate::{Declared, HubState, PolicySource, Reindexer, ReportSummary, Result, Store, StoreError};
+use crate::{
+    Added, Declared, HubState, NewObject, ObjectQuery, PolicySource, Reindexer, Released, ReportSummary, Result, Store,
+    StoreError, StoredObject,
+};
+
+mod objects;
+
+use objects::{decode_object, OBJECT_COLUMNS};
 
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -68,10 +76,6 @@ const REINDEX_PAGE: i64 = 1000;
 
 /// Release-index rows per INSERT: 4 parameters each, well under both backends' limits.
 const ENTRIES_PER_INSERT: usize = 500;
-
-/// Objects per INSERT: 7 parameters each, well under both backends' limits (SQLite 32766,
-/// PostgreSQL 65535).
-const OBJECTS_PER_INSERT: usize = 200;
 
 /// RFC 3339 in UTC with a fixed number of fraction digits, so that text order is time order.
 const TIMESTAMP: &[BorrowedFormatItem<'static>] =
@@ -246,80 +250,6 @@ impl SqlStore {
         write.tx.commit().await.map_err(db("committing"))?;
         Ok(version)
     }
-
-    /// Stores reports, their STIX forms and their release entries in one transaction, all or
-    /// nothing: `insert_report` is the batch of one. Objects go in several rows per INSERT, in the
-    /// order given, which is their storage order.
-    async fn insert_objects(&self, expected_version: i64, objects: &[NewObject<'_>]) -> Result<()> {
-        let mut rows = Vec::with_capacity(objects.len());
-        let mut ids = HashSet::with_capacity(objects.len());
-        for (report, stix, _) in objects {
-            if !ids.insert(report.id.as_str()) {
-                return Err(StoreError::Duplicate(report.id.clone()));
-            }
-            rows.push(ObjectRow {
-                id: report.id.as_str(),
-                stix_type: stix.get("type").and_then(serde_json::Value::as_str).unwrap_or("report").to_string(),
-                originator: report.originator.as_str(),
-                title: report.title.text.as_str(),
-                created: timestamp(report.created)?,
-                report: to_json(*report, "the report")?,
-                stix: stix.to_string(),
-            });
-        }
-
-        let mut write = self.begin_write().await?;
-        self.check_version(&mut write.tx, expected_version).await?;
-        let parties = stored_parties(&mut write.tx).await?;
-        if let Some((report, _, _)) =
-            objects.iter().find(|(report, _, _)| !parties.contains(report.originator.as_str()))
-        {
-            return Err(StoreError::UnknownParty(report.originator.to_string()));
-        }
-        let mut seqs: HashMap<String, i64> = HashMap::with_capacity(objects.len());
-        for chunk in rows.chunks(OBJECTS_PER_INSERT) {
-            let sql = multi_row_object_insert(chunk.len());
-            let mut query = sqlx::query(&sql);
-            for row in chunk {
-                query = query
-                    .bind(row.id)
-                    .bind(row.stix_type.as_str())
-                    .bind(row.originator)
-                    .bind(row.title)
-                    .bind(row.created.as_str())
-                    .bind(row.report.as_str())
-                    .bind(row.stix.as_str());
-            }
-            let inserted = query.fetch_all(&mut *write.tx).await.map_err(db("storing reports"))?;
-            for row in &inserted {
-                seqs.insert(get(row, 0)?, get(row, 1)?);
-            }
-        }
-        // An id already stored was not inserted (ON CONFLICT DO NOTHING). Dropping the transaction
-        // rolls it back: a batch with a duplicate stores nothing.
-        let mut entries = Vec::new();
-        for (report, _, report_entries) in objects {
-            let seq = *seqs.get(&report.id).ok_or_else(|| StoreError::Duplicate(report.id.clone()))?;
-            entries.extend(report_entries.iter().map(|entry| (seq, entry)));
-        }
-        insert_entries(&mut write.tx, &parties, &entries).await?;
-        write.tx.commit().await.map_err(db("committing reports"))?;
-        Ok(())
-    }
-}
-
-/// A report to store, its STIX form and its release entries.
-type NewObject<'a> = (&'a Report, &'a serde_json::Value, &'a [ReleaseEntry]);
-
-/// The columns of a new row of `objects`, encoded.
-struct ObjectRow<'a> {
-    id: &'a str,
-    stix_type: String,
-    originator: &'a str,
-    title: &'a str,
-    created: String,
-    report: String,
-    stix: String,
 }
 
 #[async_trait]
@@ -393,7 +323,7 @@ impl Store for SqlStore {
         let mut write = self.begin_write().await?;
         self.check_version(&mut write.tx, expected_version).await?;
         write_coalition(&mut write.tx, declared, now).await?;
-        rebuild_index(&mut write.tx, reindexer).await?;
+        rebuild_index(self, &mut write.tx, reindexer).await?;
         self.commit_state_change(write, expected_version, index_valid_until).await
     }
 
@@ -413,7 +343,7 @@ impl Store for SqlStore {
             .execute(&mut *write.tx)
             .await
             .map_err(db("storing the policies"))?;
-        rebuild_index(&mut write.tx, reindexer).await?;
+        rebuild_index(self, &mut write.tx, reindexer).await?;
         self.commit_state_change(write, expected_version, index_valid_until).await
     }
 
@@ -425,41 +355,127 @@ impl Store for SqlStore {
     ) -> Result<i64> {
         let mut write = self.begin_write().await?;
         self.check_version(&mut write.tx, expected_version).await?;
-        rebuild_index(&mut write.tx, reindexer).await?;
+        rebuild_index(self, &mut write.tx, reindexer).await?;
         self.commit_state_change(write, expected_version, index_valid_until).await
     }
 
-    async fn insert_report(
+    async fn insert_objects(
         &self,
         expected_version: i64,
-        report: &Report,
-        stix: &serde_json::Value,
-        entries: &[ReleaseEntry],
-    ) -> Result<()> {
-        self.insert_objects(expected_version, &[(report, stix, entries)]).await
+        objects: &[NewObject],
+        now: OffsetDateTime,
+        all_new: bool,
+    ) -> Result<Vec<Added>> {
+        self.add_objects(expected_version, objects, now, all_new).await
     }
 
-    async fn insert_reports(
+    async fn released_objects(&self, query: &ObjectQuery) -> Result<Vec<Released>> {
+        self.query_released(query).await
+    }
+
+    async fn released_ids(&self, party: &Code, clearance: Classification, ids: &[String]) -> Result<HashSet<String>> {
+        self.query_released_ids(party, clearance, ids).await
+    }
+
+    async fn object_versions(&self, id: &str) -> Result<Vec<StoredObject>> {
+        let sql = format!("SELECT {OBJECT_COLUMNS} FROM objects o WHERE o.id = $1 ORDER BY o.version, o.seq");
+        let rows = sqlx::query(&sql).bind(id).fetch_all(&self.pool).await.map_err(db("reading object versions"))?;
+        rows.iter().map(decode_object).collect()
+    }
+
+    async fn marking_definitions(&self, ids: &[String]) -> Result<Vec<StoredObject>> {
+        let mut found = Vec::new();
+        for id in ids {
+            let sql = format!(
+                "SELECT {OBJECT_COLUMNS} FROM objects o WHERE o.id = $1 AND o.stix_type = 'marking-definition' \
+                 ORDER BY o.seq DESC LIMIT 1"
+            );
+            let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await.map_err(db("reading a marking"))?;
+            found.extend(row.as_ref().map(decode_object).transpose()?);
+        }
+        Ok(found)
+    }
+
+    async fn delete_objects(&self, seqs: &[i64]) -> Result<()> {
+        self.delete_versions(seqs).await
+    }
+
+    async fn objects_page(&self, after_seq: i64, limit: u32) -> Result<Vec<StoredObject>> {
+        let sql = format!("SELECT {OBJECT_COLUMNS} FROM objects o WHERE o.seq > $1 ORDER BY o.seq LIMIT $2");
+        let rows = sqlx::query(&sql)
+            .bind(after_seq)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("reading objects"))?;
+        rows.iter().map(decode_object).collect()
+    }
+
+    async fn release_entries_of(&self, seq: i64) -> Result<(Vec<ReleaseEntry>, Option<Vec<ReleaseEntry>>)> {
+        let mut tx = self.begin_read().await?;
+        let stored = sqlx::query(
+            "SELECT r.party, r.portions, r.min_clearance FROM parties p CROSS JOIN release_index r \
+             WHERE r.party = p.code AND r.object_seq = $1 ORDER BY r.party",
+        )
+        .bind(seq)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db("reading release entries"))?;
+        let is_marking: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM objects WHERE seq = $1 AND stix_type = 'marking-definition'")
+                .bind(seq)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db("reading an object's type"))?;
+        let derived = match is_marking {
+            None => None,
+            Some(_) => Some(objects::derived_marking_entries(&mut tx, seq).await?),
+        };
+        tx.commit().await.map_err(db("ending a read"))?;
+        Ok((stored.iter().map(decode_entry).collect::<Result<Vec<_>>>()?, derived))
+    }
+
+    async fn insert_status(
         &self,
-        expected_version: i64,
-        reports: &[(Report, serde_json::Value, Vec<ReleaseEntry>)],
+        id: &str,
+        party: &Code,
+        status: &serde_json::Value,
+        now: OffsetDateTime,
     ) -> Result<()> {
-        let items: Vec<NewObject<'_>> =
-            reports.iter().map(|(report, stix, entries)| (report, stix, entries.as_slice())).collect();
-        self.insert_objects(expected_version, &items).await
+        sqlx::query("INSERT INTO taxii_statuses (id, party, created, status) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(party.as_str())
+            .bind(timestamp(now)?)
+            .bind(status.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db("storing a status"))?;
+        Ok(())
+    }
+
+    async fn status(&self, id: &str, party: &Code) -> Result<Option<serde_json::Value>> {
+        let text: Option<String> = sqlx::query_scalar("SELECT status FROM taxii_statuses WHERE id = $1 AND party = $2")
+            .bind(id)
+            .bind(party.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("reading a status"))?;
+        text.map(|text| serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("status {id}: {e}"))))
+            .transpose()
     }
 
     async fn report(&self, id: &str) -> Result<Option<Report>> {
-        let text: Option<String> = sqlx::query_scalar("SELECT report FROM objects WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("reading a report"))?;
+        let text: Option<String> =
+            sqlx::query_scalar("SELECT report FROM objects WHERE id = $1 AND report IS NOT NULL")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db("reading a report"))?;
         text.map(|text| decode_report(&text)).transpose()
     }
 
     async fn report_stix(&self, id: &str) -> Result<Option<serde_json::Value>> {
-        let text: Option<String> = sqlx::query_scalar("SELECT stix FROM objects WHERE id = $1")
+        let text: Option<String> = sqlx::query_scalar("SELECT stix FROM objects WHERE id = $1 AND report IS NOT NULL")
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -474,7 +490,7 @@ impl Store for SqlStore {
         let row = sqlx::query(
             "SELECT r.party, r.portions, r.min_clearance \
              FROM objects o JOIN release_index r ON r.object_seq = o.seq \
-             WHERE o.id = $1 AND r.party = $2",
+             WHERE o.id = $1 AND r.party = $2 AND o.report IS NOT NULL",
         )
         .bind(report_id)
         .bind(party.as_str())
@@ -491,7 +507,7 @@ impl Store for SqlStore {
         let rows = sqlx::query(
             "SELECT r.party, r.portions, r.min_clearance \
              FROM parties p CROSS JOIN release_index r \
-             WHERE r.party = p.code AND r.object_seq = (SELECT seq FROM objects WHERE id = $1) \
+             WHERE r.party = p.code AND r.object_seq = (SELECT MAX(seq) FROM objects WHERE id = $1) \
              ORDER BY r.party",
         )
         .bind(report_id)
@@ -514,7 +530,7 @@ impl Store for SqlStore {
             None => 0,
             Some(id) => sqlx::query_scalar(
                 "SELECT r.object_seq FROM objects o JOIN release_index r ON r.object_seq = o.seq \
-                 WHERE o.id = $1 AND r.party = $2 AND r.min_clearance <= $3",
+                 WHERE o.id = $1 AND r.party = $2 AND r.min_clearance <= $3 AND o.report IS NOT NULL",
             )
             .bind(id)
             .bind(party.as_str())
@@ -524,15 +540,12 @@ impl Store for SqlStore {
             .map_err(db("reading a listing cursor"))?
             .ok_or(StoreError::UnknownCursor)?,
         };
-        // The page is cut from the party's index rows first, then joined: a plain join let
-        // PostgreSQL merge-join with a scan of every object before the cursor.
+        // Only reports in Tearline's form are listed here (TAXII lists every object).
         let rows = sqlx::query(
             "SELECT o.id, o.originator, o.title, o.created \
-             FROM (SELECT object_seq FROM release_index \
-                   WHERE party = $1 AND min_clearance <= $2 AND object_seq > $3 \
-                   ORDER BY object_seq LIMIT $4) r \
-             JOIN objects o ON o.seq = r.object_seq \
-             ORDER BY r.object_seq",
+             FROM release_index r JOIN objects o ON o.seq = r.object_seq \
+             WHERE r.party = $1 AND r.min_clearance <= $2 AND r.object_seq > $3 AND o.report IS NOT NULL \
+             ORDER BY r.object_seq LIMIT $4",
         )
         .bind(party.as_str())
         .bind(clearance)
@@ -558,25 +571,27 @@ impl Store for SqlStore {
         let mut tx = self.begin_read().await?;
         let after_seq = match after {
             None => 0,
-            Some(id) => sqlx::query_scalar("SELECT seq FROM objects WHERE id = $1")
+            Some(id) => sqlx::query_scalar("SELECT seq FROM objects WHERE id = $1 AND report IS NOT NULL")
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(db("reading a page cursor"))?
                 .ok_or(StoreError::UnknownCursor)?,
         };
-        let texts: Vec<String> = sqlx::query_scalar("SELECT report FROM objects WHERE seq > $1 ORDER BY seq LIMIT $2")
-            .bind(after_seq)
-            .bind(i64::from(limit))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db("reading reports"))?;
+        let texts: Vec<String> = sqlx::query_scalar(
+            "SELECT report FROM objects WHERE seq > $1 AND report IS NOT NULL ORDER BY seq LIMIT $2",
+        )
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db("reading reports"))?;
         tx.commit().await.map_err(db("ending a read"))?;
         texts.iter().map(|text| decode_report(text)).collect()
     }
 
     async fn count_reports(&self) -> Result<u64> {
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM objects")
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM objects WHERE report IS NOT NULL")
             .fetch_one(&self.pool)
             .await
             .map_err(db("counting reports"))?;
@@ -739,19 +754,41 @@ async fn write_coalition(conn: &mut AnyConnection, declared: &Declared, now: Off
             .await
             .map_err(db("storing an embargo"))?;
     }
+
+    // A collection no longer declared is kept (its objects stay in the parties' feeds) but
+    // neither listed nor written.
+    execute(conn, "UPDATE collections SET declared = 0", "retiring collections").await?;
+    for collection in &declared.collections {
+        let readers = collection.readers.as_ref().map(|r| to_json(r, "a collection's readers")).transpose()?;
+        sqlx::query(
+            "INSERT INTO collections (id, title, description, owner, readers, writers, declared) \
+             VALUES ($1, $2, $3, $4, $5, $6, 1) \
+             ON CONFLICT (id) DO UPDATE SET title = excluded.title, description = excluded.description, \
+                 owner = excluded.owner, readers = excluded.readers, writers = excluded.writers, declared = 1",
+        )
+        .bind(collection.id.as_str())
+        .bind(collection.title.as_str())
+        .bind(collection.description.as_deref())
+        .bind(collection.owner.as_str())
+        .bind(readers)
+        .bind(to_json(&collection.writers, "a collection's writers")?)
+        .execute(&mut *conn)
+        .await
+        .map_err(db("storing a collection"))?;
+    }
     Ok(())
 }
 
-/// Replaces the whole release index with what `reindexer` computes for every stored report,
-/// reading the reports a page at a time in storage order.
-async fn rebuild_index(conn: &mut AnyConnection, reindexer: &dyn Reindexer) -> Result<()> {
+/// Replaces the whole release index with what `reindexer` computes for every stored object
+/// version, reading them a page at a time in storage order.
+async fn rebuild_index(store: &SqlStore, conn: &mut AnyConnection, reindexer: &dyn Reindexer) -> Result<()> {
     let parties = stored_parties(conn).await?;
     // DELETE rather than TRUNCATE: PostgreSQL's TRUNCATE would lock out readers until commit,
     // while with DELETE they go on reading the old index.
     execute(conn, "DELETE FROM release_index", "clearing the release index").await?;
     let mut after = 0_i64;
     loop {
-        let rows = sqlx::query("SELECT seq, report FROM objects WHERE seq > $1 ORDER BY seq LIMIT $2")
+        let rows = sqlx::query("SELECT seq, facts FROM objects WHERE seq > $1 ORDER BY seq LIMIT $2")
             .bind(after)
             .bind(REINDEX_PAGE)
             .fetch_all(&mut *conn)
@@ -762,12 +799,21 @@ async fn rebuild_index(conn: &mut AnyConnection, reindexer: &dyn Reindexer) -> R
         let mut computed = Vec::with_capacity(rows.len());
         for row in &rows {
             let seq: i64 = get(row, 0)?;
-            let report = decode_report(&get::<String>(row, 1)?)?;
-            computed.push((seq, reindexer.entries(&report)));
+            let facts: ReleaseFacts = serde_json::from_str(&get::<String>(row, 1)?)
+                .map_err(|e| StoreError::Corrupt(format!("release facts of object {seq}: {e}")))?;
+            computed.push((seq, reindexer.entries(&facts)));
         }
         let entries: Vec<(i64, &ReleaseEntry)> =
             computed.iter().flat_map(|(seq, entries)| entries.iter().map(move |entry| (*seq, entry))).collect();
         insert_entries(conn, &parties, &entries).await?;
+    }
+    // Marking definitions go to their originator and every party receiving an object using them.
+    let markings: Vec<i64> = sqlx::query_scalar("SELECT seq FROM objects WHERE stix_type = 'marking-definition'")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db("reading marking definitions"))?;
+    for seq in markings {
+        store.rederive_marking(conn, seq).await?;
     }
     Ok(())
 }
@@ -806,24 +852,6 @@ fn multi_row_insert(rows: usize) -> String {
         }
         sql.push_str(&format!("(${}, ${}, ${}, ${})", first, first + 1, first + 2, first + 3));
     }
-    sql
-}
-
-/// `INSERT INTO objects ... VALUES ($1, ..., $7), ($8, ...) ... RETURNING id, seq` for `rows` rows;
-/// an id already stored is skipped, and missing from what it returns.
-fn multi_row_object_insert(rows: usize) -> String {
-    let mut sql = String::from("INSERT INTO objects (id, stix_type, originator, title, created, report, stix) VALUES ");
-    for row in 0..rows {
-        let first = row * 7 + 1;
-        if row > 0 {
-            sql.push_str(", ");
-        }
-        let params: Vec<String> = (first..first + 7).map(|n| format!("${n}")).collect();
-        sql.push('(');
-        sql.push_str(&params.join(", "));
-        sql.push(')');
-    }
-    sql.push_str(" ON CONFLICT (id) DO NOTHING RETURNING id, seq");
     sql
 }
 
@@ -909,6 +937,30 @@ async fn read_state(conn: &mut AnyConnection) -> Result<HubState> {
         }
     }
 
+    for row in fetch_all(
+        conn,
+        "SELECT id, title, description, owner, readers, writers FROM collections WHERE declared = 1 ORDER BY id",
+        "reading collections",
+    )
+    .await?
+    {
+        let id: String = get(&row, 0)?;
+        let corrupt = |what: &str, e: serde_json::Error| StoreError::Corrupt(format!("{what} of collection {id}: {e}"));
+        let readers = get::<Option<String>>(&row, 4)?
+            .map(|text| serde_json::from_str(&text).map_err(|e| corrupt("readers", e)))
+            .transpose()?;
+        let writers = serde_json::from_str(&get::<String>(&row, 5)?).map_err(|e| corrupt("writers", e))?;
+        declared.collections.push(Collection {
+            title: get(&row, 1)?,
+            description: get(&row, 2)?,
+            owner: decode_code(&get::<String>(&row, 3)?)?,
+            readers,
+            writers,
+            is_feed: false,
+            id,
+        });
+    }
+
     Ok(HubState { version, declared, retired_parties, retired_users, revoked_agreements, policies, index_valid_until })
 }
 
@@ -964,10 +1016,15 @@ fn decode_user(row: &AnyRow) -> Result<User> {
 }
 
 fn decode_entry(row: &AnyRow) -> Result<ReleaseEntry> {
+    decode_entry_at(row, 0)
+}
+
+/// A release entry from the three columns (party, portions, min_clearance) starting at `first`.
+fn decode_entry_at(row: &AnyRow, first: usize) -> Result<ReleaseEntry> {
     Ok(ReleaseEntry {
-        party: decode_code(&get::<String>(row, 0)?)?,
-        portions: PortionSet::from_bytes(get(row, 1)?),
-        min_clearance: decode_classification(get(row, 2)?)?,
+        party: decode_code(&get::<String>(row, first)?)?,
+        portions: PortionSet::from_bytes(get(row, first + 1)?),
+        min_clearance: decode_classification(get(row, first + 2)?)?,
     })
 }
 
@@ -1031,16 +1088,6 @@ mod tests {
         assert_eq!(parse_timestamp(&text).unwrap(), at);
         // Text order is time order.
         assert!(timestamp(datetime!(2026-03-01 10:30:05 UTC)).unwrap() < text);
-    }
-
-    #[test]
-    fn multi_row_object_inserts_number_their_parameters() {
-        assert_eq!(
-            multi_row_object_insert(2),
-            "INSERT INTO objects (id, stix_type, originator, title, created, report, stix) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7), ($8, $9, $10, $11, $12, $13, $14) \
-             ON CONFLICT (id) DO NOTHING RETURNING id, seq"
-        );
     }
 
     #[test]

@@ -15,8 +15,8 @@ use std::sync::OnceLock;
 use serde_json::json;
 use sqlx::{AnyConnection, Connection, Executor};
 use tearline_model::{
-    Agreement, Classification, Code, Embargo, Group, Marking, Party, Portion, PortionSet, ReleaseEntry, Report, Topic,
-    User, UserName,
+    Agreement, Classification, Code, Embargo, Group, Marking, Party, Portion, PortionSet, ReleaseEntry, ReleaseFacts,
+    Report, Topic, User, UserName,
 };
 use tearline_store::{Declared, PolicySource, Reindexer, SqlStore, Store, StoreError};
 use tempfile::TempDir;
@@ -235,6 +235,7 @@ fn agreement(id: &str, to: &[&str], max: Classification) -> Agreement {
 /// The coalition of the design brief, each list in the order `state()` returns it.
 fn coalition() -> Declared {
     Declared {
+        collections: Vec::new(),
         parties: vec![
             Party { code: code("IRQ"), name: "Iraq".into() },
             Party { code: code("SYR"), name: "Syria".into() },
@@ -281,16 +282,13 @@ fn report(number: u32) -> Report {
         originator: code("USA"),
         created: NOW + Duration::seconds(i64::from(number)),
         title: Portion { marking: Marking::classified(Classification::Unclassified), text: format!("Report {number}") },
-        topics: [topic("counter-ied")].into(),
+        // The number is a topic too, so that a test's reindexer can tell reports apart by their facts.
+        topics: [topic("counter-ied"), topic(&format!("number-{number:05}"))].into(),
         paragraphs: vec![Portion {
             marking: Marking::classified(Classification::Secret),
             text: "Devices found.".into(),
         }],
     }
-}
-
-fn number_of(report: &Report) -> u32 {
-    report.id.trim_start_matches("report--").parse().unwrap()
 }
 
 fn stix(report: &Report) -> serde_json::Value {
@@ -305,8 +303,9 @@ fn entry(party: &str, min_clearance: Classification) -> ReleaseEntry {
 struct Rule(fn(u32) -> Vec<ReleaseEntry>);
 
 impl Reindexer for Rule {
-    fn entries(&self, report: &Report) -> Vec<ReleaseEntry> {
-        (self.0)(number_of(report))
+    fn entries(&self, facts: &ReleaseFacts) -> Vec<ReleaseEntry> {
+        let number = facts.topics.iter().find_map(|t| t.as_str().strip_prefix("number-")).unwrap();
+        (self.0)(number.parse().unwrap())
     }
 }
 

@@ -92,7 +92,7 @@ fn a_bad_report_from_the_command_line_stores_nothing() {
     let output = hub.run(&["report", "submit", path_str(&bad), "--user", "us-analyst"]);
     assert!(!output.status.success());
     assert!(stderr(&output).contains("line 5"), "{}", stderr(&output));
-    assert!(hub.ok(&["index", "verify"]).contains("consistent with 0 reports"));
+    assert!(hub.ok(&["index", "verify"]).contains("consistent with 0 object versions"));
 }
 
 #[test]
@@ -160,7 +160,10 @@ fn operator_policies_are_validated_stored_and_explained() {
     let explained = hub.ok(&["explain", &id, "--as", "iq-analyst"]);
     assert!(explained.contains("ied-fvey-only"), "{explained}");
     assert!(hub.ok(&["view", &id, "--as", "us-analyst"]).contains("(S//NF)"));
-    assert!(hub.ok(&["index", "verify"]).contains("consistent with 1 reports"));
+    assert!(
+        hub.ok(&["index", "verify"]).contains("consistent with 6 object versions"),
+        "the report and the marking definitions of its portions"
+    );
     // An empty policy folder takes the operator policies away again.
     let none = hub.dir.path().join("no-policies");
     std::fs::create_dir(&none).unwrap();

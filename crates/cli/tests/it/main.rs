@@ -8,3 +8,4 @@ mod crash;
 mod oracle;
 mod properties;
 mod scenario;
+mod taxii;

@@ -190,7 +190,10 @@ async fn bad_reports_are_refused_and_nothing_is_stored() {
     let response = s.post_report("us-analyst", &"x".repeat(2 * 1024 * 1024), "text/markdown").await;
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(s.listing("us-analyst").await, vec![s.id.clone()]);
-    assert!(s.hub.ok(&["index", "verify"]).contains("consistent with 1 reports"));
+    assert!(
+        s.hub.ok(&["index", "verify"]).contains("consistent with 6 object versions"),
+        "the report and the marking definitions of its portions"
+    );
 }
 
 #[tokio::test]

@@ -1,0 +1,721 @@
+//! TAXII 2.1's domain operations: collections, objects, manifests, versions, adds, deletes and
+//! statuses, each computed from the caller's own view. Everything a caller reads is an object
+//! version released to its party (the release index), rendered for it: withheld portions and
+//! references to objects it may not see removed. Nothing counts what was withheld.
+//!
+//! HTTP (media types, query parsing, headers) is the server's; this module takes parsed queries.
+
+use std::collections::{BTreeSet, HashSet};
+
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use tearline_model::stix::{self, MarkingMeaning, ObjectPortions, StixObject};
+use tearline_model::{Collection, ReleaseFacts, User};
+pub use tearline_store::VersionFilter;
+use tearline_store::{Added, MarkingUse, NewObject, ObjectQuery, Released, StoreError, StoredObject};
+use time::OffsetDateTime;
+
+use crate::{Hub, HubError, Result, Snapshot, STALE_RETRIES};
+
+/// Largest page a caller gets, whatever `limit` it asks.
+pub const MAX_TAXII_PAGE: u32 = 1000;
+/// Largest request body the API root accepts (advertised as `max_content_length`).
+pub const MAX_CONTENT_LENGTH: usize = 10 * 1024 * 1024;
+/// The media type of STIX 2.1 content in manifests.
+pub const STIX_MEDIA_TYPE: &str = "application/stix+json;version=2.1";
+
+/// A collection as one caller sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectionView {
+    pub collection: Collection,
+    pub can_read: bool,
+    pub can_write: bool,
+}
+
+/// The filters of a TAXII request, parsed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaxiiQuery {
+    pub added_after: Option<OffsetDateTime>,
+    pub limit: Option<u32>,
+    pub next: Option<String>,
+    pub ids: Vec<String>,
+    pub types: Vec<String>,
+    /// Empty: the default of the endpoint (`last`).
+    pub versions: VersionFilter,
+    pub spec_versions: Vec<String>,
+}
+
+/// One page of a listing, with what the TAXII headers and envelope need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub more: bool,
+    pub next: Option<String>,
+    pub first_added: Option<OffsetDateTime>,
+    pub last_added: Option<OffsetDateTime>,
+}
+
+/// A manifest record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestRecord {
+    pub id: String,
+    pub date_added: OffsetDateTime,
+    pub version: OffsetDateTime,
+    pub media_type: &'static str,
+}
+
+/// A released object version rendered for the caller.
+struct Rendered {
+    object: StoredObject,
+    value: Value,
+}
+
+impl Hub {
+    /// The collections the caller may read: the declared ones and its party's feed.
+    pub async fn collections(&self, viewer: &User, now: OffsetDateTime) -> Result<Vec<CollectionView>> {
+        let snapshot = self.current(now).await?;
+        let mut views =
+            vec![CollectionView { collection: Collection::feed_of(&viewer.party), can_read: true, can_write: false }];
+        for collection in &snapshot.state.declared.collections {
+            if collection.can_read(&snapshot.coalition, &viewer.party) {
+                views.push(CollectionView {
+                    can_read: true,
+                    can_write: collection.can_write(&snapshot.coalition, &viewer.party),
+                    collection: collection.clone(),
+                });
+            }
+        }
+        Ok(views)
+    }
+
+    /// One collection the caller may read; any other is [`HubError::NotFound`].
+    pub async fn collection(&self, viewer: &User, id: &str, now: OffsetDateTime) -> Result<CollectionView> {
+        self.collections(viewer, now).await?.into_iter().find(|v| v.collection.id == id).ok_or(HubError::NotFound)
+    }
+
+    /// The objects of a collection the caller receives, a page at a time.
+    pub async fn taxii_objects(
+        &self,
+        viewer: &User,
+        collection: &str,
+        query: &TaxiiQuery,
+        now: OffsetDateTime,
+    ) -> Result<Page<Value>> {
+        let view = self.collection(viewer, collection, now).await?;
+        let page = self.released_page(viewer, &view, query, None, "objects").await?;
+        let mut page = page.map(|rendered| rendered.value);
+        // Public definitions asked for by id come first, on the first page.
+        if query.next.is_none() {
+            let definitions = query.ids.iter().filter_map(|id| public_definition(id)).filter(|definition| {
+                let of_type = |t: &String| definition.get("type").and_then(Value::as_str) == Some(t.as_str());
+                query.types.is_empty() || query.types.iter().any(of_type)
+            });
+            let mut items: Vec<Value> = definitions.collect();
+            items.append(&mut page.items);
+            page.items = items;
+        }
+        Ok(page)
+    }
+
+    /// The manifest of a collection, from the caller's view.
+    pub async fn taxii_manifest(
+        &self,
+        viewer: &User,
+        collection: &str,
+        query: &TaxiiQuery,
+        now: OffsetDateTime,
+    ) -> Result<Page<ManifestRecord>> {
+        let view = self.collection(viewer, collection, now).await?;
+        let page = self.released_page(viewer, &view, query, None, "manifest").await?;
+        Ok(page.map(|rendered| ManifestRecord {
+            id: rendered.object.id,
+            date_added: rendered.object.date_added,
+            version: rendered.object.version,
+            media_type: STIX_MEDIA_TYPE,
+        }))
+    }
+
+    /// One object of a collection (the versions the filters select); none is
+    /// [`HubError::NotFound`]. Tearline's own definitions and the TLP marking definitions are
+    /// served from any collection the caller may read.
+    pub async fn taxii_object(
+        &self,
+        viewer: &User,
+        collection: &str,
+        object_id: &str,
+        query: &TaxiiQuery,
+        now: OffsetDateTime,
+    ) -> Result<Page<Value>> {
+        let view = self.collection(viewer, collection, now).await?;
+        if let Some(definition) = public_definition(object_id) {
+            return Ok(Page { items: vec![definition], more: false, next: None, first_added: None, last_added: None });
+        }
+        let page = self.released_page(viewer, &view, query, Some(object_id), "object").await?;
+        if page.items.is_empty() && query.next.is_none() {
+            return Err(HubError::NotFound);
+        }
+        Ok(page.map(|rendered| rendered.value))
+    }
+
+    /// The versions of one object the caller receives.
+    pub async fn taxii_versions(
+        &self,
+        viewer: &User,
+        collection: &str,
+        object_id: &str,
+        query: &TaxiiQuery,
+        now: OffsetDateTime,
+    ) -> Result<Page<VersionRecord>> {
+        let view = self.collection(viewer, collection, now).await?;
+        let mut all = query.clone();
+        all.versions = VersionFilter { all: true, ..VersionFilter::default() };
+        let page = self.released_page(viewer, &view, &all, Some(object_id), "versions").await?;
+        if page.items.is_empty() && query.next.is_none() {
+            return Err(HubError::NotFound);
+        }
+        Ok(page
+            .map(|rendered| VersionRecord { version: rendered.object.version, date_added: rendered.object.date_added }))
+    }
+
+    /// Deletes the selected versions of an object the caller's party originated, from a
+    /// collection it may write. An object it may not see is [`HubError::NotFound`]; one it sees
+    /// but did not originate, or a collection it may only read, is [`HubError::Forbidden`].
+    pub async fn taxii_delete(
+        &self,
+        viewer: &User,
+        collection: &str,
+        object_id: &str,
+        query: &TaxiiQuery,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let view = self.collection(viewer, collection, now).await?;
+        let mut all = query.clone();
+        all.limit = Some(MAX_TAXII_PAGE);
+        all.next = None;
+        // Without `match[version]`, a delete removes every version.
+        if all.versions == VersionFilter::default() {
+            all.versions.all = true;
+        }
+        let mut seqs = Vec::new();
+        loop {
+            let page = self.released_page(viewer, &view, &all, Some(object_id), "delete").await?;
+            if page.items.is_empty() && seqs.is_empty() {
+                return Err(HubError::NotFound);
+            }
+            if !view.can_write {
+                return Err(HubError::Forbidden("the collection is read-only for the caller".into()));
+            }
+            for rendered in &page.items {
+                if rendered.object.facts.originator != viewer.party {
+                    return Err(HubError::Forbidden("only the originator's users may delete an object".into()));
+                }
+                seqs.push(rendered.object.seq);
+            }
+            match page.next {
+                Some(next) if page.more => all.next = Some(next),
+                _ => break,
+            }
+        }
+        self.store.delete_objects(&seqs).await?;
+        Ok(())
+    }
+
+    /// A status the caller's party may read.
+    pub async fn taxii_status(&self, viewer: &User, id: &str) -> Result<Value> {
+        self.store.status(id, &viewer.party).await?.ok_or(HubError::NotFound)
+    }
+
+    /// Adds the objects of an envelope to a collection the caller may write; returns the status
+    /// resource (already complete: adds are synchronous). Invalid STIX, or a marking the hub does
+    /// not understand, refuses the whole envelope ([`HubError::Invalid`]); otherwise an object
+    /// fails only when a different one is stored under its id and version, and an identical
+    /// one already stored succeeds without a change.
+    pub async fn taxii_add(
+        &self,
+        viewer: &User,
+        collection: &str,
+        envelope: &Value,
+        now: OffsetDateTime,
+    ) -> Result<Value> {
+        let view = self.collection(viewer, collection, now).await?;
+        if !view.can_write {
+            return Err(HubError::Forbidden("the caller may not add objects to this collection".into()));
+        }
+        let objects = envelope
+            .get("objects")
+            .and_then(Value::as_array)
+            .ok_or_else(|| HubError::Invalid("the envelope has no `objects` list".into()))?;
+        if objects.is_empty() {
+            return Err(HubError::Invalid("the envelope's `objects` list is empty".into()));
+        }
+        let status_id = uuid::Uuid::new_v4().to_string();
+        for _ in 0..STALE_RETRIES {
+            let snapshot = self.current(now).await?;
+            let candidates = self.prepare_add(&snapshot, viewer, &view, objects).await?;
+            let mut failures = Vec::new();
+            let new: Vec<NewObject> = candidates.iter().map(|(_, object)| object.clone()).collect();
+            let added = match self.store.insert_objects(snapshot.state.version, &new, now, false).await {
+                Err(StoreError::Stale { .. }) => continue,
+                other => other?,
+            };
+            let mut successes = Vec::new();
+            for ((index, object), outcome) in candidates.iter().zip(added) {
+                let version = object.version.map(stix::timestamp);
+                match outcome {
+                    Added::Stored { date_added } | Added::Duplicate { date_added } => {
+                        let mut record = json!({ "id": object.id, "date_added": taxii_timestamp(date_added) });
+                        if let (Some(version), Some(fields)) = (version, record.as_object_mut()) {
+                            fields.insert("version".into(), json!(version));
+                        }
+                        successes.push(record);
+                    }
+                    Added::Conflict => failures.push(failure(
+                        *index,
+                        &object.id,
+                        version.as_deref(),
+                        "another object is stored with this id and version",
+                    )),
+                }
+            }
+            let status = json!({
+                "id": status_id,
+                "status": "complete",
+                "request_timestamp": taxii_timestamp(now),
+                "total_count": objects.len(),
+                "success_count": successes.len(),
+                "successes": successes,
+                "failure_count": failures.len(),
+                "failures": failures,
+                "pending_count": 0,
+                "pendings": [],
+            });
+            let status = strip_index(status);
+            self.store.insert_status(&status_id, &viewer.party, &status, now).await?;
+            return Ok(status);
+        }
+        Err(HubError::Busy)
+    }
+
+    /// Validates and decides each object of an add: what to store, with its position in the
+    /// envelope.
+    async fn prepare_add(
+        &self,
+        snapshot: &Snapshot,
+        viewer: &User,
+        view: &CollectionView,
+        objects: &[Value],
+    ) -> Result<Vec<(usize, NewObject)>> {
+        // Invalid STIX refuses the whole envelope (nothing stored), naming the object and why.
+        let invalid = |index: usize, value: &Value, problem: &str| {
+            let id = value.get("id").and_then(Value::as_str).unwrap_or("(no id)");
+            HubError::Invalid(format!("object {index} of the envelope ({id}): {problem}"))
+        };
+        let mut parsed = Vec::new();
+        for (index, value) in objects.iter().enumerate() {
+            let object = StixObject::parse(value.clone()).map_err(|e| invalid(index, value, &e.to_string()))?;
+            parsed.push((index, object));
+        }
+        // Marking definitions come from the envelope itself or from the store.
+        let mut definitions: std::collections::BTreeMap<String, Result<MarkingMeaning, String>> = Default::default();
+        for (_, object) in &parsed {
+            if object.object_type() == "marking-definition" {
+                let meaning = MarkingMeaning::of_definition(object).map_err(|e| e.to_string());
+                definitions.insert(object.id().to_string(), meaning);
+            }
+        }
+        let wanted: Vec<String> = parsed
+            .iter()
+            .flat_map(|(_, o)| o.marking_refs())
+            .filter(|id| stix::builtin_marking(id).is_none() && !definitions.contains_key(*id))
+            .map(str::to_string)
+            .collect::<BTreeSet<String>>()
+            .into_iter()
+            .collect();
+        for stored in self.store.marking_definitions(&wanted).await? {
+            let meaning = StixObject::parse(stored.stix.clone())
+                .map_err(|e| e.to_string())
+                .and_then(|o| MarkingMeaning::of_definition(&o).map_err(|e| e.to_string()));
+            definitions.insert(stored.id.clone(), meaning);
+        }
+        let resolve = |id: &str| -> Option<MarkingMeaning> {
+            stix::builtin_marking(id).or_else(|| definitions.get(id).and_then(|m| m.as_ref().ok().cloned()))
+        };
+
+        let mut candidates = Vec::new();
+        for (index, object) in parsed {
+            let value = &objects[index];
+            if let Some(Err(reason)) = definitions.get(object.id()) {
+                return Err(invalid(index, value, &format!("the marking definition is not understood: {reason}")));
+            }
+            let portions = ObjectPortions::of(&object, &viewer.party, &snapshot.coalition, &resolve)
+                .map_err(|e| invalid(index, value, &e.to_string()))?;
+            if let Some(above) = portions.markings().iter().map(|m| m.classification()).find(|c| *c > viewer.clearance)
+            {
+                let problem = format!("a portion is marked {above}, above the author's clearance {}", viewer.clearance);
+                return Err(invalid(index, value, &problem));
+            }
+            let facts = if object.object_type() == "marking-definition" {
+                ReleaseFacts::released_with_users(&viewer.party)
+            } else {
+                ReleaseFacts {
+                    originator: viewer.party.clone(),
+                    topics: object.labels().into_iter().filter_map(|l| tearline_model::Topic::new(l).ok()).collect(),
+                    portions: portions.markings().to_vec(),
+                    required: BTreeSet::from([0]),
+                    at_least_one_of: Vec::new(),
+                }
+            };
+            candidates.push((
+                index,
+                NewObject {
+                    id: object.id().to_string(),
+                    version: object.version(),
+                    object_type: object.object_type().to_string(),
+                    spec_version: object.spec_version().unwrap_or("2.1").to_string(),
+                    collection: Some(view.collection.id.clone()),
+                    entries: snapshot.decider.release_entries_for_coalition(&facts),
+                    markings: marking_uses(&object, &portions),
+                    facts,
+                    report: None,
+                    stix: object.to_value(),
+                },
+            ));
+        }
+        Ok(candidates)
+    }
+
+    /// A page of the object versions the caller receives in a collection (of one object, with
+    /// `object_id`), rendered, skipping those whose rendering is withheld.
+    async fn released_page(
+        &self,
+        viewer: &User,
+        view: &CollectionView,
+        query: &TaxiiQuery,
+        object_id: Option<&str>,
+        endpoint: &str,
+    ) -> Result<Page<Rendered>> {
+        let limit = query.limit.unwrap_or(MAX_TAXII_PAGE).clamp(1, MAX_TAXII_PAGE);
+        let snapshot = self.current_snapshot().await;
+        let key = self.paging_key().await?;
+        let binding = binding_of(viewer, endpoint, &view.collection.id, object_id, query);
+        let mut after_seq = match &query.next {
+            Some(next) => open_next(&key, &binding, next).ok_or(HubError::BadCursor)?,
+            None => 0,
+        };
+        let mut ids = query.ids.clone();
+        if let Some(id) = object_id {
+            ids = vec![id.to_string()];
+        }
+        let versions = if query.versions == VersionFilter::default() {
+            VersionFilter { last: true, ..VersionFilter::default() }
+        } else {
+            query.versions.clone()
+        };
+        let mut items: Vec<Rendered> = Vec::new();
+        let mut more = false;
+        'scan: loop {
+            let rows = self
+                .store
+                .released_objects(&ObjectQuery {
+                    party: viewer.party.clone(),
+                    clearance: viewer.clearance,
+                    collection: (!view.collection.is_feed).then(|| view.collection.id.clone()),
+                    after_seq,
+                    added_after: query.added_after,
+                    ids: ids.clone(),
+                    types: query.types.clone(),
+                    spec_versions: query.spec_versions.clone(),
+                    versions: versions.clone(),
+                    limit: limit + 1,
+                })
+                .await?;
+            let exhausted = rows.len() <= limit as usize;
+            let rendered = self.render_all(&snapshot, viewer, rows).await?;
+            for (seq, item) in rendered {
+                after_seq = seq;
+                let Some(item) = item else { continue };
+                if items.len() == limit as usize {
+                    more = true;
+                    break 'scan;
+                }
+                items.push(item);
+            }
+            if exhausted {
+                break;
+            }
+        }
+        let next = match (more, items.last()) {
+            (true, Some(last)) => Some(seal_next(&key, &binding, last.object.seq)),
+            _ => None,
+        };
+        Ok(Page {
+            first_added: items.first().map(|r| r.object.date_added),
+            last_added: items.last().map(|r| r.object.date_added),
+            items,
+            more,
+            next,
+        })
+    }
+
+    /// Renders released object versions for the caller, in order; `None` where the rendering
+    /// withholds the object (a required property or reference withheld).
+    async fn render_all(
+        &self,
+        snapshot: &Snapshot,
+        viewer: &User,
+        rows: Vec<Released>,
+    ) -> Result<Vec<(i64, Option<Rendered>)>> {
+        let parsed: Vec<(Released, Option<StixObject>)> = rows
+            .into_iter()
+            .map(|row| {
+                let object =
+                    if row.object.report.is_some() { None } else { StixObject::parse(row.object.stix.clone()).ok() };
+                (row, object)
+            })
+            .collect();
+        let references: Vec<String> = parsed
+            .iter()
+            .filter(|(row, _)| row.object.facts.originator != viewer.party)
+            .filter_map(|(_, object)| object.as_ref())
+            .flat_map(|object| object.references())
+            .map(str::to_string)
+            .collect::<BTreeSet<String>>()
+            .into_iter()
+            .collect();
+        let mut released: HashSet<String> =
+            self.store.released_ids(&viewer.party, viewer.clearance, &references).await?;
+        // Identities of the coalition's parties are public within it.
+        released.extend(snapshot.coalition.parties().map(|p| stix::party_identity_id(&p.code)));
+        Ok(parsed
+            .into_iter()
+            .map(|(row, object)| {
+                let seq = row.object.seq;
+                let value = render_for(snapshot, viewer, &row, object.as_ref(), &released);
+                (seq, value.map(|value| Rendered { object: row.object, value }))
+            })
+            .collect())
+    }
+
+    /// The key that seals paging cursors, made once per hub.
+    async fn paging_key(&self) -> Result<Vec<u8>> {
+        let mut fresh = [0u8; 32];
+        getrandom::getrandom(&mut fresh).map_err(|e| HubError::Rejected(format!("no randomness: {e}")))?;
+        let stored = self.store.init_meta("paging_key", &hex::encode(fresh)).await?;
+        hex::decode(stored).map_err(|_| HubError::Store(StoreError::Corrupt("paging key".into())))
+    }
+}
+
+/// One version of an object, for the versions endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionRecord {
+    pub version: OffsetDateTime,
+    pub date_added: OffsetDateTime,
+}
+
+impl<T> Page<T> {
+    fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            more: self.more,
+            next: self.next,
+            first_added: self.first_added,
+            last_added: self.last_added,
+        }
+    }
+}
+
+/// The caller's rendering of one released object version, or `None` when it is withheld.
+fn render_for(
+    snapshot: &Snapshot,
+    viewer: &User,
+    row: &Released,
+    object: Option<&StixObject>,
+    released: &HashSet<String>,
+) -> Option<Value> {
+    let facts = &row.object.facts;
+    let shown = |i: usize| facts.portion_shown(&row.entry, viewer.clearance, i);
+    if !facts.is_shown(shown) {
+        return None;
+    }
+    if let Some(report) = &row.object.report {
+        let rendering = report.render(shown)?;
+        let mut value = stix::rendering_to_stix(&rendering);
+        // The banner's marking definition is computed per rendering and not stored; each portion
+        // keeps its own, which is.
+        if let Some(fields) = value.as_object_mut() {
+            fields.remove("object_marking_refs");
+        }
+        return Some(value);
+    }
+    let object = object?;
+    let is_originator = facts.originator == viewer.party;
+    let visible = |id: &str| is_originator || released.contains(id) || is_public(id);
+    // Rendering needs only where the portions are: every marking may stand for nothing here.
+    let anything = |_: &str| Some(MarkingMeaning::Statement);
+    let portions = ObjectPortions::of(object, &facts.originator, &snapshot.coalition, &anything).ok()?;
+    stix::render(object, &portions, &shown, &visible)
+}
+
+/// Objects every authenticated caller may read: Tearline's definitions, the hub's identity, and
+/// the TLP marking definitions.
+fn is_public(id: &str) -> bool {
+    public_definition(id).is_some()
+}
+
+fn public_definition(id: &str) -> Option<Value> {
+    stix::extension_definitions()
+        .into_iter()
+        .find(|d| d.get("id").and_then(Value::as_str) == Some(id))
+        .or_else(|| tearline_model::Tlp::from_marking_definition_id(id).map(stix::tlp_definition))
+}
+
+/// Which portions use each marking definition an object references: object-level markings the
+/// whole object (portion 0), granular ones the portions of their selectors.
+fn marking_uses(object: &StixObject, portions: &ObjectPortions) -> Vec<MarkingUse> {
+    let mut uses: std::collections::BTreeMap<String, BTreeSet<usize>> = Default::default();
+    let fields = object.json();
+    for id in
+        fields.get("object_marking_refs").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
+    {
+        uses.entry(id.to_string()).or_default().insert(0);
+    }
+    for granular in fields.get("granular_markings").and_then(Value::as_array).into_iter().flatten() {
+        let Some(id) = granular.get("marking_ref").and_then(Value::as_str) else { continue };
+        for selector in
+            granular.get("selectors").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
+        {
+            if let Some(position) = portions.selectors().iter().position(|s| s == selector) {
+                uses.entry(id.to_string()).or_default().insert(position + 1);
+            }
+        }
+    }
+    uses.into_iter()
+        .map(|(id, used)| MarkingUse {
+            min_classification: used
+                .iter()
+                .filter_map(|i| portions.markings().get(*i).map(|m| m.classification()))
+                .min()
+                .unwrap_or(tearline_model::Classification::Unclassified),
+            portions: used.into_iter().collect(),
+            id,
+        })
+        .collect()
+}
+
+fn failure(index: usize, id: &str, version: Option<&str>, message: &str) -> Value {
+    let mut record = json!({ "id": id, "message": message, "index": index });
+    if let (Some(version), Some(fields)) = (version, record.as_object_mut()) {
+        fields.insert("version".into(), json!(version));
+    }
+    record
+}
+
+/// Failures are collected with their envelope position (to keep them in order); TAXII's status
+/// does not carry it.
+fn strip_index(mut status: Value) -> Value {
+    if let Some(failures) = status.get_mut("failures").and_then(Value::as_array_mut) {
+        failures.sort_by_key(|f| f.get("index").and_then(Value::as_u64).unwrap_or(0));
+        for failure in failures.iter_mut() {
+            if let Some(fields) = failure.as_object_mut() {
+                fields.remove("index");
+            }
+        }
+    }
+    status
+}
+
+/// TAXII timestamps: RFC 3339 UTC with microseconds (dates added are distinct to the microsecond).
+pub fn taxii_timestamp(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.microsecond()
+    )
+}
+
+/// What a paging cursor is bound to: the caller, the endpoint, the collection, the object and
+/// the filters.
+fn binding_of(viewer: &User, endpoint: &str, collection: &str, object_id: Option<&str>, query: &TaxiiQuery) -> Vec<u8> {
+    let filters = json!({
+        "user": viewer.name.as_str(),
+        "endpoint": endpoint,
+        "collection": collection,
+        "object": object_id,
+        "added_after": query.added_after.map(taxii_timestamp),
+        "limit": query.limit,
+        "ids": query.ids,
+        "types": query.types,
+        "versions": [query.versions.all, query.versions.first, query.versions.last],
+        "at": query.versions.at.iter().map(|t| taxii_timestamp(*t)).collect::<Vec<_>>(),
+        "spec_versions": query.spec_versions,
+    });
+    filters.to_string().into_bytes()
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// `next`: the position, and a MAC of it and of what it is bound to.
+fn seal_next(key: &[u8], binding: &[u8], seq: i64) -> String {
+    use base64::Engine;
+    let mut token = seq.to_be_bytes().to_vec();
+    token.extend_from_slice(&mac(key, binding, seq));
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token)
+}
+
+/// The position of a `next` sealed for this binding; `None` for a forged or foreign one.
+fn open_next(key: &[u8], binding: &[u8], next: &str) -> Option<i64> {
+    use base64::Engine;
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(next).ok()?;
+    let (position, tag) = token.split_at_checked(8)?;
+    let seq = i64::from_be_bytes(position.try_into().ok()?);
+    let mut check = HmacSha256::new_from_slice(key).ok()?;
+    check.update(&seq.to_be_bytes());
+    check.update(binding);
+    check.verify_truncated_left(tag).ok()?;
+    (tag.len() == 16).then_some(seq)
+}
+
+fn mac(key: &[u8], binding: &[u8], seq: i64) -> Vec<u8> {
+    match HmacSha256::new_from_slice(key) {
+        Ok(mut mac) => {
+            mac.update(&seq.to_be_bytes());
+            mac.update(binding);
+            mac.finalize().into_bytes()[..16].to_vec()
+        }
+        // HMAC takes keys of any length; an empty tag would never verify.
+        Err(_) => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_next_opens_only_with_its_binding() {
+        let key = [7u8; 32];
+        let next = seal_next(&key, b"alice", 42);
+        assert_eq!(open_next(&key, b"alice", &next), Some(42));
+        assert_eq!(open_next(&key, b"bob", &next), None);
+        assert_eq!(open_next(&[8u8; 32], b"alice", &next), None);
+        let forged = seal_next(&key, b"alice", 43);
+        let mut bytes = forged.into_bytes();
+        bytes[0] ^= 1;
+        assert_eq!(open_next(&key, b"alice", &String::from_utf8(bytes).unwrap()), None);
+        assert_eq!(open_next(&key, b"alice", "not base64!"), None);
+        assert_eq!(open_next(&key, b"alice", ""), None);
+    }
+
+    #[test]
+    fn taxii_timestamps_have_microseconds() {
+        let at = time::macros::datetime!(2026-03-01 10:30:05.123456789 UTC);
+        assert_eq!(taxii_timestamp(at), "2026-03-01T10:30:05.123456Z");
+    }
+}
