@@ -85,6 +85,8 @@ pub(crate) struct Snapshot {
 pub struct Hub {
     store: Arc<dyn Store>,
     snapshot: RwLock<Arc<Snapshot>>,
+    /// Seals TAXII paging cursors; made once per hub and kept in the store.
+    paging_key: tokio::sync::OnceCell<Vec<u8>>,
 }
 
 /// What `apply` changed (empty: nothing).
@@ -179,7 +181,7 @@ impl Hub {
         // A newer binary brings its schema migrations; they run before anything is read.
         store.migrate().await?;
         let snapshot = Arc::new(load_snapshot(store.as_ref(), None, now).await?);
-        let hub = Hub { store, snapshot: RwLock::new(snapshot) };
+        let hub = Hub { store, snapshot: RwLock::new(snapshot), paging_key: tokio::sync::OnceCell::new() };
         if let Some(files) = operator_policies {
             let policies = Policies::load(&files)?;
             let source = PolicySource { digest: policy_digest(&files), files };

@@ -400,7 +400,7 @@ impl Hub {
         let key = self.paging_key().await?;
         let binding = binding_of(viewer, endpoint, &view.collection.id, object_id, query);
         let mut after_seq = match &query.next {
-            Some(next) => open_next(&key, &binding, next).ok_or(HubError::BadCursor)?,
+            Some(next) => open_next(key, &binding, next).ok_or(HubError::BadCursor)?,
             None => 0,
         };
         let mut ids = query.ids.clone();
@@ -446,7 +446,7 @@ impl Hub {
             }
         }
         let next = match (more, items.last()) {
-            (true, Some(last)) => Some(seal_next(&key, &binding, last.object.seq)),
+            (true, Some(last)) => Some(seal_next(key, &binding, last.object.seq)),
             _ => None,
         };
         Ok(Page {
@@ -497,12 +497,19 @@ impl Hub {
             .collect())
     }
 
-    /// The key that seals paging cursors, made once per hub.
-    async fn paging_key(&self) -> Result<Vec<u8>> {
-        let mut fresh = [0u8; 32];
-        getrandom::getrandom(&mut fresh).map_err(|e| HubError::Rejected(format!("no randomness: {e}")))?;
-        let stored = self.store.init_meta("paging_key", &hex::encode(fresh)).await?;
-        hex::decode(stored).map_err(|_| HubError::Store(StoreError::Corrupt("paging key".into())))
+    /// The key that seals paging cursors, made once per hub (shared by every process on the
+    /// store) and read once per process.
+    async fn paging_key(&self) -> Result<&[u8]> {
+        let key = self
+            .paging_key
+            .get_or_try_init(|| async {
+                let mut fresh = [0u8; 32];
+                getrandom::getrandom(&mut fresh).map_err(|e| HubError::Rejected(format!("no randomness: {e}")))?;
+                let stored = self.store.init_meta("paging_key", &hex::encode(fresh)).await?;
+                hex::decode(stored).map_err(|_| HubError::Store(StoreError::Corrupt("paging key".into())))
+            })
+            .await?;
+        Ok(key)
     }
 }
 

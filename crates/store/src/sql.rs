@@ -120,6 +120,14 @@ impl Backend {
         }
     }
 
+    /// SQL for the lower of two values.
+    fn lower_of(self, a: &str, b: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("MIN({a}, {b})"),
+            Backend::Postgres => format!("LEAST({a}, {b})"),
+        }
+    }
+
     fn count_schema_tables(self) -> &'static str {
         match self {
             Backend::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'hub_state'",

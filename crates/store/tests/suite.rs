@@ -62,6 +62,26 @@ impl Fixture {
         self
     }
 
+    /// A plain connection to the database, below the store.
+    async fn connection(&self) -> AnyConnection {
+        let url = match &self.place {
+            Place::Sqlite(dir) => {
+                format!("sqlite://{}", dir.path().join("data").join(tearline_store::SQLITE_FILE).display())
+            }
+            Place::Postgres { admin_url, database } => database_url(admin_url, database),
+        };
+        AnyConnection::connect(&url).await.unwrap()
+    }
+
+    /// The folder of this backend's migrations.
+    fn migrations(&self) -> std::path::PathBuf {
+        let backend = match self.place {
+            Place::Sqlite(_) => "sqlite",
+            Place::Postgres { .. } => "postgres",
+        };
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend)
+    }
+
     /// Another handle on the same database, as another hub process would have.
     async fn another_process(&self) -> SqlStore {
         match &self.place {
@@ -194,7 +214,7 @@ on_both_backends! {
         a_rebuild_pages_through_more_reports_than_one_batch,
         concurrent_writers_with_one_version_succeed_once,
     ],
-    unmigrated: [an_unmigrated_store_says_so],
+    unmigrated: [an_unmigrated_store_says_so, reports_stored_before_stix_objects_are_carried_over],
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -367,6 +387,57 @@ async fn listed_all(store: &SqlStore, party: &str, clearance: Classification) ->
 
 // ---------------------------------------------------------------------------------------------
 // Tests
+
+/// A store made by the first schema, holding a report, upgraded: the report, its release entries
+/// and its release facts (computed by the migration, in SQL) are as a fresh store would have them.
+async fn reports_stored_before_stix_objects_are_carried_over(fixture: &Fixture) {
+    let mut first = sqlx::migrate::Migrator::new(fixture.migrations()).await.unwrap();
+    first.migrations = std::borrow::Cow::Owned(first.migrations.iter().filter(|m| m.version == 1).cloned().collect());
+    let mut conn = fixture.connection().await;
+    first.run(&mut conn).await.unwrap();
+    let mut stored = report(7);
+    stored
+        .paragraphs
+        .push(Portion { marking: Marking::classified(Classification::Confidential), text: "Second paragraph.".into() });
+    for (code, name) in [("USA", "United States"), ("IRQ", "Iraq")] {
+        sqlx::query("INSERT INTO parties (code, name, active) VALUES ($1, $2, 1)")
+            .bind(code)
+            .bind(name)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO objects (id, stix_type, originator, title, created, report, stix) \
+         VALUES ($1, 'report', 'USA', $2, '2026-03-01T12:00:07.000000000Z', $3, $4)",
+    )
+    .bind(stored.id.as_str())
+    .bind(stored.title.text.as_str())
+    .bind(serde_json::to_string(&stored).unwrap())
+    .bind(stix(&stored).to_string())
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO release_index (party, object_seq, portions, min_clearance) VALUES ('IRQ', 1, $1, 2)")
+        .bind(vec![0b101_u8])
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+
+    let store = &fixture.store;
+    store.migrate().await.unwrap();
+    assert_eq!(store.report(&stored.id).await.unwrap(), Some(stored.clone()));
+    let objects = store.objects_page(0, 10).await.unwrap();
+    assert_eq!(objects.len(), 1);
+    assert_eq!(objects[0].facts, ReleaseFacts::of_report(&stored));
+    assert_eq!((objects[0].version, objects[0].date_added), (stored.created, stored.created));
+    assert_eq!(objects[0].object_type, "report");
+    let listed = store.list_reports(&code("IRQ"), Classification::Secret, None, 10).await.unwrap();
+    assert_eq!(listed.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), [stored.id.as_str()]);
+    let entry = store.release_entry(&code("IRQ"), &stored.id).await.unwrap().unwrap();
+    assert_eq!(entry.portions.iter().collect::<Vec<_>>(), [0, 2]);
+}
 
 async fn an_unmigrated_store_says_so(fixture: &Fixture) {
     let store = &fixture.store;

@@ -1,7 +1,7 @@
 //! Object versions: adding them (with their release entries and the marking definitions they
 //! use), querying what a party may receive, deleting, and TAXII statuses.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
@@ -26,6 +26,11 @@ impl SqlStore {
         now: OffsetDateTime,
         all_new: bool,
     ) -> Result<Vec<Added>> {
+        // Encoded before the lock is taken.
+        let texts: Vec<String> = objects.iter().map(|o| o.stix.to_string()).collect();
+        let versions: Vec<Option<String>> =
+            objects.iter().map(|o| o.version.map(timestamp).transpose()).collect::<Result<_>>()?;
+
         let mut write = self.begin_write().await?;
         self.check_version(&mut write.tx, expected_version).await?;
         let conn: &mut AnyConnection = &mut write.tx;
@@ -42,38 +47,32 @@ impl SqlStore {
             date_added = date_added.max(last + DATE_ADDED_STEP);
         }
 
+        let ids: Vec<&str> = objects.iter().map(|o| o.id.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
+        let mut known = stored_versions(conn, &ids).await?;
         let mut outcomes = Vec::with_capacity(objects.len());
-        // (id, version) -> (stix text, date added) of what this batch stored.
-        let mut batch: HashMap<(String, String), (String, OffsetDateTime)> = HashMap::new();
-        for object in objects {
-            let stix = object.stix.to_string();
-            let version = match object.version {
-                Some(version) => timestamp(version)?,
-                None => match latest_identical(conn, &object.id, &stix).await? {
-                    Some(added) => {
-                        outcomes.push(Added::Duplicate { date_added: added });
+        let mut rows: Vec<Row<'_>> = Vec::new();
+        for ((object, stix), version) in objects.iter().zip(&texts).zip(&versions) {
+            let version = match version {
+                Some(version) => version.clone(),
+                // Versioned by date added: a copy of the latest version is that version again.
+                None => match known.latest.get(&object.id) {
+                    Some(latest) if latest.stix == *stix => {
+                        outcomes.push(Added::Duplicate { date_added: latest.date_added });
                         continue;
                     }
-                    None => timestamp(date_added)?,
+                    _ => timestamp(date_added)?,
                 },
             };
             let key = (object.id.clone(), version.clone());
-            let existing = match batch.get(&key) {
-                Some((text, added)) => Some((text.clone(), *added)),
-                None => stored_version(conn, &object.id, &version).await?,
-            };
-            if let Some((text, added)) = existing {
-                outcomes.push(if text == stix { Added::Duplicate { date_added: added } } else { Added::Conflict });
+            if let Some(stored) = known.versions.get(&key) {
+                let same = stored.stix == *stix;
+                outcomes.push(if same { Added::Duplicate { date_added: stored.date_added } } else { Added::Conflict });
                 continue;
             }
-            let seq = insert_object(conn, object, &version, date_added, &stix).await?;
-            let entries: Vec<(i64, &ReleaseEntry)> = object.entries.iter().map(|entry| (seq, entry)).collect();
-            insert_entries(conn, &parties, &entries).await?;
-            if object.object_type == "marking-definition" {
-                self.rederive_marking(conn, seq).await?;
-            }
-            self.release_markings_with(conn, seq, &object.markings).await?;
-            batch.insert(key, (stix, date_added));
+            let stored = Version { stix: stix.clone(), date_added };
+            known.latest.insert(object.id.clone(), stored.clone());
+            known.versions.insert(key, stored);
+            rows.push(Row { object, version, stix, date_added });
             outcomes.push(Added::Stored { date_added });
             date_added += DATE_ADDED_STEP;
         }
@@ -83,34 +82,97 @@ impl SqlStore {
                 return Err(StoreError::Duplicate(id));
             }
         }
+
+        let seqs = insert_rows(conn, &rows).await?;
+        let entries: Vec<(i64, &ReleaseEntry)> =
+            rows.iter().zip(&seqs).flat_map(|(row, seq)| row.object.entries.iter().map(move |e| (*seq, e))).collect();
+        insert_entries(conn, &parties, &entries).await?;
+        for (row, seq) in rows.iter().zip(&seqs) {
+            if row.object.object_type == "marking-definition" {
+                self.rederive_marking(conn, *seq).await?;
+            }
+        }
+        self.record_marking_uses(conn, &parties, &rows, &seqs).await?;
         write.tx.commit().await.map_err(db("committing objects"))?;
         Ok(outcomes)
     }
 
-    /// Records which stored marking definitions the object at `seq` uses, and releases them to
-    /// the parties that receive a portion using them.
-    async fn release_markings_with(&self, conn: &mut AnyConnection, seq: i64, markings: &[MarkingUse]) -> Result<()> {
-        for marking in markings {
-            let marking_seqs: Vec<i64> =
-                sqlx::query_scalar("SELECT seq FROM objects WHERE id = $1 AND stix_type = 'marking-definition'")
-                    .bind(marking.id.as_str())
-                    .fetch_all(&mut *conn)
-                    .await
-                    .map_err(db("looking up a marking definition"))?;
-            for marking_seq in marking_seqs {
-                sqlx::query(
-                    "INSERT INTO object_markings (object_seq, marking_seq, portions, min_classification) \
-                     VALUES ($1, $2, $3, $4) ON CONFLICT (object_seq, marking_seq) DO NOTHING",
-                )
-                .bind(seq)
-                .bind(marking_seq)
-                .bind(marking.portions.as_bytes())
-                .bind(i64::from(marking.min_classification.rank()))
-                .execute(&mut *conn)
-                .await
-                .map_err(db("recording a marking in use"))?;
-                self.rederive_marking(conn, marking_seq).await?;
+    /// Records which stored marking definitions the new objects use, and releases each to the
+    /// parties receiving a portion that uses it (lowering the clearance it needs where one of
+    /// them needs less).
+    async fn record_marking_uses(
+        &self,
+        conn: &mut AnyConnection,
+        parties: &HashSet<String>,
+        rows: &[Row<'_>],
+        seqs: &[i64],
+    ) -> Result<()> {
+        let marking_ids: Vec<&str> = rows
+            .iter()
+            .flat_map(|row| row.object.markings.iter().map(|m| m.id.as_str()))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut marking_seqs: HashMap<String, Vec<i64>> = HashMap::new();
+        for chunk in marking_ids.chunks(ROWS_PER_LOOKUP) {
+            let sql = format!(
+                "SELECT seq, id FROM objects WHERE stix_type = 'marking-definition' AND id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(*id);
             }
+            for row in query.fetch_all(&mut *conn).await.map_err(db("looking up marking definitions"))? {
+                marking_seqs.entry(get(&row, 1)?).or_default().push(get(&row, 0)?);
+            }
+        }
+        let mut uses: Vec<(i64, i64, &MarkingUse)> = Vec::new();
+        let mut lowest: BTreeMap<(String, i64), i64> = BTreeMap::new();
+        for (row, seq) in rows.iter().zip(seqs) {
+            for marking in &row.object.markings {
+                for marking_seq in marking_seqs.get(&marking.id).into_iter().flatten() {
+                    uses.push((*seq, *marking_seq, marking));
+                    for entry in &row.object.entries {
+                        if marking.portions.iter().any(|p| entry.portions.contains(p)) {
+                            let needed =
+                                i64::from(entry.min_clearance.rank()).max(i64::from(marking.min_classification.rank()));
+                            let lowest = lowest.entry((entry.party.to_string(), *marking_seq)).or_insert(needed);
+                            *lowest = (*lowest).min(needed);
+                        }
+                    }
+                }
+            }
+        }
+        for chunk in uses.chunks(ROWS_PER_INSERT) {
+            let sql = format!(
+                "INSERT INTO object_markings (object_seq, marking_seq, portions, min_classification) VALUES {} \
+                 ON CONFLICT (object_seq, marking_seq) DO NOTHING",
+                tuples(4, chunk.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for (seq, marking_seq, marking) in chunk {
+                query = query
+                    .bind(*seq)
+                    .bind(*marking_seq)
+                    .bind(marking.portions.as_bytes())
+                    .bind(i64::from(marking.min_classification.rank()));
+            }
+            query.execute(&mut *conn).await.map_err(db("recording markings in use"))?;
+        }
+        let lowest: Vec<((String, i64), i64)> = lowest.into_iter().filter(|((p, _), _)| parties.contains(p)).collect();
+        for chunk in lowest.chunks(ROWS_PER_INSERT) {
+            let sql = format!(
+                "INSERT INTO release_index (party, object_seq, portions, min_clearance) VALUES {} \
+                 ON CONFLICT (party, object_seq) DO UPDATE SET min_clearance = {}",
+                tuples(4, chunk.len()),
+                self.backend.lower_of("release_index.min_clearance", "excluded.min_clearance")
+            );
+            let mut query = sqlx::query(&sql);
+            for ((party, marking_seq), rank) in chunk {
+                query = query.bind(party.as_str()).bind(*marking_seq).bind(WHOLE_OBJECT.to_vec()).bind(*rank);
+            }
+            query.execute(&mut *conn).await.map_err(db("releasing marking definitions"))?;
         }
         Ok(())
     }
@@ -317,57 +379,104 @@ fn version_condition(
     Ok((!conditions.is_empty()).then(|| conditions.join(" OR ")))
 }
 
-async fn latest_identical(conn: &mut AnyConnection, id: &str, stix: &str) -> Result<Option<OffsetDateTime>> {
-    let row = sqlx::query("SELECT stix, date_added FROM objects WHERE id = $1 ORDER BY seq DESC LIMIT 1")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db("reading the latest version"))?;
-    match row {
-        Some(row) if get::<String>(&row, 0)? == stix => Ok(Some(parse_timestamp(&get::<String>(&row, 1)?)?)),
-        _ => Ok(None),
-    }
-}
-
-async fn stored_version(conn: &mut AnyConnection, id: &str, version: &str) -> Result<Option<(String, OffsetDateTime)>> {
-    let row = sqlx::query("SELECT stix, date_added FROM objects WHERE id = $1 AND version = $2")
-        .bind(id)
-        .bind(version)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db("reading a stored version"))?;
-    row.map(|row| Ok((get::<String>(&row, 0)?, parse_timestamp(&get::<String>(&row, 1)?)?))).transpose()
-}
-
-async fn insert_object(
-    conn: &mut AnyConnection,
-    object: &NewObject,
-    version: &str,
+/// A new row of `objects`.
+struct Row<'a> {
+    object: &'a NewObject,
+    version: String,
+    stix: &'a str,
     date_added: OffsetDateTime,
-    stix: &str,
-) -> Result<i64> {
-    let report = object.report.as_ref().map(|r| to_json(r, "the report")).transpose()?;
-    let created = object.report.as_ref().map(|r| timestamp(r.created)).transpose()?;
-    sqlx::query_scalar(
-        "INSERT INTO objects (id, version, stix_type, spec_version, originator, collection, date_added, facts, \
-                              report, title, created, stix) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING seq",
-    )
-    .bind(object.id.as_str())
-    .bind(version)
-    .bind(object.object_type.as_str())
-    .bind(object.spec_version.as_str())
-    .bind(object.facts.originator.as_str())
-    .bind(object.collection.as_deref())
-    .bind(timestamp(date_added)?)
-    .bind(to_json(&object.facts, "release facts")?)
-    .bind(report)
-    .bind(object.report.as_ref().map(|r| r.title.text.clone()))
-    .bind(created)
-    .bind(stix)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(db("storing an object"))
+}
+
+/// A stored version, as far as adding needs to know it.
+#[derive(Clone)]
+struct Version {
+    stix: String,
+    date_added: OffsetDateTime,
+}
+
+/// The stored versions of some objects, and the latest of each.
+#[derive(Default)]
+struct KnownVersions {
+    versions: HashMap<(String, String), Version>,
+    latest: HashMap<String, Version>,
+}
+
+/// Ids per lookup, rows per multi-row insert: well under both backends' parameter limits.
+const ROWS_PER_LOOKUP: usize = 500;
+const ROWS_PER_INSERT: usize = 200;
+
+/// `$first, $first+1, ...` for `count` parameters.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
+}
+
+/// `($1, ..., $width), ($width+1, ...)` for `rows` rows.
+fn tuples(width: usize, rows: usize) -> String {
+    (0..rows).map(|row| format!("({})", placeholders(row * width + 1, width))).collect::<Vec<_>>().join(", ")
+}
+
+async fn stored_versions(conn: &mut AnyConnection, ids: &[&str]) -> Result<KnownVersions> {
+    let mut known = KnownVersions::default();
+    for chunk in ids.chunks(ROWS_PER_LOOKUP) {
+        let sql = format!(
+            "SELECT id, version, stix, date_added FROM objects WHERE id IN ({}) ORDER BY seq",
+            placeholders(1, chunk.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all(&mut *conn).await.map_err(db("reading stored versions"))? {
+            let id: String = get(&row, 0)?;
+            let version = Version { stix: get(&row, 2)?, date_added: parse_timestamp(&get::<String>(&row, 3)?)? };
+            known.latest.insert(id.clone(), version.clone());
+            known.versions.insert((id, get(&row, 1)?), version);
+        }
+    }
+    Ok(known)
+}
+
+/// Inserts rows in order, several per statement; their storage positions, in the same order.
+async fn insert_rows(conn: &mut AnyConnection, rows: &[Row<'_>]) -> Result<Vec<i64>> {
+    let mut seqs = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO objects (id, version, stix_type, spec_version, originator, collection, date_added, facts, \
+                                  report, title, created, stix) VALUES {} RETURNING seq, id, version",
+            tuples(12, chunk.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for row in chunk {
+            let object = row.object;
+            let report = object.report.as_ref();
+            query = query
+                .bind(object.id.as_str())
+                .bind(row.version.as_str())
+                .bind(object.object_type.as_str())
+                .bind(object.spec_version.as_str())
+                .bind(object.facts.originator.as_str())
+                .bind(object.collection.as_deref())
+                .bind(timestamp(row.date_added)?)
+                .bind(to_json(&object.facts, "release facts")?)
+                .bind(report.map(|r| to_json(r, "the report")).transpose()?)
+                .bind(report.map(|r| r.title.text.clone()))
+                .bind(report.map(|r| timestamp(r.created)).transpose()?)
+                .bind(row.stix);
+        }
+        let returned = query.fetch_all(&mut *conn).await.map_err(db("storing objects"))?;
+        // RETURNING does not promise the order of the rows: match them by id and version.
+        let mut by_key: HashMap<(String, String), i64> = HashMap::with_capacity(returned.len());
+        for row in &returned {
+            by_key.insert((get(row, 1)?, get(row, 2)?), get(row, 0)?);
+        }
+        for row in chunk {
+            let seq = by_key
+                .get(&(row.object.id.clone(), row.version.clone()))
+                .ok_or_else(|| StoreError::Corrupt(format!("{} was stored without a position", row.object.id)))?;
+            seqs.push(*seq);
+        }
+    }
+    Ok(seqs)
 }
 
 pub(super) fn decode_object(row: &AnyRow) -> Result<StoredObject> {
