@@ -9,3 +9,4 @@ mod oracle;
 mod properties;
 mod scenario;
 mod taxii;
+mod taxii_properties;

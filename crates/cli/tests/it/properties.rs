@@ -11,7 +11,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::oracle;
 
-const PARTIES: [&str; 4] = ["AAA", "BBB", "CCC", "DDD"];
+pub(crate) const PARTIES: [&str; 4] = ["AAA", "BBB", "CCC", "DDD"];
 const GROUPS: [&str; 2] = ["GRPX", "GRPY"];
 const TOPICS: [&str; 2] = ["alpha", "beta"];
 const CLASSES: [&str; 4] = ["U", "C", "S", "TS"];
@@ -27,7 +27,7 @@ struct Agreement {
 }
 
 #[derive(Debug, Clone)]
-struct World {
+pub(crate) struct World {
     members: Vec<Vec<usize>>, // per group, party indexes
     agreements: Vec<Agreement>,
     embargoes: Vec<(usize, usize)>, // (from party, against party-or-group)
@@ -35,12 +35,12 @@ struct World {
 }
 
 #[derive(Debug, Clone)]
-struct Mark {
-    class: usize,
-    orcon: bool,
-    dissemination: u8, // 0 open, 1 NOFORN, 2 REL TO
-    rel_to: Vec<usize>,
-    tlp: Option<usize>,
+pub(crate) struct Mark {
+    pub class: usize,
+    pub orcon: bool,
+    pub dissemination: u8, // 0 open, 1 NOFORN, 2 REL TO
+    pub rel_to: Vec<usize>,
+    pub tlp: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -51,7 +51,7 @@ struct Draft {
     paragraphs: Vec<Mark>,
 }
 
-fn code_name(index: usize) -> &'static str {
+pub(crate) fn code_name(index: usize) -> &'static str {
     if index < PARTIES.len() {
         PARTIES[index]
     } else {
@@ -59,12 +59,12 @@ fn code_name(index: usize) -> &'static str {
     }
 }
 
-fn mark() -> impl Strategy<Value = Mark> {
+pub(crate) fn mark() -> impl Strategy<Value = Mark> {
     (0..4usize, any::<bool>(), 0..3u8, prop::collection::vec(0..6usize, 1..4), prop::option::weighted(0.3, 0..5usize))
         .prop_map(|(class, orcon, dissemination, rel_to, tlp)| Mark { class, orcon, dissemination, rel_to, tlp })
 }
 
-fn world() -> impl Strategy<Value = World> {
+pub(crate) fn world() -> impl Strategy<Value = World> {
     let agreement = (
         0..4usize,
         prop::collection::vec(0..6usize, 1..3),
@@ -102,7 +102,7 @@ fn rfc3339(at: OffsetDateTime) -> String {
 }
 
 /// The world as an `apply` file; every party also gets a TOP SECRET author.
-fn coalition_toml(world: &World, now: OffsetDateTime) -> String {
+pub(crate) fn coalition_toml(world: &World, now: OffsetDateTime) -> String {
     let mut out = String::new();
     for party in PARTIES {
         out += &format!("[[party]]\ncode = \"{party}\"\nname = \"Party {party}\"\n\n");
@@ -162,7 +162,7 @@ fn coalition_toml(world: &World, now: OffsetDateTime) -> String {
     out
 }
 
-fn mark_text(mark: &Mark) -> String {
+pub(crate) fn mark_text(mark: &Mark) -> String {
     let mut controls = Vec::new();
     if mark.orcon {
         controls.push("OC".to_string());
@@ -197,12 +197,12 @@ fn report_text(draft: &Draft) -> String {
     out
 }
 
-struct Fixture {
+pub(crate) struct Fixture {
     _dir: tempfile::TempDir,
-    hub: Hub,
+    pub hub: Hub,
 }
 
-async fn fixture(now: OffsetDateTime) -> Fixture {
+pub(crate) async fn fixture(now: OffsetDateTime) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqlStore::open_sqlite(dir.path()).await.unwrap());
     tearline_hub::init(store.as_ref()).await.unwrap();
@@ -211,7 +211,7 @@ async fn fixture(now: OffsetDateTime) -> Fixture {
 }
 
 /// The coalition as the oracle sees it, parsed from the same file by the model only.
-fn oracle_coalition(toml: &str) -> (Coalition, Vec<User>) {
+pub(crate) fn oracle_coalition(toml: &str) -> (Coalition, Vec<User>) {
     let declared = tearline_hub::coalition_file::parse(toml).unwrap();
     let coalition = Coalition::new(declared.parties, declared.groups, declared.agreements, declared.embargoes);
     (coalition, declared.users)
