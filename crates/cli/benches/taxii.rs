@@ -9,7 +9,7 @@
 //!    1,000 STIX 2.1 indicators marked TLP:GREEN, each until its status is `complete` (polling
 //!    the status endpoint when the answer is not complete yet) → objects per second.
 //! 2. Read back as iq-analyst (who receives them): `limit=1000`, following `next` → objects per
-//!    second. Medallion's read is bounded by a time budget; when it runs out the rate measured
+//!    second (the median of several reads). Medallion's read is bounded by a time budget; when it runs out the rate measured
 //!    so far is reported, and said to be partial.
 //! 3. Single-object reads: `GET …/objects/?match[id]=<id>` of random loaded ids → per second,
 //!    median, p99.
@@ -28,6 +28,8 @@
 //!
 //! Settings (environment):
 //! - `TEARLINE_BENCH_OBJECTS`: objects of the side-by-side comparison, default 10000.
+//! - `TEARLINE_BENCH_READS`: complete paged reads of Tearline and of the baseline, each; the
+//!   one of median time is reported, default 5.
 //! - `TEARLINE_BENCH_MATCH_SAMPLES`: `match[id]` reads on Tearline, default 2000.
 //! - `TEARLINE_BENCH_MEDALLION_MATCH_SAMPLES`: on medallion, default 20.
 //! - `TEARLINE_BENCH_MEDALLION_READ_BUDGET`: seconds for medallion's paged read, default 240.
@@ -217,6 +219,23 @@ impl Read {
     }
 }
 
+/// `reads` complete reads one after the other: the one of median time, and every time.
+async fn read_median(
+    client: &reqwest::Client,
+    target: &Target,
+    reads: usize,
+    expected: &HashSet<String>,
+) -> (Read, Vec<Duration>) {
+    let mut all = Vec::with_capacity(reads);
+    for _ in 0..reads {
+        all.push(read_all(client, target, None, expected).await);
+    }
+    let times: Vec<Duration> = all.iter().map(|read| read.elapsed).collect();
+    all.sort_by_key(|read| read.elapsed);
+    let median = all.swap_remove(all.len() / 2);
+    (median, times)
+}
+
 /// Reads every object of the collection as the reader, `limit=1000`, following `next`, within
 /// `budget` when one is given (a page that would end after it is abandoned).
 async fn read_all(
@@ -315,6 +334,13 @@ struct Figures {
     hwm_kb: u64,
     /// The baseline's read of the same store (Tearline only).
     baseline: Option<Read>,
+    /// Every read's time (Tearline and the baseline: the median is reported).
+    read_times: Vec<Duration>,
+    baseline_times: Vec<Duration>,
+}
+
+fn seconds(times: &[Duration]) -> String {
+    times.iter().map(|t| format!("{:.3} s", t.as_secs_f64())).collect::<Vec<_>>().join(", ")
 }
 
 fn client() -> reqwest::Client {
@@ -351,7 +377,7 @@ fn serve(backend: &Backend) -> Server {
     Server::start(command)
 }
 
-async fn run_tearline(backend: Backend, objects: usize, samples: usize) -> Figures {
+async fn run_tearline(backend: Backend, objects: usize, samples: usize, reads: usize) -> Figures {
     let name = format!("Tearline ({})", backend.name());
     eprintln!("\n== {name}: {objects} objects");
     let (writer, reader) = set_up_hub(&backend);
@@ -362,8 +388,8 @@ async fn run_tearline(backend: Backend, objects: usize, samples: usize) -> Figur
 
     let (ingest_time, polled) = ingest(&client, &target, 0..objects, &name).await;
     eprintln!("{name}: ingested {objects} in {:.2} s", ingest_time.as_secs_f64());
-    let read = read_all(&client, &target, None, &expected).await;
-    eprintln!("{name}: read {} in {} pages in {:.2} s", read.objects, read.pages, read.elapsed.as_secs_f64());
+    let (read, read_times) = read_median(&client, &target, reads, &expected).await;
+    eprintln!("{name}: read {} in {} pages, times {}", read.objects, read.pages, seconds(&read_times));
     let lookups = match_ids(&client, &target, objects, samples, 0x7A11_0001).await;
     eprintln!("{name}: match[id] median {} p99 {}", ms(lookups.median), ms(lookups.p99));
     let (rss_kb, hwm_kb) = memory(server.pid());
@@ -373,13 +399,12 @@ async fn run_tearline(backend: Backend, objects: usize, samples: usize) -> Figur
     let store: Arc<dyn Store> = Arc::new(backend.open().await);
     let baseline = Baseline::start(store.clone()).await;
     let target = Target { base: baseline.base.clone(), writer: Auth::None, reader: Auth::None };
-    // As many reads as Tearline got: a first one, then the measured one.
-    let baseline_read = read_all(&client, &target, None, &expected).await;
+    let (baseline_read, baseline_times) = read_median(&client, &target, reads, &expected).await;
     eprintln!(
-        "{name}: baseline read {} in {} pages in {:.2} s",
+        "{name}: baseline read {} in {} pages, times {}",
         baseline_read.objects,
         baseline_read.pages,
-        baseline_read.elapsed.as_secs_f64()
+        seconds(&baseline_times)
     );
     baseline.stop().await;
     backend.finish().await;
@@ -393,6 +418,8 @@ async fn run_tearline(backend: Backend, objects: usize, samples: usize) -> Figur
         rss_kb,
         hwm_kb,
         baseline: Some(baseline_read),
+        read_times,
+        baseline_times,
     }
 }
 
@@ -538,7 +565,19 @@ async fn run_medallion(objects: usize, samples: usize, budget: Duration) -> Figu
     );
     let (rss_kb, hwm_kb) = memory(medallion.pid);
     medallion.stop();
-    Figures { server: name, objects, ingest: ingest_time, polled, read, lookups, rss_kb, hwm_kb, baseline: None }
+    Figures {
+        server: name,
+        objects,
+        ingest: ingest_time,
+        polled,
+        read,
+        lookups,
+        rss_kb,
+        hwm_kb,
+        baseline: None,
+        read_times: Vec::new(),
+        baseline_times: Vec::new(),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -647,6 +686,7 @@ fn print_tables(all: &[Figures], million: &[Million]) {
             mb(f.hwm_kb),
         );
         if let Some(baseline) = &f.baseline {
+            eprintln!("{}: read times {}; baseline {}", f.server, seconds(&f.read_times), seconds(&f.baseline_times));
             println!(
                 "| baseline: same store, no release check | {} | | {} | | | | | |",
                 baseline.objects,
@@ -665,12 +705,23 @@ fn print_tables(all: &[Figures], million: &[Million]) {
             baseline.rate() / f.read.rate()
         );
         if let Some(m) = medallion {
+            let read = if m.read.objects == 0 {
+                // No page within the budget: medallion read under one page in that time.
+                format!(
+                    "over {:.0}x (medallion returned no page in {:.0} s, under {:.1} objects/s)",
+                    f.read.rate() / (PAGE as f64 / m.read.elapsed.as_secs_f64()),
+                    m.read.elapsed.as_secs_f64(),
+                    PAGE as f64 / m.read.elapsed.as_secs_f64()
+                )
+            } else if m.read.complete {
+                format!("{:.0}x", f.read.rate() / m.read.rate())
+            } else {
+                format!("{:.0}x (medallion's rate is from a partial read)", f.read.rate() / m.read.rate())
+            };
             println!(
-                "{}: against medallion: ingest {:.1}x, read {:.0}x{}, match[id] median {:.0}x faster",
+                "{}: against medallion: ingest {:.2}x, read {read}, match[id] median {:.0}x faster",
                 f.server,
                 (f.objects as f64 / f.ingest.as_secs_f64()) / (m.objects as f64 / m.ingest.as_secs_f64()),
-                f.read.rate() / m.read.rate(),
-                if m.read.complete { "" } else { " (medallion's rate is from a partial read)" },
                 m.lookups.median.as_secs_f64() / f.lookups.median.as_secs_f64()
             );
         }
@@ -723,6 +774,7 @@ fn main() {
         return;
     }
     let million = args.iter().any(|arg| arg == "--million");
+    let reads = env_number("TEARLINE_BENCH_READS", 5).max(1);
     let objects = env_number("TEARLINE_BENCH_OBJECTS", 10_000);
     let samples = env_number("TEARLINE_BENCH_MATCH_SAMPLES", 2000).max(1);
     let medallion_samples = env_number("TEARLINE_BENCH_MEDALLION_MATCH_SAMPLES", 20).max(1);
@@ -744,9 +796,9 @@ fn main() {
         sqlx::any::install_default_drivers();
         let mut figures = Vec::new();
         let dir = tempfile::tempdir().unwrap();
-        figures.push(run_tearline(Backend::Sqlite { dir }, objects, samples).await);
+        figures.push(run_tearline(Backend::Sqlite { dir }, objects, samples, reads).await);
         if let Some(url) = &postgres {
-            figures.push(run_tearline(postgres_backend(url).await, objects, samples).await);
+            figures.push(run_tearline(postgres_backend(url).await, objects, samples, reads).await);
         }
         if with_medallion {
             figures.push(run_medallion(objects, medallion_samples, budget).await);

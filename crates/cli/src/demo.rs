@@ -63,6 +63,18 @@ pub async fn run(listen: &str, no_serve: bool) -> anyhow::Result<()> {
         "  curl -s -H 'Authorization: Bearer {}' -H 'Content-Type: text/markdown' --data-binary @examples/route-clearance.md {base}/v1/reports",
         token_of("us-analyst")
     );
+    let irq_feed = tearline_model::Collection::feed_id(&tearline_model::Code::new("IRQ")?);
+    let taxii = "-H 'Accept: application/taxii+json;version=2.1'";
+    println!("\nTAXII 2.1 (discovery {base}/taxii2/, API root {base}/api/):");
+    println!("  curl -s {taxii} -H 'Authorization: Bearer {}' {base}/api/collections/", token_of("iq-analyst"));
+    println!(
+        "  curl -s {taxii} -H 'Authorization: Bearer {}' {base}/api/collections/{irq_feed}/objects/   # all released to IRQ",
+        token_of("iq-analyst")
+    );
+    println!(
+        "  .venv/bin/python -c \"from taxii2client.v21 import Server; print(Server('{base}/taxii2/', user='iq', password='{}').api_roots[0].collections)\"",
+        token_of("iq-analyst")
+    );
 
     if no_serve {
         return Ok(());

@@ -304,3 +304,50 @@ async fn two_servers_on_one_postgres_database_are_one_hub() {
     let (_, portions) = marks(&s.view("iq-analyst").await.1);
     assert_eq!(portions, ["U", "C//REL TO USA, IRQ"]);
 }
+
+/// The report submitted in Tearline's form reaches each party's TAXII feed as that party's
+/// rendering, with the marking definitions of the portions it receives and no others.
+#[tokio::test]
+async fn the_report_reaches_each_partys_taxii_feed() {
+    let s = Scenario::start(Backend::Sqlite).await;
+    let feed = |user: &str, party: &str| {
+        let party = tearline_model::Code::new(party).unwrap();
+        let url = s.server.url(&format!("/api/collections/{}/objects/", tearline_model::Collection::feed_id(&party)));
+        let token = s.token(user).to_string();
+        async move {
+            let response = client()
+                .get(url)
+                .bearer_auth(token)
+                .header("accept", "application/taxii+json;version=2.1")
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, iraq) = feed("iq-analyst", "IRQ").await;
+    assert_eq!(status, StatusCode::OK);
+    let objects = iraq["objects"].as_array().unwrap();
+    let report = objects.iter().find(|o| o["type"] == "report").unwrap();
+    assert_eq!(report["id"], s.id.as_str());
+    let paragraphs = report["extensions"][tearline_model::stix::REPORT_EXTENSION_ID]["paragraphs"].as_array().unwrap();
+    assert_eq!(paragraphs.len(), 4, "every portion but the NOFORN one");
+    let served: Vec<&str> =
+        objects.iter().filter(|o| o["type"] == "marking-definition").map(|o| o["name"].as_str().unwrap()).collect();
+    assert!(!served.iter().any(|name| name.contains("NOFORN")), "{served:?}");
+    assert_eq!(served.len(), 4, "{served:?}");
+    // Each granular marking points at a paragraph the partner received.
+    for marking in report["granular_markings"].as_array().unwrap() {
+        let selector = marking["selectors"][0].as_str().unwrap();
+        if let Some(index) = selector.rsplit_once(".[").map(|(_, i)| i.trim_end_matches(']').parse::<usize>().unwrap())
+        {
+            assert!(index < paragraphs.len(), "{selector}");
+        }
+    }
+    // Russia's feed is empty, and Iraq's feed is Iraq's alone.
+    let (status, russia) = feed("ru-analyst", "RUS").await;
+    assert_eq!((status, russia["objects"].as_array().map(Vec::len)), (StatusCode::OK, None));
+    let (status, _) = feed("ru-analyst", "IRQ").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
