@@ -11,8 +11,8 @@
 //! 2. Read back as iq-analyst (who receives them): `limit=1000`, following `next` → objects per
 //!    second (the median of several reads). Medallion's read is bounded by a time budget; when it runs out the rate measured
 //!    so far is reported, and said to be partial.
-//! 3. Single-object reads: `GET …/objects/?match[id]=<id>` of random loaded ids → per second,
-//!    median, p99.
+//! 3. Single-object reads of random loaded ids, `GET …/objects/?match[id]=<id>`, then
+//!    `GET …/objects/<id>/` → per second, median, p99 (each series stops at a time budget).
 //! 4. Resident memory of the server process (VmRSS and VmHWM from `/proc/PID/status`).
 //!
 //! The baseline: after Tearline's server is stopped, this process opens the same store and serves
@@ -31,6 +31,8 @@
 //! - `TEARLINE_BENCH_READS`: complete paged reads of Tearline and of the baseline, each; the
 //!   one of median time is reported, default 5.
 //! - `TEARLINE_BENCH_MATCH_SAMPLES`: `match[id]` reads on Tearline, default 2000.
+//! - `TEARLINE_BENCH_LOOKUP_BUDGET`: seconds after which each series of single-object reads
+//!   stops, default 120.
 //! - `TEARLINE_BENCH_MEDALLION_MATCH_SAMPLES`: on medallion, default 20.
 //! - `TEARLINE_BENCH_MEDALLION_READ_BUDGET`: seconds for medallion's paged read, default 240.
 //! - `TEARLINE_BENCH_MEDALLION`: `0` skips medallion.
@@ -292,31 +294,77 @@ async fn read_all(
     Read { objects: seen.len(), pages, elapsed, complete }
 }
 
-/// `samples` reads of `?match[id]=` random loaded ids, one at a time.
+/// Single-object reads of random loaded ids, one at a time.
 struct Lookups {
     samples: usize,
     elapsed: Duration,
     median: Duration,
     p99: Duration,
+    /// Whether it stopped at the time budget before the samples asked.
+    cut: bool,
 }
 
-async fn match_ids(client: &reqwest::Client, target: &Target, loaded: usize, samples: usize, seed: u64) -> Lookups {
+impl Lookups {
+    fn rate(&self) -> f64 {
+        self.samples as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn cell(&self) -> String {
+        format!(
+            "{} in {:.2} s: {:.1}/s{}",
+            self.samples,
+            self.elapsed.as_secs_f64(),
+            self.rate(),
+            if self.cut { " (stopped at the time budget)" } else { "" }
+        )
+    }
+}
+
+/// Which single-object request.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Single {
+    /// `GET …/objects/?match[id]=<id>`
+    Match,
+    /// `GET …/objects/<id>/`
+    Path,
+}
+
+/// Up to `samples` single-object reads of random loaded ids, one at a time, stopping once
+/// `budget` has passed.
+async fn lookups(
+    client: &reqwest::Client,
+    target: &Target,
+    single: Single,
+    loaded: usize,
+    samples: usize,
+    budget: Duration,
+    seed: u64,
+) -> Lookups {
     let url = target.objects_url();
     let mut random = Random(seed);
     let mut times = Vec::with_capacity(samples);
     let started = Instant::now();
+    let mut cut = false;
     for _ in 0..samples {
+        if started.elapsed() > budget {
+            cut = true;
+            break;
+        }
         let id = indicator_id(random.below(loaded));
         let begun = Instant::now();
-        let response = get(client, &url, &target.reader).query(&[("match[id]", id.as_str())]).send().await.unwrap();
-        let body = json_of(response, "GET match[id]").await;
+        let request = match single {
+            Single::Match => get(client, &url, &target.reader).query(&[("match[id]", id.as_str())]),
+            Single::Path => get(client, &format!("{url}{id}/"), &target.reader),
+        };
+        let body = json_of(request.send().await.unwrap(), "GET one object").await;
         times.push(begun.elapsed());
-        let objects = body["objects"].as_array().unwrap_or_else(|| panic!("match[id]={id}: {body}"));
-        assert!(objects.len() == 1 && objects[0]["id"] == id.as_str(), "match[id]={id}: {body}");
+        let objects = body["objects"].as_array().unwrap_or_else(|| panic!("{id}: {body}"));
+        assert!(objects.len() == 1 && objects[0]["id"] == id.as_str(), "{id}: {body}");
     }
     let elapsed = started.elapsed();
+    let samples = times.len();
     let (median, p99) = percentiles(times);
-    Lookups { samples, elapsed, median, p99 }
+    Lookups { samples, elapsed, median, p99, cut }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -330,6 +378,7 @@ struct Figures {
     polled: usize,
     read: Read,
     lookups: Lookups,
+    by_path: Lookups,
     rss_kb: u64,
     hwm_kb: u64,
     /// The baseline's read of the same store (Tearline only).
@@ -377,7 +426,13 @@ fn serve(backend: &Backend) -> Server {
     Server::start(command)
 }
 
-async fn run_tearline(backend: Backend, objects: usize, samples: usize, reads: usize) -> Figures {
+async fn run_tearline(
+    backend: Backend,
+    objects: usize,
+    samples: usize,
+    reads: usize,
+    lookup_budget: Duration,
+) -> Figures {
     let name = format!("Tearline ({})", backend.name());
     eprintln!("\n== {name}: {objects} objects");
     let (writer, reader) = set_up_hub(&backend);
@@ -390,8 +445,10 @@ async fn run_tearline(backend: Backend, objects: usize, samples: usize, reads: u
     eprintln!("{name}: ingested {objects} in {:.2} s", ingest_time.as_secs_f64());
     let (read, read_times) = read_median(&client, &target, reads, &expected).await;
     eprintln!("{name}: read {} in {} pages, times {}", read.objects, read.pages, seconds(&read_times));
-    let lookups = match_ids(&client, &target, objects, samples, 0x7A11_0001).await;
+    let lookups = lookups(&client, &target, Single::Match, objects, samples, lookup_budget, 0x7A11_0001).await;
     eprintln!("{name}: match[id] median {} p99 {}", ms(lookups.median), ms(lookups.p99));
+    let by_path = self::lookups(&client, &target, Single::Path, objects, samples, lookup_budget, 0x7A11_0005).await;
+    eprintln!("{name}: objects/<id>/ median {} p99 {}", ms(by_path.median), ms(by_path.p99));
     let (rss_kb, hwm_kb) = memory(server.pid());
     server.kill();
 
@@ -415,6 +472,7 @@ async fn run_tearline(backend: Backend, objects: usize, samples: usize, reads: u
         polled,
         read,
         lookups,
+        by_path,
         rss_kb,
         hwm_kb,
         baseline: Some(baseline_read),
@@ -540,7 +598,7 @@ impl Medallion {
     }
 }
 
-async fn run_medallion(objects: usize, samples: usize, budget: Duration) -> Figures {
+async fn run_medallion(objects: usize, samples: usize, budget: Duration, lookup_budget: Duration) -> Figures {
     let name = "medallion 3.0.0 (memory)".to_string();
     eprintln!("\n== {name}: {objects} objects");
     let medallion = Medallion::start();
@@ -553,8 +611,10 @@ async fn run_medallion(objects: usize, samples: usize, budget: Duration) -> Figu
     let expected: HashSet<String> = (0..objects).map(indicator_id).collect();
     let (ingest_time, polled) = ingest(&client, &target, 0..objects, &name).await;
     eprintln!("{name}: ingested {objects} in {:.2} s ({polled} status polls)", ingest_time.as_secs_f64());
-    let lookups = match_ids(&client, &target, objects, samples, 0x7A11_0002).await;
+    let lookups = lookups(&client, &target, Single::Match, objects, samples, lookup_budget, 0x7A11_0002).await;
     eprintln!("{name}: match[id] median {} p99 {}", ms(lookups.median), ms(lookups.p99));
+    let by_path = self::lookups(&client, &target, Single::Path, objects, samples, lookup_budget, 0x7A11_0006).await;
+    eprintln!("{name}: objects/<id>/ median {} p99 {}", ms(by_path.median), ms(by_path.p99));
     let read = read_all(&client, &target, Some(budget), &expected).await;
     eprintln!(
         "{name}: read {} in {} pages in {:.2} s{}",
@@ -572,6 +632,7 @@ async fn run_medallion(objects: usize, samples: usize, budget: Duration) -> Figu
         polled,
         read,
         lookups,
+        by_path,
         rss_kb,
         hwm_kb,
         baseline: None,
@@ -590,12 +651,19 @@ struct Million {
     how: &'static str,
     load: Duration,
     lookups: Lookups,
+    by_path: Lookups,
     rss_start_kb: u64,
     rss_kb: u64,
     hwm_kb: u64,
 }
 
-async fn run_million(backend: Backend, objects: usize, samples: usize, ten_thousand_rate: Option<f64>) -> Million {
+async fn run_million(
+    backend: Backend,
+    objects: usize,
+    samples: usize,
+    lookup_budget: Duration,
+    ten_thousand_rate: Option<f64>,
+) -> Million {
     let name = backend.name();
     let forced = std::env::var("TEARLINE_BENCH_MILLION_LOAD").unwrap_or_default();
     let over_taxii = match forced.as_str() {
@@ -641,8 +709,9 @@ async fn run_million(backend: Backend, objects: usize, samples: usize, ten_thous
     let rss_start_kb = memory(server.pid()).0;
     let target = Target { base: server.base.clone(), writer: Auth::Bearer(writer), reader: Auth::Bearer(reader) };
     // A warm-up of 50 reads, then the measured ones.
-    match_ids(&client, &target, objects, 50, 0x7A11_0003).await;
-    let lookups = match_ids(&client, &target, objects, samples, 0x7A11_0004).await;
+    lookups(&client, &target, Single::Match, objects, 10, lookup_budget, 0x7A11_0003).await;
+    let lookups = lookups(&client, &target, Single::Match, objects, samples, lookup_budget, 0x7A11_0004).await;
+    let by_path = self::lookups(&client, &target, Single::Path, objects, samples, lookup_budget, 0x7A11_0007).await;
     let (rss_kb, hwm_kb) = memory(server.pid());
     eprintln!(
         "{name}: match[id] median {} p99 {}; VmRSS {rss_kb} kB, VmHWM {hwm_kb} kB",
@@ -651,7 +720,7 @@ async fn run_million(backend: Backend, objects: usize, samples: usize, ten_thous
     );
     server.kill();
     backend.finish().await;
-    Million { backend: name, objects, how, load, lookups, rss_start_kb, rss_kb, hwm_kb }
+    Million { backend: name, objects, how, load, lookups, by_path, rss_start_kb, rss_kb, hwm_kb }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -665,30 +734,31 @@ fn print_tables(all: &[Figures], million: &[Million]) {
     println!("machine: {}", machine());
     println!();
     println!(
-        "| server | objects | ingest (POST, envelopes of {ENVELOPE}) | paged read (limit={PAGE}) | match[id] | median | p99 | VmRSS | VmHWM |"
+        "| server | objects | ingest (POST, envelopes of {ENVELOPE}) | paged read (limit={PAGE}) | match[id] | median | p99 | objects/<id>/ | median | p99 | VmRSS | VmHWM |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for f in all {
         println!(
-            "| {} | {} | {:.2} s: {:.0} objects/s{} | {} | {} in {:.2} s: {:.1}/s | {} | {} | {} | {} |",
+            "| {} | {} | {:.2} s: {:.0} objects/s{} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             f.server,
             f.objects,
             f.ingest.as_secs_f64(),
             f.objects as f64 / f.ingest.as_secs_f64(),
             if f.polled > 0 { format!(" ({} status polls)", f.polled) } else { String::new() },
             read_cell(&f.read),
-            f.lookups.samples,
-            f.lookups.elapsed.as_secs_f64(),
-            f.lookups.samples as f64 / f.lookups.elapsed.as_secs_f64(),
+            f.lookups.cell(),
             ms(f.lookups.median),
             ms(f.lookups.p99),
+            f.by_path.cell(),
+            ms(f.by_path.median),
+            ms(f.by_path.p99),
             mb(f.rss_kb),
             mb(f.hwm_kb),
         );
         if let Some(baseline) = &f.baseline {
             eprintln!("{}: read times {}; baseline {}", f.server, seconds(&f.read_times), seconds(&f.baseline_times));
             println!(
-                "| baseline: same store, no release check | {} | | {} | | | | | |",
+                "| baseline: same store, no release check | {} | | {} | | | | | | | | |",
                 baseline.objects,
                 read_cell(baseline)
             );
@@ -729,22 +799,23 @@ fn print_tables(all: &[Figures], million: &[Million]) {
     if !million.is_empty() {
         println!();
         println!(
-            "| backend | objects | load | match[id] | median | p99 | VmRSS after start | VmRSS after reads | VmHWM |"
+            "| backend | objects | load | match[id] | median | p99 | objects/<id>/ | median | p99 | VmRSS after start | VmRSS after reads | VmHWM |"
         );
-        println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         for m in million {
             println!(
-                "| Tearline ({}) | {} | {}: {:.1} s, {:.0} objects/s | {} in {:.2} s: {:.0}/s | {} | {} | {} | {} | {} |",
+                "| Tearline ({}) | {} | {}: {:.1} s, {:.0} objects/s | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 m.backend,
                 m.objects,
                 m.how,
                 m.load.as_secs_f64(),
                 m.objects as f64 / m.load.as_secs_f64(),
-                m.lookups.samples,
-                m.lookups.elapsed.as_secs_f64(),
-                m.lookups.samples as f64 / m.lookups.elapsed.as_secs_f64(),
+                m.lookups.cell(),
                 ms(m.lookups.median),
                 ms(m.lookups.p99),
+                m.by_path.cell(),
+                ms(m.by_path.median),
+                ms(m.by_path.p99),
                 mb(m.rss_start_kb),
                 mb(m.rss_kb),
                 mb(m.hwm_kb),
@@ -774,6 +845,7 @@ fn main() {
         return;
     }
     let million = args.iter().any(|arg| arg == "--million");
+    let lookup_budget = Duration::from_secs(env_number("TEARLINE_BENCH_LOOKUP_BUDGET", 120) as u64);
     let reads = env_number("TEARLINE_BENCH_READS", 5).max(1);
     let objects = env_number("TEARLINE_BENCH_OBJECTS", 10_000);
     let samples = env_number("TEARLINE_BENCH_MATCH_SAMPLES", 2000).max(1);
@@ -796,12 +868,12 @@ fn main() {
         sqlx::any::install_default_drivers();
         let mut figures = Vec::new();
         let dir = tempfile::tempdir().unwrap();
-        figures.push(run_tearline(Backend::Sqlite { dir }, objects, samples, reads).await);
+        figures.push(run_tearline(Backend::Sqlite { dir }, objects, samples, reads, lookup_budget).await);
         if let Some(url) = &postgres {
-            figures.push(run_tearline(postgres_backend(url).await, objects, samples, reads).await);
+            figures.push(run_tearline(postgres_backend(url).await, objects, samples, reads, lookup_budget).await);
         }
         if with_medallion {
-            figures.push(run_medallion(objects, medallion_samples, budget).await);
+            figures.push(run_medallion(objects, medallion_samples, budget, lookup_budget).await);
         }
         print_tables(&figures, &[]);
         let mut millions = Vec::new();
@@ -810,10 +882,12 @@ fn main() {
                 figures.iter().find(|f| f.server.contains(server)).map(|f| f.objects as f64 / f.ingest.as_secs_f64())
             };
             let dir = tempfile::tempdir().unwrap();
-            millions.push(run_million(Backend::Sqlite { dir }, million_objects, samples, rate("SQLite")).await);
+            millions.push(
+                run_million(Backend::Sqlite { dir }, million_objects, samples, lookup_budget, rate("SQLite")).await,
+            );
             if let Some(url) = &postgres {
                 let backend = postgres_backend(url).await;
-                millions.push(run_million(backend, million_objects, samples, rate("PostgreSQL")).await);
+                millions.push(run_million(backend, million_objects, samples, lookup_budget, rate("PostgreSQL")).await);
             }
             print_tables(&figures, &millions);
         }

@@ -192,10 +192,16 @@ impl SqlStore {
     }
 
     pub(super) async fn query_released(&self, query: &ObjectQuery) -> Result<Vec<Released>> {
+        // With ids, the objects are found by id first (CROSS JOIN fixes SQLite's join order);
+        // otherwise the party's index rows are walked in storage order.
+        let from = if query.ids.is_empty() {
+            "release_index r JOIN objects o ON o.seq = r.object_seq"
+        } else {
+            "objects o CROSS JOIN release_index r"
+        };
         let mut sql = format!(
-            "SELECT {OBJECT_COLUMNS}, r.party, r.portions, r.min_clearance \
-             FROM release_index r JOIN objects o ON o.seq = r.object_seq \
-             WHERE r.party = $1 AND r.min_clearance <= $2 AND r.object_seq > $3"
+            "SELECT {OBJECT_COLUMNS}, r.party, r.portions, r.min_clearance FROM {from} \
+             WHERE r.object_seq = o.seq AND r.party = $1 AND r.min_clearance <= $2 AND r.object_seq > $3"
         );
         let mut binds: Vec<Bind> = vec![
             Bind::Text(query.party.to_string()),
