@@ -466,11 +466,20 @@ impl Hub {
         viewer: &User,
         rows: Vec<Released>,
     ) -> Result<Vec<(i64, Option<Rendered>)>> {
+        // Only objects that rendering may change are parsed: reports in Tearline's form are
+        // rendered from the report, and an object without granular markings whose references
+        // need no check is released as stored.
         let parsed: Vec<(Released, Option<StixObject>)> = rows
             .into_iter()
             .map(|row| {
-                let object =
-                    if row.object.report.is_some() { None } else { StixObject::parse(row.object.stix.clone()).ok() };
+                let is_originator = row.object.facts.originator == viewer.party;
+                let as_stored =
+                    row.object.facts.portions.len() <= 1 && (is_originator || !has_references(&row.object.stix));
+                let object = if row.object.report.is_some() || as_stored {
+                    None
+                } else {
+                    StixObject::parse(row.object.stix.clone()).ok()
+                };
                 (row, object)
             })
             .collect();
@@ -555,7 +564,10 @@ fn render_for(
         }
         return Some(value);
     }
-    let object = object?;
+    let Some(object) = object else {
+        // Nothing in it can be withheld but the whole (see `render_all`).
+        return Some(row.object.stix.clone());
+    };
     let is_originator = facts.originator == viewer.party;
     let visible = |id: &str| is_originator || released.contains(id) || is_public(id);
     // Rendering needs only where the portions are: every marking may stand for nothing here.
@@ -567,7 +579,23 @@ fn render_for(
 /// Objects every authenticated caller may read: Tearline's definitions, the hub's identity, and
 /// the TLP marking definitions.
 fn is_public(id: &str) -> bool {
-    public_definition(id).is_some()
+    [stix::MARKING_EXTENSION_ID, stix::REPORT_EXTENSION_ID, stix::HUB_IDENTITY_ID].contains(&id)
+        || tearline_model::Tlp::from_marking_definition_id(id).is_some()
+}
+
+/// Whether a STIX object holds a reference to another object (`*_ref`, `*_refs`, at any depth),
+/// marking references aside.
+fn has_references(value: &Value) -> bool {
+    match value {
+        Value::Object(fields) => fields.iter().any(|(key, value)| {
+            let is_reference = (key.ends_with("_ref") || key.ends_with("_refs"))
+                && key != "object_marking_refs"
+                && key != "marking_ref";
+            is_reference || (key != "granular_markings" && has_references(value))
+        }),
+        Value::Array(items) => items.iter().any(has_references),
+        _ => false,
+    }
 }
 
 fn public_definition(id: &str) -> Option<Value> {
@@ -718,6 +746,17 @@ mod tests {
         assert_eq!(open_next(&key, b"alice", &String::from_utf8(bytes).unwrap()), None);
         assert_eq!(open_next(&key, b"alice", "not base64!"), None);
         assert_eq!(open_next(&key, b"alice", ""), None);
+    }
+
+    #[test]
+    fn references_are_found_at_any_depth_but_markings_are_not_references() {
+        let marked = json!({ "object_marking_refs": ["marking-definition--x"],
+            "granular_markings": [{ "marking_ref": "marking-definition--y", "selectors": ["name"] }] });
+        assert!(!has_references(&marked));
+        assert!(has_references(&json!({ "created_by_ref": "identity--x" })));
+        assert!(has_references(&json!({ "object_refs": [] })));
+        assert!(has_references(&json!({ "extensions": { "e": { "items": [{ "parent_ref": "x" }] } } })));
+        assert!(!has_references(&json!({ "name": "refs", "labels": ["a_ref"] })));
     }
 
     #[test]
