@@ -255,3 +255,22 @@ def test_tlp_markings_by_official_id_are_understood(raw):
     objs.append(indicator(object_marking_refs=["marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"]))
     status = post_ok(raw(US), COALITION, envelope(*objs))
     assert status["success_count"] == 4 and status["failure_count"] == 0
+
+
+@pytest.mark.tearline
+def test_a_stored_marking_definition_cannot_change(raw):
+    """Marking definitions have no versions: posting another under a stored id is refused, so that
+    nobody can change what a marking means for objects already using it."""
+    from helpers import tearline_marking
+    md = tearline_marking("C", rel_to=["USA", "IRQ"])
+    status = post_ok(raw(US), COALITION, envelope(md, indicator(object_marking_refs=[md["id"]])))
+    assert status["success_count"] == 2, status
+    # The same definition again is fine (an exact duplicate).
+    assert post_ok(raw(US), COALITION, envelope(md))["success_count"] == 1
+    # Another meaning under the same id, even with another `created`, is not.
+    changed = dict(md, created=now_ts(5))
+    changed["extensions"] = {k: dict(v, classification="U") for k, v in md["extensions"].items()}
+    good = indicator()
+    resp = raw(US).post(Raw.objects(COALITION), envelope(changed, good))
+    _assert_rejected_whole(raw, resp, good)
+    assert md["id"] in resp.text

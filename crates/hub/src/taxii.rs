@@ -316,10 +316,23 @@ impl Hub {
             let object = StixObject::parse(value.clone()).map_err(|e| invalid(index, value, &e.to_string()))?;
             parsed.push((index, object));
         }
-        // Marking definitions come from the envelope itself or from the store.
+        // Marking definitions come from the envelope itself or from the store. They never change
+        // (STIX gives them no versions): one already stored must come again identical.
+        let posted: Vec<String> = parsed
+            .iter()
+            .filter(|(_, o)| o.object_type() == "marking-definition")
+            .map(|(_, o)| o.id().to_string())
+            .collect();
+        let stored: std::collections::BTreeMap<String, Value> =
+            self.store.marking_definitions(&posted).await?.into_iter().map(|d| (d.id, d.stix)).collect();
         let mut definitions: std::collections::BTreeMap<String, Result<MarkingMeaning, String>> = Default::default();
-        for (_, object) in &parsed {
+        for (index, object) in &parsed {
             if object.object_type() == "marking-definition" {
+                if stored.get(object.id()).is_some_and(|known| *known != object.to_value()) {
+                    let problem = "a different marking definition is stored under this id, and marking \
+                                   definitions cannot change";
+                    return Err(invalid(*index, &objects[*index], problem));
+                }
                 let meaning = MarkingMeaning::of_definition(object).map_err(|e| e.to_string());
                 definitions.insert(object.id().to_string(), meaning);
             }

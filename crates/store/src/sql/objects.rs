@@ -63,6 +63,18 @@ impl SqlStore {
                     _ => timestamp(date_added)?,
                 },
             };
+            // A marking definition has one version only: STIX gives it no `modified`.
+            if object.object_type == "marking-definition" {
+                if let Some(latest) = known.latest.get(&object.id) {
+                    let same = latest.stix == *stix;
+                    outcomes.push(if same {
+                        Added::Duplicate { date_added: latest.date_added }
+                    } else {
+                        Added::Conflict
+                    });
+                    continue;
+                }
+            }
             let key = (object.id.clone(), version.clone());
             if let Some(stored) = known.versions.get(&key) {
                 let same = stored.stix == *stix;
