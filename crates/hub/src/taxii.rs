@@ -235,32 +235,37 @@ impl Hub {
         &self,
         viewer: &User,
         collection: &str,
-        envelope: &Value,
+        envelope: Value,
         now: OffsetDateTime,
     ) -> Result<Value> {
         let view = self.collection(viewer, collection, now).await?;
         if !view.can_write {
             return Err(HubError::Forbidden("the caller may not add objects to this collection".into()));
         }
-        let objects = envelope
-            .get("objects")
-            .and_then(Value::as_array)
-            .ok_or_else(|| HubError::Invalid("the envelope has no `objects` list".into()))?;
+        let objects = match envelope {
+            Value::Object(mut fields) => match fields.remove("objects") {
+                Some(Value::Array(objects)) => objects,
+                _ => return Err(HubError::Invalid("the envelope has no `objects` list".into())),
+            },
+            _ => return Err(HubError::Invalid("the envelope is not a JSON object".into())),
+        };
         if objects.is_empty() {
             return Err(HubError::Invalid("the envelope's `objects` list is empty".into()));
         }
+        let total = objects.len();
+        let parsed = parse_envelope(objects)?;
         let status_id = uuid::Uuid::new_v4().to_string();
         for _ in 0..STALE_RETRIES {
             let snapshot = self.current(now).await?;
-            let candidates = self.prepare_add(&snapshot, viewer, &view, objects).await?;
+            let (indexes, new): (Vec<usize>, Vec<NewObject>) =
+                self.prepare_add(&snapshot, viewer, &view, &parsed).await?.into_iter().unzip();
             let mut failures = Vec::new();
-            let new: Vec<NewObject> = candidates.iter().map(|(_, object)| object.clone()).collect();
             let added = match self.store.insert_objects(snapshot.state.version, &new, now, false).await {
                 Err(StoreError::Stale { .. }) => continue,
                 other => other?,
             };
             let mut successes = Vec::new();
-            for ((index, object), outcome) in candidates.iter().zip(added) {
+            for ((index, object), outcome) in indexes.iter().zip(&new).zip(added) {
                 let version = object.version.map(stix::timestamp);
                 match outcome {
                     Added::Stored { date_added } | Added::Duplicate { date_added } => {
@@ -282,7 +287,7 @@ impl Hub {
                 "id": status_id,
                 "status": "complete",
                 "request_timestamp": taxii_timestamp(now),
-                "total_count": objects.len(),
+                "total_count": total,
                 "success_count": successes.len(),
                 "successes": successes,
                 "failure_count": failures.len(),
@@ -304,34 +309,22 @@ impl Hub {
         snapshot: &Snapshot,
         viewer: &User,
         view: &CollectionView,
-        objects: &[Value],
+        parsed: &[StixObject],
     ) -> Result<Vec<(usize, NewObject)>> {
-        // Invalid STIX refuses the whole envelope (nothing stored), naming the object and why.
-        let invalid = |index: usize, value: &Value, problem: &str| {
-            let id = value.get("id").and_then(Value::as_str).unwrap_or("(no id)");
-            HubError::Invalid(format!("object {index} of the envelope ({id}): {problem}"))
-        };
-        let mut parsed = Vec::new();
-        for (index, value) in objects.iter().enumerate() {
-            let object = StixObject::parse(value.clone()).map_err(|e| invalid(index, value, &e.to_string()))?;
-            parsed.push((index, object));
-        }
+        let invalid = |index: usize, problem: &str| refused(index, parsed[index].id(), problem);
         // Marking definitions come from the envelope itself or from the store. They never change
         // (STIX gives them no versions): one already stored must come again identical.
-        let posted: Vec<String> = parsed
-            .iter()
-            .filter(|(_, o)| o.object_type() == "marking-definition")
-            .map(|(_, o)| o.id().to_string())
-            .collect();
+        let posted: Vec<String> =
+            parsed.iter().filter(|o| o.object_type() == "marking-definition").map(|o| o.id().to_string()).collect();
         let stored: std::collections::BTreeMap<String, Value> =
             self.store.marking_definitions(&posted).await?.into_iter().map(|d| (d.id, d.stix)).collect();
         let mut definitions: std::collections::BTreeMap<String, Result<MarkingMeaning, String>> = Default::default();
-        for (index, object) in &parsed {
+        for (index, object) in parsed.iter().enumerate() {
             if object.object_type() == "marking-definition" {
                 if stored.get(object.id()).is_some_and(|known| *known != object.to_value()) {
                     let problem = "a different marking definition is stored under this id, and marking \
                                    definitions cannot change";
-                    return Err(invalid(*index, &objects[*index], problem));
+                    return Err(invalid(index, problem));
                 }
                 let meaning = MarkingMeaning::of_definition(object).map_err(|e| e.to_string());
                 definitions.insert(object.id().to_string(), meaning);
@@ -339,7 +332,7 @@ impl Hub {
         }
         let wanted: Vec<String> = parsed
             .iter()
-            .flat_map(|(_, o)| o.marking_refs())
+            .flat_map(|o| o.marking_refs())
             .filter(|id| stix::builtin_marking(id).is_none() && !definitions.contains_key(*id))
             .map(str::to_string)
             .collect::<BTreeSet<String>>()
@@ -356,17 +349,16 @@ impl Hub {
         };
 
         let mut candidates = Vec::new();
-        for (index, object) in parsed {
-            let value = &objects[index];
+        for (index, object) in parsed.iter().enumerate() {
             if let Some(Err(reason)) = definitions.get(object.id()) {
-                return Err(invalid(index, value, &format!("the marking definition is not understood: {reason}")));
+                return Err(invalid(index, &format!("the marking definition is not understood: {reason}")));
             }
-            let portions = ObjectPortions::of(&object, &viewer.party, &snapshot.coalition, &resolve)
-                .map_err(|e| invalid(index, value, &e.to_string()))?;
+            let portions = ObjectPortions::of(object, &viewer.party, &snapshot.coalition, &resolve)
+                .map_err(|e| invalid(index, &e.to_string()))?;
             if let Some(above) = portions.markings().iter().map(|m| m.classification()).find(|c| *c > viewer.clearance)
             {
                 let problem = format!("a portion is marked {above}, above the author's clearance {}", viewer.clearance);
-                return Err(invalid(index, value, &problem));
+                return Err(invalid(index, &problem));
             }
             let facts = if object.object_type() == "marking-definition" {
                 ReleaseFacts::released_with_users(&viewer.party)
@@ -388,7 +380,7 @@ impl Hub {
                     spec_version: object.spec_version().unwrap_or("2.1").to_string(),
                     collection: Some(view.collection.id.clone()),
                     entries: snapshot.decider.release_entries_for_coalition(&facts),
-                    markings: marking_uses(&object, &portions),
+                    markings: marking_uses(object, &portions),
                     facts,
                     report: None,
                     stix: object.to_value(),
@@ -616,6 +608,24 @@ fn public_definition(id: &str) -> Option<Value> {
         .into_iter()
         .find(|d| d.get("id").and_then(Value::as_str) == Some(id))
         .or_else(|| tearline_model::Tlp::from_marking_definition_id(id).map(stix::tlp_definition))
+}
+
+/// Parses every object of an envelope; invalid STIX refuses the whole envelope (nothing is
+/// stored), naming the object and why.
+fn parse_envelope(objects: Vec<Value>) -> Result<Vec<StixObject>> {
+    objects
+        .into_iter()
+        .enumerate()
+        .map(|(index, value)| {
+            let id = value.get("id").and_then(Value::as_str).unwrap_or("(no id)").to_string();
+            StixObject::parse(value).map_err(|e| refused(index, &id, &e.to_string()))
+        })
+        .collect()
+}
+
+/// An envelope refused because of its object at `index`.
+fn refused(index: usize, id: &str, problem: &str) -> HubError {
+    HubError::Invalid(format!("object {index} of the envelope ({id}): {problem}"))
 }
 
 /// Which portions use each marking definition an object references: object-level markings the

@@ -291,7 +291,7 @@ async fn add_objects(
     if !envelope.is_object() {
         return Err(ApiError::BadRequest("the body is not a TAXII envelope (a JSON object)".into()).into());
     }
-    let status = state.hub.taxii_add(&user, &collection, &envelope, state.now()).await?;
+    let status = state.hub.taxii_add(&user, &collection, envelope, state.now()).await?;
     Ok(taxii_json(StatusCode::ACCEPTED, &status))
 }
 

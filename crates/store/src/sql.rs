@@ -120,6 +120,22 @@ impl Backend {
         }
     }
 
+    /// `first`-numbered parameters, `count` of them, each used once. SQLite gets anonymous `?`:
+    /// sqlx looks every named parameter up by name, in time quadratic in their number, which
+    /// dominated multi-row inserts.
+    fn placeholders(self, first: usize, count: usize) -> String {
+        match self {
+            Backend::Sqlite => vec!["?"; count].join(", "),
+            Backend::Postgres => (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", "),
+        }
+    }
+
+    /// `(…), (…)`: `rows` tuples of `width` parameters, for a multi-row `VALUES` with no other
+    /// parameter before them.
+    fn tuples(self, width: usize, rows: usize) -> String {
+        (0..rows).map(|row| format!("({})", self.placeholders(row * width + 1, width))).collect::<Vec<_>>().join(", ")
+    }
+
     /// SQL for the lower of two values.
     fn lower_of(self, a: &str, b: &str) -> String {
         match self {
@@ -813,7 +829,7 @@ async fn rebuild_index(store: &SqlStore, conn: &mut AnyConnection, reindexer: &d
         }
         let entries: Vec<(i64, &ReleaseEntry)> =
             computed.iter().flat_map(|(seq, entries)| entries.iter().map(move |entry| (*seq, entry))).collect();
-        insert_entries(conn, &parties, &entries).await?;
+        insert_entries(store.backend, conn, &parties, &entries).await?;
     }
     // Marking definitions go to their originator and every party receiving an object using them.
     let markings: Vec<i64> = sqlx::query_scalar("SELECT seq FROM objects WHERE stix_type = 'marking-definition'")
@@ -828,6 +844,7 @@ async fn rebuild_index(store: &SqlStore, conn: &mut AnyConnection, reindexer: &d
 
 /// Inserts release-index rows, several per statement.
 async fn insert_entries(
+    backend: Backend,
     conn: &mut AnyConnection,
     parties: &HashSet<String>,
     entries: &[(i64, &ReleaseEntry)],
@@ -836,7 +853,10 @@ async fn insert_entries(
         return Err(StoreError::UnknownParty(entry.party.to_string()));
     }
     for chunk in entries.chunks(ENTRIES_PER_INSERT) {
-        let sql = multi_row_insert(chunk.len());
+        let sql = format!(
+            "INSERT INTO release_index (party, object_seq, portions, min_clearance) VALUES {}",
+            backend.tuples(4, chunk.len())
+        );
         let mut query = sqlx::query(&sql);
         for (seq, entry) in chunk {
             query = query
@@ -848,19 +868,6 @@ async fn insert_entries(
         query.execute(&mut *conn).await.map_err(db("storing release entries"))?;
     }
     Ok(())
-}
-
-/// `INSERT INTO release_index ... VALUES ($1, $2, $3, $4), ($5, ...)` for `rows` rows.
-fn multi_row_insert(rows: usize) -> String {
-    let mut sql = String::from("INSERT INTO release_index (party, object_seq, portions, min_clearance) VALUES ");
-    for row in 0..rows {
-        let first = row * 4 + 1;
-        if row > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(&format!("(${}, ${}, ${}, ${})", first, first + 1, first + 2, first + 3));
-    }
-    sql
 }
 
 async fn stored_parties(conn: &mut AnyConnection) -> Result<HashSet<String>> {
@@ -1099,10 +1106,9 @@ mod tests {
     }
 
     #[test]
-    fn multi_row_inserts_number_their_parameters() {
-        assert_eq!(
-            multi_row_insert(2),
-            "INSERT INTO release_index (party, object_seq, portions, min_clearance) VALUES ($1, $2, $3, $4), ($5, $6, $7, $8)"
-        );
+    fn multi_row_values_have_a_parameter_per_value() {
+        assert_eq!(Backend::Postgres.tuples(2, 2), "($1, $2), ($3, $4)");
+        assert_eq!(Backend::Sqlite.tuples(2, 2), "(?, ?), (?, ?)");
+        assert_eq!(Backend::Postgres.placeholders(3, 2), "$3, $4");
     }
 }

@@ -221,7 +221,7 @@ proptest! {
             let (envelopes, posted) = build(&indicators, &links, &coalition, now);
             for (party, objects) in &envelopes {
                 let author = fx.hub.user(&format!("author-{party}")).await.unwrap();
-                let status = fx.hub.taxii_add(&author, COLLECTION, &json!({ "objects": objects }), now).await.unwrap();
+                let status = fx.hub.taxii_add(&author, COLLECTION, json!({ "objects": objects }), now).await.unwrap();
                 assert_eq!(status["failure_count"], 0, "{status}");
             }
             let all_ids: BTreeSet<&str> = posted.iter().map(|p| p.id.as_str()).collect();

@@ -8,7 +8,9 @@ use sqlx::AnyConnection;
 use tearline_model::{Classification, Code, PortionSet, ReleaseEntry};
 use time::{Duration, OffsetDateTime};
 
-use super::{db, decode_entry_at, get, insert_entries, parse_timestamp, stored_parties, timestamp, to_json, SqlStore};
+use super::{
+    db, decode_entry_at, get, insert_entries, parse_timestamp, stored_parties, timestamp, to_json, Backend, SqlStore,
+};
 use crate::{Added, MarkingUse, NewObject, ObjectQuery, Released, Result, StoreError, StoredObject, VersionFilter};
 
 /// The columns of `objects` a [`StoredObject`] is read from, in the order [`decode_object`] wants.
@@ -38,8 +40,9 @@ impl SqlStore {
         if let Some(object) = objects.iter().find(|o| !parties.contains(o.facts.originator.as_str())) {
             return Err(StoreError::UnknownParty(object.facts.originator.to_string()));
         }
-        let last: Option<String> = sqlx::query_scalar("SELECT MAX(date_added) FROM objects")
-            .fetch_one(&mut *conn)
+        // Dates added increase with `seq`: the last row has the latest, found by the primary key.
+        let last: Option<String> = sqlx::query_scalar("SELECT date_added FROM objects ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
             .await
             .map_err(db("reading the last date added"))?;
         let mut date_added = truncate_to_micros(now);
@@ -48,7 +51,7 @@ impl SqlStore {
         }
 
         let ids: Vec<&str> = objects.iter().map(|o| o.id.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
-        let mut known = stored_versions(conn, &ids).await?;
+        let mut known = stored_versions(self.backend, conn, &ids).await?;
         let mut outcomes = Vec::with_capacity(objects.len());
         let mut rows: Vec<Row<'_>> = Vec::new();
         for ((object, stix), version) in objects.iter().zip(&texts).zip(&versions) {
@@ -95,10 +98,10 @@ impl SqlStore {
             }
         }
 
-        let seqs = insert_rows(conn, &rows).await?;
+        let seqs = insert_rows(self.backend, conn, &rows).await?;
         let entries: Vec<(i64, &ReleaseEntry)> =
             rows.iter().zip(&seqs).flat_map(|(row, seq)| row.object.entries.iter().map(move |e| (*seq, e))).collect();
-        insert_entries(conn, &parties, &entries).await?;
+        insert_entries(self.backend, conn, &parties, &entries).await?;
         for (row, seq) in rows.iter().zip(&seqs) {
             if row.object.object_type == "marking-definition" {
                 self.rederive_marking(conn, *seq).await?;
@@ -129,7 +132,7 @@ impl SqlStore {
         for chunk in marking_ids.chunks(ROWS_PER_LOOKUP) {
             let sql = format!(
                 "SELECT seq, id FROM objects WHERE stix_type = 'marking-definition' AND id IN ({})",
-                placeholders(1, chunk.len())
+                self.backend.placeholders(1, chunk.len())
             );
             let mut query = sqlx::query(&sql);
             for id in chunk {
@@ -160,7 +163,7 @@ impl SqlStore {
             let sql = format!(
                 "INSERT INTO object_markings (object_seq, marking_seq, portions, min_classification) VALUES {} \
                  ON CONFLICT (object_seq, marking_seq) DO NOTHING",
-                tuples(4, chunk.len())
+                self.backend.tuples(4, chunk.len())
             );
             let mut query = sqlx::query(&sql);
             for (seq, marking_seq, marking) in chunk {
@@ -177,7 +180,7 @@ impl SqlStore {
             let sql = format!(
                 "INSERT INTO release_index (party, object_seq, portions, min_clearance) VALUES {} \
                  ON CONFLICT (party, object_seq) DO UPDATE SET min_clearance = {}",
-                tuples(4, chunk.len()),
+                self.backend.tuples(4, chunk.len()),
                 self.backend.lower_of("release_index.min_clearance", "excluded.min_clearance")
             );
             let mut query = sqlx::query(&sql);
@@ -200,7 +203,7 @@ impl SqlStore {
             .map_err(db("clearing a marking definition's entries"))?;
         let parties = stored_parties(conn).await?;
         let rows: Vec<(i64, &ReleaseEntry)> = entries.iter().map(|entry| (marking_seq, entry)).collect();
-        insert_entries(conn, &parties, &rows).await
+        insert_entries(self.backend, conn, &parties, &rows).await
     }
 
     pub(super) async fn query_released(&self, query: &ObjectQuery) -> Result<Vec<Released>> {
@@ -226,7 +229,10 @@ impl SqlStore {
         };
         if let Some(collection) = &query.collection {
             let p = param(&mut binds, Bind::Text(collection.clone()));
-            sql.push_str(&format!(" AND o.collection = {p}"));
+            // Looking up ids, the collection must not draw SQLite to its index (a walk of the
+            // whole collection): as an expression it is only checked on the rows found by id.
+            let column = if query.ids.is_empty() { "o.collection" } else { "COALESCE(o.collection, '')" };
+            sql.push_str(&format!(" AND {column} = {p}"));
         }
         if let Some(after) = query.added_after {
             let p = param(&mut binds, Bind::Text(timestamp(after)?));
@@ -423,22 +429,12 @@ struct KnownVersions {
 const ROWS_PER_LOOKUP: usize = 500;
 const ROWS_PER_INSERT: usize = 200;
 
-/// `$first, $first+1, ...` for `count` parameters.
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
-}
-
-/// `($1, ..., $width), ($width+1, ...)` for `rows` rows.
-fn tuples(width: usize, rows: usize) -> String {
-    (0..rows).map(|row| format!("({})", placeholders(row * width + 1, width))).collect::<Vec<_>>().join(", ")
-}
-
-async fn stored_versions(conn: &mut AnyConnection, ids: &[&str]) -> Result<KnownVersions> {
+async fn stored_versions(backend: Backend, conn: &mut AnyConnection, ids: &[&str]) -> Result<KnownVersions> {
     let mut known = KnownVersions::default();
     for chunk in ids.chunks(ROWS_PER_LOOKUP) {
         let sql = format!(
             "SELECT id, version, stix, date_added FROM objects WHERE id IN ({}) ORDER BY seq",
-            placeholders(1, chunk.len())
+            backend.placeholders(1, chunk.len())
         );
         let mut query = sqlx::query(&sql);
         for id in chunk {
@@ -455,13 +451,13 @@ async fn stored_versions(conn: &mut AnyConnection, ids: &[&str]) -> Result<Known
 }
 
 /// Inserts rows in order, several per statement; their storage positions, in the same order.
-async fn insert_rows(conn: &mut AnyConnection, rows: &[Row<'_>]) -> Result<Vec<i64>> {
+async fn insert_rows(backend: Backend, conn: &mut AnyConnection, rows: &[Row<'_>]) -> Result<Vec<i64>> {
     let mut seqs = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         let sql = format!(
             "INSERT INTO objects (id, version, stix_type, spec_version, originator, collection, date_added, facts, \
                                   report, title, created, stix) VALUES {} RETURNING seq, id, version",
-            tuples(12, chunk.len())
+            backend.tuples(12, chunk.len())
         );
         let mut query = sqlx::query(&sql);
         for row in chunk {
