@@ -346,7 +346,7 @@ impl Hub {
                     stix,
                 });
             }
-            match self.store.insert_objects(snapshot.state.version, &objects, now, false).await {
+            match self.store.insert_objects(snapshot.state.version, &objects, now, false, None).await {
                 Err(StoreError::Stale { .. }) => continue,
                 Err(other) => return Err(other.into()),
                 Ok(added) => {

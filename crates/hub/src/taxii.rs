@@ -13,7 +13,7 @@ use sha2::Sha256;
 use tearline_model::stix::{self, MarkingMeaning, ObjectPortions, StixObject};
 use tearline_model::{Collection, ReleaseFacts, User};
 pub use tearline_store::VersionFilter;
-use tearline_store::{Added, MarkingUse, NewObject, ObjectQuery, Released, StoreError, StoredObject};
+use tearline_store::{Added, MarkingUse, NewObject, ObjectQuery, Released, StatusWrite, StoreError, StoredObject};
 use time::OffsetDateTime;
 
 use crate::{Hub, HubError, Result, Snapshot, STALE_RETRIES};
@@ -259,45 +259,14 @@ impl Hub {
             let snapshot = self.current(now).await?;
             let (indexes, new): (Vec<usize>, Vec<NewObject>) =
                 self.prepare_add(&snapshot, viewer, &view, &parsed).await?.into_iter().unzip();
-            let mut failures = Vec::new();
-            let added = match self.store.insert_objects(snapshot.state.version, &new, now, false).await {
+            // The status is written with the objects, in their transaction.
+            let render = |added: &[Added]| status_of(&status_id, now, total, &indexes, &new, added);
+            let write = StatusWrite { id: &status_id, party: &viewer.party, render: &render };
+            match self.store.insert_objects(snapshot.state.version, &new, now, false, Some(&write)).await {
                 Err(StoreError::Stale { .. }) => continue,
-                other => other?,
-            };
-            let mut successes = Vec::new();
-            for ((index, object), outcome) in indexes.iter().zip(&new).zip(added) {
-                let version = object.version.map(stix::timestamp);
-                match outcome {
-                    Added::Stored { date_added } | Added::Duplicate { date_added } => {
-                        let mut record = json!({ "id": object.id, "date_added": taxii_timestamp(date_added) });
-                        if let (Some(version), Some(fields)) = (version, record.as_object_mut()) {
-                            fields.insert("version".into(), json!(version));
-                        }
-                        successes.push(record);
-                    }
-                    Added::Conflict => failures.push(failure(
-                        *index,
-                        &object.id,
-                        version.as_deref(),
-                        "another object is stored with this id and version",
-                    )),
-                }
+                Err(other) => return Err(other.into()),
+                Ok(added) => return Ok(render(&added)),
             }
-            let status = json!({
-                "id": status_id,
-                "status": "complete",
-                "request_timestamp": taxii_timestamp(now),
-                "total_count": total,
-                "success_count": successes.len(),
-                "successes": successes,
-                "failure_count": failures.len(),
-                "failures": failures,
-                "pending_count": 0,
-                "pendings": [],
-            });
-            let status = strip_index(status);
-            self.store.insert_status(&status_id, &viewer.party, &status, now).await?;
-            return Ok(status);
         }
         Err(HubError::Busy)
     }
@@ -608,6 +577,50 @@ fn public_definition(id: &str) -> Option<Value> {
         .into_iter()
         .find(|d| d.get("id").and_then(Value::as_str) == Some(id))
         .or_else(|| tearline_model::Tlp::from_marking_definition_id(id).map(stix::tlp_definition))
+}
+
+/// The status resource of an add: every object stored or already there is a success, every
+/// conflict a failure, in envelope order; nothing is pending (adds are synchronous).
+fn status_of(
+    id: &str,
+    now: OffsetDateTime,
+    total: usize,
+    indexes: &[usize],
+    objects: &[NewObject],
+    added: &[Added],
+) -> Value {
+    let mut successes = Vec::new();
+    let mut failures = Vec::new();
+    for ((index, object), outcome) in indexes.iter().zip(objects).zip(added) {
+        let version = object.version.map(stix::timestamp);
+        match outcome {
+            Added::Stored { date_added } | Added::Duplicate { date_added } => {
+                let mut record = json!({ "id": object.id, "date_added": taxii_timestamp(*date_added) });
+                if let (Some(version), Some(fields)) = (version, record.as_object_mut()) {
+                    fields.insert("version".into(), json!(version));
+                }
+                successes.push(record);
+            }
+            Added::Conflict => failures.push(failure(
+                *index,
+                &object.id,
+                version.as_deref(),
+                "another object is stored with this id and version",
+            )),
+        }
+    }
+    strip_index(json!({
+        "id": id,
+        "status": "complete",
+        "request_timestamp": taxii_timestamp(now),
+        "total_count": total,
+        "success_count": successes.len(),
+        "successes": successes,
+        "failure_count": failures.len(),
+        "failures": failures,
+        "pending_count": 0,
+        "pendings": [],
+    }))
 }
 
 /// Parses every object of an envelope; invalid STIX refuses the whole envelope (nothing is

@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use tearline_hub::{Hub, HubError, SqlStore};
 use tearline_model::{Classification, Code, ReleaseEntry, ReleaseFacts, Report, User, UserName};
 use tearline_store::{
-    Added, Declared, HubState, NewObject, ObjectQuery, PolicySource, Reindexer, Released, ReportSummary, Result, Store,
-    StoredObject,
+    Added, Declared, HubState, NewObject, ObjectQuery, PolicySource, Reindexer, Released, ReportSummary, Result,
+    StatusWrite, Store, StoredObject,
 };
 use time::macros::datetime;
 use time::OffsetDateTime;
@@ -128,12 +128,13 @@ impl Store for MovesOnOnce {
         objects: &[NewObject],
         now: OffsetDateTime,
         all_new: bool,
+        status: Option<&StatusWrite<'_>>,
     ) -> Result<Vec<Added>> {
         if self.batches.fetch_add(1, Ordering::SeqCst) == 0 {
             assert_eq!(self.inner.count_reports().await?, 0);
             self.inner.reindex(expected_version, None, &NoEntries).await?;
         }
-        self.inner.insert_objects(expected_version, objects, now, all_new).await
+        self.inner.insert_objects(expected_version, objects, now, all_new, status).await
     }
     async fn released_objects(&self, query: &ObjectQuery) -> Result<Vec<Released>> {
         self.inner.released_objects(query).await
@@ -155,15 +156,6 @@ impl Store for MovesOnOnce {
     }
     async fn release_entries_of(&self, seq: i64) -> Result<(Vec<ReleaseEntry>, Option<Vec<ReleaseEntry>>)> {
         self.inner.release_entries_of(seq).await
-    }
-    async fn insert_status(
-        &self,
-        id: &str,
-        party: &Code,
-        status: &serde_json::Value,
-        now: OffsetDateTime,
-    ) -> Result<()> {
-        self.inner.insert_status(id, party, status, now).await
     }
     async fn status(&self, id: &str, party: &Code) -> Result<Option<serde_json::Value>> {
         self.inner.status(id, party).await

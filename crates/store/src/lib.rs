@@ -87,6 +87,13 @@ pub struct MarkingUse {
     pub min_classification: Classification,
 }
 
+/// A TAXII status resource to store with an add, readable by `party`, made from the outcomes.
+pub struct StatusWrite<'a> {
+    pub id: &'a str,
+    pub party: &'a Code,
+    pub render: &'a (dyn Fn(&[Added]) -> serde_json::Value + Send + Sync),
+}
+
 /// What became of one object of an add.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Added {
@@ -259,13 +266,15 @@ pub trait Store: Send + Sync {
     /// [`Added::Conflict`]; with `all_new`, either refuses the whole batch with
     /// [`StoreError::Duplicate`]. Marking definitions an object uses that are stored are released
     /// to every party that receives the object. A stale `expected_version` or an unknown
-    /// originator refuses the whole batch.
+    /// originator refuses the whole batch. With `status`, the status resource of the add is
+    /// written in the same transaction: no objects without their status, and one commit.
     async fn insert_objects(
         &self,
         expected_version: i64,
         objects: &[NewObject],
         now: OffsetDateTime,
         all_new: bool,
+        status: Option<&StatusWrite<'_>>,
     ) -> Result<Vec<Added>>;
 
     /// Stores a report, its STIX form and its release index entries, atomically; an id already
@@ -306,7 +315,7 @@ pub trait Store: Send + Sync {
             })
             .collect();
         let now = reports.iter().map(|(report, _, _)| report.created).max().unwrap_or(OffsetDateTime::UNIX_EPOCH);
-        self.insert_objects(expected_version, &objects, now, true).await.map(|_| ())
+        self.insert_objects(expected_version, &objects, now, true, None).await.map(|_| ())
     }
 
     /// The object versions a party may receive that match `query`, in storage order, at most
@@ -337,15 +346,6 @@ pub trait Store: Send + Sync {
     /// The release entries of an object version, and those it should have when it is a marking
     /// definition released with the objects using it (for checks).
     async fn release_entries_of(&self, seq: i64) -> Result<(Vec<ReleaseEntry>, Option<Vec<ReleaseEntry>>)>;
-
-    /// Stores a TAXII status resource (JSON) readable by `party`.
-    async fn insert_status(
-        &self,
-        id: &str,
-        party: &Code,
-        status: &serde_json::Value,
-        now: OffsetDateTime,
-    ) -> Result<()>;
 
     /// A status resource, when `party` may read it.
     async fn status(&self, id: &str, party: &Code) -> Result<Option<serde_json::Value>>;

@@ -46,8 +46,8 @@ use time::{OffsetDateTime, UtcOffset};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::{
-    Added, Declared, HubState, NewObject, ObjectQuery, PolicySource, Reindexer, Released, ReportSummary, Result, Store,
-    StoreError, StoredObject,
+    Added, Declared, HubState, NewObject, ObjectQuery, PolicySource, Reindexer, Released, ReportSummary, Result,
+    StatusWrite, Store, StoreError, StoredObject,
 };
 
 mod objects;
@@ -389,8 +389,9 @@ impl Store for SqlStore {
         objects: &[NewObject],
         now: OffsetDateTime,
         all_new: bool,
+        status: Option<&StatusWrite<'_>>,
     ) -> Result<Vec<Added>> {
-        self.add_objects(expected_version, objects, now, all_new).await
+        self.add_objects(expected_version, objects, now, all_new, status).await
     }
 
     async fn released_objects(&self, query: &ObjectQuery) -> Result<Vec<Released>> {
@@ -457,24 +458,6 @@ impl Store for SqlStore {
         };
         tx.commit().await.map_err(db("ending a read"))?;
         Ok((stored.iter().map(decode_entry).collect::<Result<Vec<_>>>()?, derived))
-    }
-
-    async fn insert_status(
-        &self,
-        id: &str,
-        party: &Code,
-        status: &serde_json::Value,
-        now: OffsetDateTime,
-    ) -> Result<()> {
-        sqlx::query("INSERT INTO taxii_statuses (id, party, created, status) VALUES ($1, $2, $3, $4)")
-            .bind(id)
-            .bind(party.as_str())
-            .bind(timestamp(now)?)
-            .bind(status.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(db("storing a status"))?;
-        Ok(())
     }
 
     async fn status(&self, id: &str, party: &Code) -> Result<Option<serde_json::Value>> {

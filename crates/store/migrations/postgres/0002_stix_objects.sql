@@ -38,7 +38,6 @@ ALTER TABLE objects
     ALTER COLUMN title DROP NOT NULL,
     ALTER COLUMN created DROP NOT NULL,
     ADD CONSTRAINT objects_id_version_key UNIQUE (id, version);
-CREATE INDEX objects_by_collection ON objects (collection, seq);
 
 CREATE TABLE object_markings (
     object_seq  BIGINT NOT NULL,

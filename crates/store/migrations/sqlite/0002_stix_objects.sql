@@ -45,7 +45,6 @@ FROM objects o;
 
 DROP TABLE objects;
 ALTER TABLE objects_v2 RENAME TO objects;
-CREATE INDEX objects_by_collection ON objects (collection, seq);
 
 -- Which marking-definition objects an object uses: a marking definition is released to its
 -- originator and to every party that receives a portion using it.

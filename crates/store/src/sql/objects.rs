@@ -11,7 +11,9 @@ use time::{Duration, OffsetDateTime};
 use super::{
     db, decode_entry_at, get, insert_entries, parse_timestamp, stored_parties, timestamp, to_json, Backend, SqlStore,
 };
-use crate::{Added, MarkingUse, NewObject, ObjectQuery, Released, Result, StoreError, StoredObject, VersionFilter};
+use crate::{
+    Added, MarkingUse, NewObject, ObjectQuery, Released, Result, StatusWrite, StoreError, StoredObject, VersionFilter,
+};
 
 /// The columns of `objects` a [`StoredObject`] is read from, in the order [`decode_object`] wants.
 pub(super) const OBJECT_COLUMNS: &str =
@@ -27,6 +29,7 @@ impl SqlStore {
         objects: &[NewObject],
         now: OffsetDateTime,
         all_new: bool,
+        status: Option<&StatusWrite<'_>>,
     ) -> Result<Vec<Added>> {
         // Encoded before the lock is taken.
         let texts: Vec<String> = objects.iter().map(|o| o.stix.to_string()).collect();
@@ -108,6 +111,9 @@ impl SqlStore {
             }
         }
         self.record_marking_uses(conn, &parties, &rows, &seqs).await?;
+        if let Some(status) = status {
+            insert_status(conn, status.id, status.party, &(status.render)(&outcomes), now).await?;
+        }
         write.tx.commit().await.map_err(db("committing objects"))?;
         Ok(outcomes)
     }
@@ -401,6 +407,24 @@ fn version_condition(
         conditions.push(format!("o.version = {p}"));
     }
     Ok((!conditions.is_empty()).then(|| conditions.join(" OR ")))
+}
+
+async fn insert_status(
+    conn: &mut AnyConnection,
+    id: &str,
+    party: &Code,
+    status: &serde_json::Value,
+    now: OffsetDateTime,
+) -> Result<()> {
+    sqlx::query("INSERT INTO taxii_statuses (id, party, created, status) VALUES ($1, $2, $3, $4)")
+        .bind(id)
+        .bind(party.as_str())
+        .bind(timestamp(now)?)
+        .bind(status.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(db("storing a status"))?;
+    Ok(())
 }
 
 /// A new row of `objects`.
