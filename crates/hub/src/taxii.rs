@@ -151,10 +151,7 @@ impl Hub {
         if let Some(definition) = public_definition(object_id) {
             return Ok(Page { items: vec![definition], more: false, next: None, first_added: None, last_added: None });
         }
-        let page = self.released_page(viewer, &view, query, Some(object_id), "object").await?;
-        if page.items.is_empty() && query.next.is_none() {
-            return Err(HubError::NotFound);
-        }
+        let page = self.object_page(viewer, &view, object_id, query, "object").await?;
         Ok(page.map(|rendered| rendered.value))
     }
 
@@ -170,10 +167,7 @@ impl Hub {
         let view = self.collection(viewer, collection, now).await?;
         let mut all = query.clone();
         all.versions = VersionFilter { all: true, ..VersionFilter::default() };
-        let page = self.released_page(viewer, &view, &all, Some(object_id), "versions").await?;
-        if page.items.is_empty() && query.next.is_none() {
-            return Err(HubError::NotFound);
-        }
+        let page = self.object_page(viewer, &view, object_id, &all, "versions").await?;
         Ok(page
             .map(|rendered| VersionRecord { version: rendered.object.version, date_added: rendered.object.date_added }))
     }
@@ -357,6 +351,23 @@ impl Hub {
             ));
         }
         Ok(candidates)
+    }
+
+    /// A page of the versions of one object the caller receives; a first page with none is
+    /// [`HubError::NotFound`], like an object that does not exist.
+    async fn object_page(
+        &self,
+        viewer: &User,
+        view: &CollectionView,
+        object_id: &str,
+        query: &TaxiiQuery,
+        endpoint: &str,
+    ) -> Result<Page<Rendered>> {
+        let page = self.released_page(viewer, view, query, Some(object_id), endpoint).await?;
+        if page.items.is_empty() && query.next.is_none() {
+            return Err(HubError::NotFound);
+        }
+        Ok(page)
     }
 
     /// A page of the object versions the caller receives in a collection (of one object, with

@@ -1,7 +1,7 @@
 //! [`Store`] on SQLite (embedded, the default) or PostgreSQL (several hub processes on one
 //! database), through sqlx's `Any` driver.
 //!
-//! One SQL text serves both backends wherever it can (`$N` placeholders, `ON CONFLICT`,
+//! One SQL text serves both backends wherever it can (`$N` parameters, `ON CONFLICT`,
 //! `RETURNING`); [`Backend`] holds the few statements that differ: how a transaction begins, how a
 //! writer locks the hub state, how the schema is found, and which migrations apply.
 //!
@@ -123,7 +123,7 @@ impl Backend {
     /// `first`-numbered parameters, `count` of them, each used once. SQLite gets anonymous `?`:
     /// sqlx looks every named parameter up by name, in time quadratic in their number, which
     /// dominated multi-row inserts.
-    fn placeholders(self, first: usize, count: usize) -> String {
+    fn parameter_list(self, first: usize, count: usize) -> String {
         match self {
             Backend::Sqlite => vec!["?"; count].join(", "),
             Backend::Postgres => (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", "),
@@ -133,7 +133,7 @@ impl Backend {
     /// `(…), (…)`: `rows` tuples of `width` parameters, for a multi-row `VALUES` with no other
     /// parameter before them.
     fn tuples(self, width: usize, rows: usize) -> String {
-        (0..rows).map(|row| format!("({})", self.placeholders(row * width + 1, width))).collect::<Vec<_>>().join(", ")
+        (0..rows).map(|row| format!("({})", self.parameter_list(row * width + 1, width))).collect::<Vec<_>>().join(", ")
     }
 
     /// SQL for the lower of two values.
@@ -1092,6 +1092,6 @@ mod tests {
     fn multi_row_values_have_a_parameter_per_value() {
         assert_eq!(Backend::Postgres.tuples(2, 2), "($1, $2), ($3, $4)");
         assert_eq!(Backend::Sqlite.tuples(2, 2), "(?, ?), (?, ?)");
-        assert_eq!(Backend::Postgres.placeholders(3, 2), "$3, $4");
+        assert_eq!(Backend::Postgres.parameter_list(3, 2), "$3, $4");
     }
 }

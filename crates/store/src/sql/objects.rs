@@ -138,7 +138,7 @@ impl SqlStore {
         for chunk in marking_ids.chunks(ROWS_PER_LOOKUP) {
             let sql = format!(
                 "SELECT seq, id FROM objects WHERE stix_type = 'marking-definition' AND id IN ({})",
-                self.backend.placeholders(1, chunk.len())
+                self.backend.parameter_list(1, chunk.len())
             );
             let mut query = sqlx::query(&sql);
             for id in chunk {
@@ -458,7 +458,7 @@ async fn stored_versions(backend: Backend, conn: &mut AnyConnection, ids: &[&str
     for chunk in ids.chunks(ROWS_PER_LOOKUP) {
         let sql = format!(
             "SELECT id, version, stix, date_added FROM objects WHERE id IN ({}) ORDER BY seq",
-            backend.placeholders(1, chunk.len())
+            backend.parameter_list(1, chunk.len())
         );
         let mut query = sqlx::query(&sql);
         for id in chunk {
