@@ -274,3 +274,19 @@ def test_a_stored_marking_definition_cannot_change(raw):
     resp = raw(US).post(Raw.objects(COALITION), envelope(changed, good))
     _assert_rejected_whole(raw, resp, good)
     assert md["id"] in resp.text
+
+
+@pytest.mark.tearline
+def test_error_answers_close_the_connection(raw):
+    """An error may be answered before the request's body is read: the server says it closes the
+    connection, so that a client does not send its next request on a connection being reset."""
+    answers = [
+        raw(US).post(Raw.objects(COALITION), envelope(indicator()), headers={"Content-Type": "text/plain"}),
+        raw(None).post(Raw.objects(COALITION), envelope(indicator())),
+        raw(US).get(Raw.objects(COALITION, new_id("indicator"))),
+    ]
+    for resp in answers:
+        assert resp.status_code in (415, 401, 404), resp.status_code
+        assert resp.headers.get("Connection", "").lower() == "close", (resp.status_code, dict(resp.headers))
+    # The session goes on working on a fresh connection.
+    assert raw(US).post(Raw.objects(COALITION), envelope(indicator())).status_code == 202

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::header::{AUTHORIZATION, CONNECTION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -131,23 +131,25 @@ impl ApiError {
     }
 }
 
-/// Asks for credentials the way both accepted schemes are sent.
-fn challenge(mut response: Response) -> Response {
-    let headers = response.headers_mut();
-    headers.append(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"tearline\""));
-    headers.append(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"tearline\""));
-    response
+impl ApiError {
+    /// The headers every error answer carries, whatever its body's form: the schemes to
+    /// authenticate with, and `Connection: close`, since an error may be answered before the
+    /// request's body is read, and a client reusing the connection would then see it reset.
+    fn with_headers(&self, mut response: Response) -> Response {
+        let headers = response.headers_mut();
+        if self.is_unauthenticated() {
+            headers.append(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"tearline\""));
+            headers.append(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"tearline\""));
+        }
+        headers.insert(CONNECTION, HeaderValue::from_static("close"));
+        response
+    }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = self.status();
-        let response = error_body(status, code, &message);
-        if self.is_unauthenticated() {
-            challenge(response)
-        } else {
-            response
-        }
+        self.with_headers(error_body(status, code, &message))
     }
 }
 

@@ -17,7 +17,7 @@ use tearline_model::User;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::{challenge, ApiError, AppState, Caller};
+use crate::{ApiError, AppState, Caller};
 
 /// The media type of every TAXII 2.1 request and answer body.
 pub const TAXII_MEDIA_TYPE: &str = "application/taxii+json;version=2.1";
@@ -54,12 +54,7 @@ impl IntoResponse for TaxiiError {
             "error_code": code,
             "http_status": status.as_str(),
         });
-        let response = taxii_json(status, &body);
-        if self.0.is_unauthenticated() {
-            challenge(response)
-        } else {
-            response
-        }
+        self.0.with_headers(taxii_json(status, &body))
     }
 }
 
