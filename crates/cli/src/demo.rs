@@ -24,7 +24,7 @@ pub async fn run(listen: &str, no_serve: bool) -> anyhow::Result<()> {
         println!("  {change}");
     }
     let author = hub.user("us-analyst").await?;
-    let id = hub.submit_report(&author, REPORT, now).await?;
+    let id = hub.submit_report(&author, REPORT, now).await?.id;
     println!("\nus-analyst submitted examples/route-clearance.md as {id}\n");
 
     let mut views: Vec<(String, Option<Rendering>)> = Vec::new();

@@ -161,7 +161,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let text = read(file)?;
             let hub = open_hub(&cli).await?;
             let author = hub.user(user).await?;
-            println!("{}", hub.submit_report(&author, &text, now()).await?);
+            let submitted = hub.submit_report(&author, &text, now()).await?;
+            println!("{}", submitted.id);
+            // The id alone goes to stdout (scripts read it); what the report derives from, to stderr.
+            for note in &submitted.derived_from {
+                eprintln!(
+                    "derived from {} ({}): carries {}{}",
+                    note.source,
+                    note.how,
+                    note.inherited,
+                    note.passages.iter().map(|p| format!("\n  matched: \"{}\"", p.text)).collect::<String>()
+                );
+            }
             Ok(())
         }
         Command::View { id, viewer, format } => {

@@ -5,7 +5,7 @@
 //! `tearline-store`); explanations re-run the Cedar decision. Operations take `now` from the
 //! caller, so tests pass time in.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
@@ -14,15 +14,20 @@ use tearline_model::{
 };
 use tearline_policy::{Decider, Policies, PolicyError, PortionFacts, Reason};
 use tearline_store::{
-    coalition_of, Added, HubState, MarkingUse, NewObject, PolicySource, Reindexer, ReportSummary, Store, StoreError,
+    coalition_of, Added, Delivery, HubState, MarkingUse, NewObject, PolicySource, Reindexer, ReportSummary, Store,
+    StoreError,
 };
 use time::OffsetDateTime;
 use tokio::sync::RwLock;
 
 pub mod coalition_file;
+pub mod onward;
+mod provenance;
 pub mod taxii;
 
 pub use coalition_file::ApplyError;
+pub use onward::{ApprovalView, OnwardRecord, ReceivedRecord, RecallOutcome, ShareOutcome, ShareRequest};
+pub use provenance::{DerivedNote, PassageNote};
 pub use tearline_store::{Backend, SqlStore};
 
 /// How often a write retries after the hub state changed under it.
@@ -87,6 +92,13 @@ pub struct Hub {
     snapshot: RwLock<Arc<Snapshot>>,
     /// Seals TAXII paging cursors; made once per hub and kept in the store.
     paging_key: tokio::sync::OnceCell<Vec<u8>>,
+}
+
+/// A report accepted: its id, and the sources it was found or declared to derive from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Submitted {
+    pub id: String,
+    pub derived_from: Vec<DerivedNote>,
 }
 
 /// What `apply` changed (empty: nothing).
@@ -201,7 +213,7 @@ impl Hub {
                 return Ok(());
             }
             let decider = Decider::new(&policies, &snapshot.coalition, now);
-            let valid_until = snapshot.coalition.next_change_after(now);
+            let valid_until = self.index_valid_until(&snapshot.coalition, now).await?;
             match self.store.set_policies(snapshot.state.version, &source, valid_until, &Indexer(&decider)).await {
                 Err(StoreError::Stale { .. }) => continue,
                 other => {
@@ -229,7 +241,7 @@ impl Hub {
             match snapshot.state.index_valid_until {
                 Some(until) if until <= now => {
                     let decider = Decider::new(&snapshot.policies, &snapshot.coalition, now);
-                    let valid_until = snapshot.coalition.next_change_after(now);
+                    let valid_until = self.index_valid_until(&snapshot.coalition, now).await?;
                     match self.store.reindex(snapshot.state.version, valid_until, &Indexer(&decider)).await {
                         Ok(_) | Err(StoreError::Stale { .. }) => continue,
                         Err(e) => return Err(e.into()),
@@ -239,6 +251,16 @@ impl Hub {
             }
         }
         Err(HubError::Busy)
+    }
+
+    /// Until when an index computed now holds: the next agreement start or end, or approval
+    /// expiry.
+    async fn index_valid_until(&self, coalition: &Coalition, now: OffsetDateTime) -> Result<Option<OffsetDateTime>> {
+        let approval = self.store.next_approval_expiry(now).await?;
+        Ok(match (coalition.next_change_after(now), approval) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
     }
 
     /// The snapshot in force, as last loaded (callers that already went through `current`).
@@ -262,7 +284,7 @@ impl Hub {
                 declared.embargoes.iter().cloned(),
             );
             let decider = Decider::new(&snapshot.policies, &coalition, now);
-            let valid_until = coalition.next_change_after(now);
+            let valid_until = self.index_valid_until(&coalition, now).await?;
             match self.store.apply(snapshot.state.version, &declared, now, valid_until, &Indexer(&decider)).await {
                 Err(StoreError::Stale { .. }) => continue,
                 other => {
@@ -297,15 +319,17 @@ impl Hub {
         self.store.user(&name).await?.ok_or_else(unknown)
     }
 
-    /// Stores a portion-marked report written by `author`; returns its id. Atomic.
-    pub async fn submit_report(&self, author: &User, text: &str, now: OffsetDateTime) -> Result<String> {
-        let mut ids = self.submit_reports(author, &[text.to_string()], now).await.map_err(|error| match error {
-            HubError::Rejected(message) => {
-                HubError::Rejected(message.trim_start_matches("report 0 of the batch: ").to_string())
-            }
-            other => other,
-        })?;
-        ids.pop().ok_or(HubError::Busy)
+    /// Stores a portion-marked report written by `author`: its id, and what it derives from
+    /// (declared `SOURCES:`, or released text of another party it reuses). Atomic.
+    pub async fn submit_report(&self, author: &User, text: &str, now: OffsetDateTime) -> Result<Submitted> {
+        let mut submitted =
+            self.submit_all(author, &[text.to_string()], now).await.map_err(|error| match error {
+                HubError::Rejected(message) => {
+                    HubError::Rejected(message.trim_start_matches("report 0 of the batch: ").to_string())
+                }
+                other => other,
+            })?;
+        submitted.pop().ok_or(HubError::Busy)
     }
 
     /// Stores several portion-marked reports written by `author`, all or nothing, in one
@@ -314,24 +338,53 @@ impl Hub {
     /// refuses the whole batch, and the error names its index in `texts` (from 0). The marking
     /// definitions of their portions are stored with them, so TAXII clients can read them.
     pub async fn submit_reports(&self, author: &User, texts: &[String], now: OffsetDateTime) -> Result<Vec<String>> {
+        Ok(self.submit_all(author, texts, now).await?.into_iter().map(|s| s.id).collect())
+    }
+
+    async fn submit_all(&self, author: &User, texts: &[String], now: OffsetDateTime) -> Result<Vec<Submitted>> {
         let ids: Vec<String> = texts.iter().map(|_| format!("report--{}", uuid::Uuid::new_v4())).collect();
         for _ in 0..STALE_RETRIES {
             let snapshot = self.current(now).await?;
-            let reports = texts
-                .iter()
-                .zip(&ids)
-                .enumerate()
-                .map(|(index, (text, id))| {
-                    parse_report(&snapshot, author, text, id.clone(), now).map_err(|error| in_batch(index, error))
-                })
-                .collect::<Result<Vec<Report>>>()?;
+            let mut reports = Vec::with_capacity(texts.len());
+            for (index, (text, id)) in texts.iter().zip(&ids).enumerate() {
+                let (report, declared) =
+                    parse_report(&snapshot, author, text, id.clone(), now).map_err(|error| in_batch(index, error))?;
+                let portion_texts: Vec<(usize, String)> =
+                    report.portions().enumerate().map(|(i, p)| (i, p.text.clone())).collect();
+                let sources = self
+                    .sources_of(&snapshot, author, &declared, &portion_texts)
+                    .await
+                    .map_err(|error| in_batch(index, error))?;
+                reports.push((report, sources, portion_texts));
+            }
             let mut objects = Vec::new();
-            for report in &reports {
+            for (report, _, _) in &reports {
                 objects.extend(report_marking_definitions(report)?);
             }
             let first_report = objects.len();
-            for report in reports {
-                let facts = ReleaseFacts::of_report(&report);
+            let mut notes = Vec::with_capacity(reports.len());
+            for (mut report, sources, portion_texts) in reports {
+                let own = ReleaseFacts::of_report(&report);
+                let derivation = provenance::derive(&own, &sources);
+                let tried = snapshot.decider.release_entries_for_coalition(&own);
+                if derivation.inherited.is_some() {
+                    // The rendering shows each portion under the restrictions it now carries.
+                    for (portion, marking) in report.portions_mut().zip(&derivation.facts.portions) {
+                        portion.marking = marking.clone();
+                    }
+                }
+                let facts = derivation.facts;
+                let entries = snapshot.decider.release_entries_for_coalition(&facts);
+                let events = provenance::derivation_events(
+                    author,
+                    &report.id,
+                    report.created,
+                    &sources,
+                    &tried,
+                    &entries,
+                    now,
+                );
+                notes.push(derivation.notes);
                 let stix = stix::report_to_stix(&report);
                 objects.push(NewObject {
                     id: report.id.clone(),
@@ -339,13 +392,26 @@ impl Hub {
                     object_type: "report".to_string(),
                     spec_version: "2.1".to_string(),
                     collection: None,
-                    entries: snapshot.decider.release_entries_for_coalition(&facts),
+                    entries,
                     markings: report_marking_uses(&report),
                     facts,
                     report: Some(report),
                     stix,
+                    sources: derivation.sources,
+                    sketches: provenance::sketches(&portion_texts),
+                    events,
                 });
             }
+            // Derived portions may carry markings of their own: their definitions go with them.
+            let mut seen: BTreeSet<String> = objects[..first_report].iter().map(|o| o.id.clone()).collect();
+            let mut extra = Vec::new();
+            for object in &objects[first_report..] {
+                if let Some(report) = &object.report {
+                    extra.extend(report_marking_definitions(report)?.into_iter().filter(|d| seen.insert(d.id.clone())));
+                }
+            }
+            let first_report = first_report + extra.len();
+            objects.splice(0..0, extra);
             match self.store.insert_objects(snapshot.state.version, &objects, now, false, None).await {
                 Err(StoreError::Stale { .. }) => continue,
                 Err(other) => return Err(other.into()),
@@ -355,7 +421,7 @@ impl Hub {
                     {
                         return Err(HubError::Store(StoreError::Duplicate(ids[object].clone())));
                     }
-                    return Ok(ids);
+                    return Ok(ids.into_iter().zip(notes).map(|(id, derived_from)| Submitted { id, derived_from }).collect());
                 }
             }
         }
@@ -363,7 +429,15 @@ impl Hub {
     }
 
     /// The rendering `viewer` gets, from the release index; withheld is [`HubError::NotFound`].
+    /// The delivery is recorded for the originators' audit.
     pub async fn view(&self, viewer: &User, id: &str, now: OffsetDateTime) -> Result<Rendering> {
+        let rendering = self.render_report(viewer, id, now).await?;
+        let shown = std::iter::once(0).chain(rendering.paragraphs.iter().map(|(i, _)| i + 1)).collect();
+        self.record_delivery(viewer, &rendering.id, rendering.created, shown, "rest", now).await?;
+        Ok(rendering)
+    }
+
+    async fn render_report(&self, viewer: &User, id: &str, now: OffsetDateTime) -> Result<Rendering> {
         self.current(now).await?;
         let entry = self.store.release_entry(&viewer.party, id).await?.ok_or(HubError::NotFound)?;
         if viewer.clearance < entry.min_clearance {
@@ -376,7 +450,30 @@ impl Hub {
             .ok_or(HubError::NotFound)
     }
 
-    /// The reports `viewer` may see, oldest first, after the report `after`.
+    /// Records that `viewer` was given `portions` of an object version.
+    pub(crate) async fn record_delivery(
+        &self,
+        viewer: &User,
+        object_id: &str,
+        object_version: OffsetDateTime,
+        portions: tearline_model::PortionSet,
+        channel: &str,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let delivery = Delivery {
+            at: now,
+            party: viewer.party.clone(),
+            user: viewer.name.clone(),
+            object_id: object_id.to_string(),
+            object_version,
+            portions,
+            channel: channel.to_string(),
+        };
+        Ok(self.store.record_deliveries(&[delivery]).await?)
+    }
+
+    /// The reports `viewer` may see, oldest first, after the report `after`. Each title shown
+    /// is a delivery of the report's portion 0.
     pub async fn list(
         &self,
         viewer: &User,
@@ -386,19 +483,35 @@ impl Hub {
     ) -> Result<Vec<ReportSummary>> {
         self.current(now).await?;
         let limit = limit.clamp(1, MAX_PAGE);
-        Ok(self.store.list_reports(&viewer.party, viewer.clearance, after, limit).await?)
+        let page = self.store.list_reports(&viewer.party, viewer.clearance, after, limit).await?;
+        let deliveries: Vec<Delivery> = page
+            .iter()
+            .map(|summary| Delivery {
+                at: now,
+                party: viewer.party.clone(),
+                user: viewer.name.clone(),
+                object_id: summary.id.clone(),
+                object_version: summary.created,
+                portions: std::iter::once(0).collect(),
+                channel: "rest".to_string(),
+            })
+            .collect();
+        self.store.record_deliveries(&deliveries).await?;
+        Ok(page)
     }
 
     /// Why each portion is shown to or withheld from `viewer` (Cedar's decision, re-run).
     pub async fn explain_for_user(&self, viewer: &User, id: &str, now: OffsetDateTime) -> Result<UserExplanation> {
         let snapshot = self.current(now).await?;
-        let report = self.store.report(id).await?.ok_or(HubError::NotFound)?;
+        let (report, facts) = self.stored_report(id).await?;
+        let originators = facts.originators();
         let decider = &snapshot.decider;
         let portions: Vec<PortionExplanation> = report
             .portions()
             .enumerate()
             .map(|(index, portion)| {
-                let decision = decider.user_decision(viewer, &PortionFacts::of_report(&report, portion));
+                let facts = PortionFacts::new(&originators, &facts.topics, &portion.marking);
+                let decision = decider.user_decision(viewer, &facts);
                 explanation(index, &portion.marking, decision.allowed, decision.reasons)
             })
             .collect();
@@ -420,10 +533,10 @@ impl Hub {
         now: OffsetDateTime,
     ) -> Result<Vec<PartyExplanation>> {
         let snapshot = self.current(now).await?;
-        let report = self.store.report(id).await?.ok_or(HubError::NotFound)?;
+        let (report, facts) = self.stored_report(id).await?;
         if report.originator != caller.party {
             // Whether the caller may see the report decides between "absent" and "not yours".
-            return match self.view(caller, id, now).await {
+            return match self.render_report(caller, id, now).await {
                 Ok(_) => {
                     Err(HubError::Forbidden("only the originator's users may see why a report is released".into()))
                 }
@@ -431,7 +544,8 @@ impl Hub {
             };
         }
         let decider = &snapshot.decider;
-        let entries = decider.release_entries_for_coalition(&ReleaseFacts::of_report(&report));
+        let entries = decider.release_entries_for_coalition(&facts);
+        let originators = facts.originators();
         Ok(snapshot
             .coalition
             .parties()
@@ -440,7 +554,8 @@ impl Hub {
                     .portions()
                     .enumerate()
                     .map(|(index, portion)| {
-                        let decision = decider.party_decision(&party.code, &PortionFacts::of_report(&report, portion));
+                        let facts = PortionFacts::new(&originators, &facts.topics, &portion.marking);
+                        let decision = decider.party_decision(&party.code, &facts);
                         explanation(index, &portion.marking, decision.allowed, decision.reasons)
                     })
                     .collect();
@@ -453,6 +568,13 @@ impl Hub {
                 }
             })
             .collect())
+    }
+
+    /// A stored report and the facts its release index is computed from.
+    async fn stored_report(&self, id: &str) -> Result<(Report, ReleaseFacts)> {
+        let stored = self.store.object_versions(id).await?.pop().ok_or(HubError::NotFound)?;
+        let report = stored.report.ok_or(HubError::NotFound)?;
+        Ok((report, stored.facts))
     }
 
     /// Recomputes the release index of every object version and lists where the stored one
@@ -523,7 +645,13 @@ fn explanation(index: usize, marking: &Marking, shown: bool, reasons: Vec<Reason
 
 /// A report as `author` submits it under the state of `snapshot`: its text parsed against the
 /// coalition, and no portion above the author's clearance.
-fn parse_report(snapshot: &Snapshot, author: &User, text: &str, id: String, now: OffsetDateTime) -> Result<Report> {
+fn parse_report(
+    snapshot: &Snapshot,
+    author: &User,
+    text: &str,
+    id: String,
+    now: OffsetDateTime,
+) -> Result<(Report, Vec<String>)> {
     let draft = ReportDraft::parse(text, &author.party, &snapshot.coalition)?;
     if let Some(above) = std::iter::once(&draft.title)
         .chain(&draft.paragraphs)
@@ -535,14 +663,15 @@ fn parse_report(snapshot: &Snapshot, author: &User, text: &str, id: String, now:
             author.clearance
         )));
     }
-    Ok(Report {
+    let report = Report {
         id,
         originator: author.party.clone(),
         created: now,
         title: draft.title,
         topics: draft.topics,
         paragraphs: draft.paragraphs,
-    })
+    };
+    Ok((report, draft.sources))
 }
 
 /// The marking-definition objects of a report's portions, stored with it. They are released
@@ -570,6 +699,9 @@ fn report_marking_definitions(report: &Report) -> Result<Vec<NewObject>> {
             stix: definition,
             markings: Vec::new(),
             entries: Vec::new(),
+            sources: Vec::new(),
+            sketches: Vec::new(),
+            events: Vec::new(),
         });
     }
     Ok(objects)

@@ -69,6 +69,8 @@ pub struct ManifestRecord {
 struct Rendered {
     object: StoredObject,
     value: Value,
+    /// The portions the rendering holds.
+    portions: tearline_model::PortionSet,
 }
 
 impl Hub {
@@ -104,6 +106,7 @@ impl Hub {
     ) -> Result<Page<Value>> {
         let view = self.collection(viewer, collection, now).await?;
         let page = self.released_page(viewer, &view, query, None, "objects").await?;
+        self.record_taxii_deliveries(viewer, &page.items, now).await?;
         let mut page = page.map(|rendered| rendered.value);
         // Public definitions asked for by id come first, on the first page.
         if query.next.is_none() {
@@ -152,6 +155,7 @@ impl Hub {
             return Ok(Page { items: vec![definition], more: false, next: None, first_added: None, last_added: None });
         }
         let page = self.object_page(viewer, &view, object_id, query, "object").await?;
+        self.record_taxii_deliveries(viewer, &page.items, now).await?;
         Ok(page.map(|rendered| rendered.value))
     }
 
@@ -249,12 +253,13 @@ impl Hub {
         let total = objects.len();
         let parsed = parse_envelope(objects)?;
         let status_id = uuid::Uuid::new_v4().to_string();
+        let (shared, parsed) = self.share_received(viewer, &view, parsed, now).await?;
         for _ in 0..STALE_RETRIES {
             let snapshot = self.current(now).await?;
             let (indexes, new): (Vec<usize>, Vec<NewObject>) =
-                self.prepare_add(&snapshot, viewer, &view, &parsed).await?.into_iter().unzip();
+                self.prepare_add(&snapshot, viewer, &view, &parsed, now).await?.into_iter().unzip();
             // The status is written with the objects, in their transaction.
-            let render = |added: &[Added]| status_of(&status_id, now, total, &indexes, &new, added);
+            let render = |added: &[Added]| status_of(&status_id, now, total, &indexes, &new, added, &shared);
             let write = StatusWrite { id: &status_id, party: &viewer.party, render: &render };
             match self.store.insert_objects(snapshot.state.version, &new, now, false, Some(&write)).await {
                 Err(StoreError::Stale { .. }) => continue,
@@ -265,24 +270,126 @@ impl Hub {
         Err(HubError::Busy)
     }
 
+    /// Objects of an envelope that another party originated: one the caller's party received,
+    /// posted unchanged, is passed on to the collection's readers (a share, decided by the
+    /// onward rules); any other is a failure. Returns their status records, and the objects
+    /// left to add with their envelope positions.
+    async fn share_received(
+        &self,
+        viewer: &User,
+        view: &CollectionView,
+        parsed: Vec<StixObject>,
+        now: OffsetDateTime,
+    ) -> Result<(Vec<Shared>, Vec<(usize, StixObject)>)> {
+        let ids: Vec<String> = parsed.iter().map(|o| o.id().to_string()).collect::<BTreeSet<_>>().into_iter().collect();
+        let originators = self.store.stored_originators(&ids).await?;
+        let foreign = |object: &StixObject| {
+            originators.get(object.id()).is_some_and(|codes| codes.iter().any(|code| *code != viewer.party))
+        };
+        let mut shared = Vec::new();
+        let mut own = Vec::new();
+        for (index, object) in parsed.into_iter().enumerate() {
+            if !foreign(&object) {
+                own.push((index, object));
+                continue;
+            }
+            let version = object.version().map(stix::timestamp);
+            let record = |outcome: std::result::Result<OffsetDateTime, String>| Shared {
+                index,
+                id: object.id().to_string(),
+                version: version.clone(),
+                outcome,
+            };
+            let received = match self.received_version(viewer, object.id(), object.version()).await {
+                Ok((stored, _)) if stored.facts.originator != viewer.party => Some(stored),
+                _ => None,
+            };
+            let Some(stored) = received else {
+                shared.push(record(Err("another object is stored with this id and version".into())));
+                continue;
+            };
+            let rendered = self.rendering_of(viewer, &stored).await?;
+            if stored.stix != object.to_value() && rendered.as_ref() != Some(&object.to_value()) {
+                let message = "the object is another party's: only a version received from it, unchanged, can be \
+                               passed on";
+                shared.push(record(Err(message.into())));
+                continue;
+            }
+            let readers: Vec<String> = match &view.collection.readers {
+                Some(readers) => readers.iter().map(ToString::to_string).collect(),
+                None => self.parties(now).await?.iter().map(ToString::to_string).collect(),
+            };
+            let request = crate::onward::ShareRequest {
+                object: stored.id.clone(),
+                version: Some(stored.version),
+                to: readers,
+                portions: None,
+            };
+            let outcome = self.share(viewer, &request, "taxii", now).await?;
+            shared.push(record(if outcome.outcome == "refused" {
+                let rules: BTreeSet<&str> = outcome
+                    .recipients
+                    .iter()
+                    .flat_map(|r| r.refused.iter().flat_map(|p| p.reasons.iter().map(|reason| reason.rule.as_str())))
+                    .collect();
+                Err(format!("passing it on is refused: {}", rules.into_iter().collect::<Vec<_>>().join(", ")))
+            } else {
+                Ok(stored.date_added)
+            }));
+        }
+        Ok((shared, own))
+    }
+
+    /// Records the renderings given to `viewer`, for the originators' audit.
+    async fn record_taxii_deliveries(&self, viewer: &User, items: &[Rendered], now: OffsetDateTime) -> Result<()> {
+        let deliveries: Vec<tearline_store::Delivery> = items
+            .iter()
+            .map(|rendered| tearline_store::Delivery {
+                at: now,
+                party: viewer.party.clone(),
+                user: viewer.name.clone(),
+                object_id: rendered.object.id.clone(),
+                object_version: rendered.object.version,
+                portions: rendered.portions.clone(),
+                channel: "taxii".to_string(),
+            })
+            .collect();
+        Ok(self.store.record_deliveries(&deliveries).await?)
+    }
+
+    /// What `viewer` receives of a stored object version (for comparing a re-posted copy).
+    async fn rendering_of(&self, viewer: &User, stored: &StoredObject) -> Result<Option<Value>> {
+        let snapshot = self.current_snapshot().await;
+        let (entries, _) = self.store.release_entries_of(stored.seq).await?;
+        let Some(entry) = entries.into_iter().find(|e| e.party == viewer.party) else { return Ok(None) };
+        let row = Released { object: stored.clone(), entry };
+        Ok(self.render_all(&snapshot, viewer, vec![row]).await?.pop().and_then(|(_, r)| r).map(|r| r.value))
+    }
+
     /// Validates and decides each object of an add: what to store, with its position in the
-    /// envelope.
+    /// envelope. An object that references another party's object the caller received, or
+    /// reuses its text, derives from it.
     async fn prepare_add(
         &self,
         snapshot: &Snapshot,
         viewer: &User,
         view: &CollectionView,
-        parsed: &[StixObject],
+        parsed: &[(usize, StixObject)],
+        now: OffsetDateTime,
     ) -> Result<Vec<(usize, NewObject)>> {
-        let invalid = |index: usize, problem: &str| refused(index, parsed[index].id(), problem);
+        let invalid = |at: usize, problem: &str| {
+            let (index, object) = &parsed[at];
+            refused(*index, object.id(), problem)
+        };
+        let parsed_objects: Vec<&StixObject> = parsed.iter().map(|(_, o)| o).collect();
         // Marking definitions come from the envelope itself or from the store. They never change
         // (STIX gives them no versions): one already stored must come again identical.
         let posted: Vec<String> =
-            parsed.iter().filter(|o| o.object_type() == "marking-definition").map(|o| o.id().to_string()).collect();
+            parsed_objects.iter().filter(|o| o.object_type() == "marking-definition").map(|o| o.id().to_string()).collect();
         let stored: std::collections::BTreeMap<String, Value> =
             self.store.marking_definitions(&posted).await?.into_iter().map(|d| (d.id, d.stix)).collect();
         let mut definitions: std::collections::BTreeMap<String, Result<MarkingMeaning, String>> = Default::default();
-        for (index, object) in parsed.iter().enumerate() {
+        for (index, object) in parsed_objects.iter().enumerate() {
             if object.object_type() == "marking-definition" {
                 if stored.get(object.id()).is_some_and(|known| *known != object.to_value()) {
                     let problem = "a different marking definition is stored under this id, and marking \
@@ -293,7 +400,7 @@ impl Hub {
                 definitions.insert(object.id().to_string(), meaning);
             }
         }
-        let wanted: Vec<String> = parsed
+        let wanted: Vec<String> = parsed_objects
             .iter()
             .flat_map(|o| o.marking_refs())
             .filter(|id| stix::builtin_marking(id).is_none() && !definitions.contains_key(*id))
@@ -311,8 +418,11 @@ impl Hub {
             stix::builtin_marking(id).or_else(|| definitions.get(id).and_then(|m| m.as_ref().ok().cloned()))
         };
 
+        // Provenance: references to other parties' objects the caller received (a `derived-from`
+        // relationship also makes its source derived), and reused text, looked up once.
+        let sources = self.envelope_sources(snapshot, viewer, &parsed_objects).await?;
         let mut candidates = Vec::new();
-        for (index, object) in parsed.iter().enumerate() {
+        for (index, object) in parsed_objects.iter().copied().enumerate() {
             if let Some(Err(reason)) = definitions.get(object.id()) {
                 return Err(invalid(index, &format!("the marking definition is not understood: {reason}")));
             }
@@ -323,7 +433,7 @@ impl Hub {
                 let problem = format!("a portion is marked {above}, above the author's clearance {}", viewer.clearance);
                 return Err(invalid(index, &problem));
             }
-            let facts = if object.object_type() == "marking-definition" {
+            let own = if object.object_type() == "marking-definition" {
                 ReleaseFacts::released_with_users(&viewer.party)
             } else {
                 ReleaseFacts {
@@ -332,25 +442,101 @@ impl Hub {
                     portions: portions.markings().to_vec(),
                     required: BTreeSet::from([0]),
                     at_least_one_of: Vec::new(),
+                    ancestors: BTreeSet::new(),
+                    shares: Vec::new(),
+                    approvals: Vec::new(),
+                    recalled: false,
                 }
             };
+            let object_sources = sources.get(index).map(Vec::as_slice).unwrap_or_default();
+            let derivation = crate::provenance::derive(&own, object_sources);
+            let tried = snapshot.decider.release_entries_for_coalition(&own);
+            let entries = snapshot.decider.release_entries_for_coalition(&derivation.facts);
+            let version = object.version().unwrap_or(now);
+            let events = crate::provenance::derivation_events(
+                viewer,
+                object.id(),
+                version,
+                object_sources,
+                &tried,
+                &entries,
+                now,
+            );
+            let texts = stix::prose_portions(object, &portions);
             candidates.push((
-                index,
+                parsed[index].0,
                 NewObject {
                     id: object.id().to_string(),
                     version: object.version(),
                     object_type: object.object_type().to_string(),
                     spec_version: object.spec_version().unwrap_or("2.1").to_string(),
                     collection: Some(view.collection.id.clone()),
-                    entries: snapshot.decider.release_entries_for_coalition(&facts),
+                    entries,
                     markings: marking_uses(object, &portions),
-                    facts,
+                    facts: derivation.facts,
                     report: None,
                     stix: object.to_value(),
+                    sources: derivation.sources,
+                    sketches: crate::provenance::sketches(&texts),
+                    events,
                 },
             ));
         }
         Ok(candidates)
+    }
+
+    /// The sources of each object of an envelope: other parties' objects it references that the
+    /// caller's party received (with the target of a `derived-from` relationship among its
+    /// source's), and released texts of other parties that its prose reuses.
+    async fn envelope_sources(
+        &self,
+        snapshot: &Snapshot,
+        viewer: &User,
+        objects: &[&StixObject],
+    ) -> Result<Vec<Vec<crate::provenance::SourceUse>>> {
+        let in_envelope: HashSet<&str> = objects.iter().map(|o| o.id()).collect();
+        let mut declared: Vec<Vec<String>> = objects
+            .iter()
+            .map(|o| o.references().into_iter().filter(|id| !in_envelope.contains(id)).map(str::to_string).collect())
+            .collect();
+        for object in objects.iter().filter(|o| o.object_type() == "relationship") {
+            let field = |name: &str| object.json().get(name).and_then(Value::as_str);
+            if field("relationship_type") != Some("derived-from") {
+                continue;
+            }
+            let (Some(derived), Some(source)) = (field("source_ref"), field("target_ref")) else { continue };
+            if let Some(position) = objects.iter().position(|o| o.id() == derived) {
+                if !in_envelope.contains(source) {
+                    declared[position].push(source.to_string());
+                }
+            }
+        }
+        let referenced: Vec<String> =
+            declared.iter().flatten().cloned().collect::<BTreeSet<_>>().into_iter().collect();
+        let originators = self.store.stored_originators(&referenced).await?;
+        // Only references to objects of other parties count; ones the caller cannot see name nothing.
+        let released = self.store.released_ids(&viewer.party, viewer.clearance, &referenced).await?;
+        let foreign = |id: &String| {
+            released.contains(id) && originators.get(id).is_some_and(|codes| codes.iter().any(|c| *c != viewer.party))
+        };
+        let texts: Vec<Vec<(usize, String)>> = objects
+            .iter()
+            .map(|object| {
+                let anything = |_: &str| Some(MarkingMeaning::Statement);
+                ObjectPortions::of(object, &viewer.party, &snapshot.coalition, &anything)
+                    .map(|portions| stix::prose_portions(object, &portions))
+                    .unwrap_or_default()
+            })
+            .collect();
+        let copied = self.copied_sources(snapshot, viewer, &texts).await?;
+        let mut all = Vec::with_capacity(objects.len());
+        for (ids, copied) in declared.into_iter().zip(copied) {
+            let ids: Vec<String> = ids.into_iter().filter(|id| foreign(id)).collect();
+            let mut sources = self.declared_sources(viewer, &ids).await?;
+            sources.extend(copied.into_iter().filter(|c| !ids.contains(&c.object.id)));
+            all.push(sources);
+        }
+        Ok(all)
     }
 
     /// A page of the versions of one object the caller receives; a first page with none is
@@ -486,7 +672,10 @@ impl Hub {
             .map(|(row, object)| {
                 let seq = row.object.seq;
                 let value = render_for(snapshot, viewer, &row, object.as_ref(), &released);
-                (seq, value.map(|value| Rendered { object: row.object, value }))
+                let portions = (0..row.object.facts.portions.len().max(1))
+                    .filter(|i| row.object.facts.portion_shown(&row.entry, viewer.clearance, *i))
+                    .collect();
+                (seq, value.map(|value| Rendered { object: row.object, value, portions }))
             })
             .collect())
     }
@@ -590,6 +779,15 @@ fn public_definition(id: &str) -> Option<Value> {
         .or_else(|| tearline_model::Tlp::from_marking_definition_id(id).map(stix::tlp_definition))
 }
 
+/// An object of an envelope that another party originated, and what became of passing it on:
+/// its date added, or why it failed.
+pub(crate) struct Shared {
+    index: usize,
+    id: String,
+    version: Option<String>,
+    outcome: std::result::Result<OffsetDateTime, String>,
+}
+
 /// The status resource of an add: every object stored or already there is a success, every
 /// conflict a failure, in envelope order; nothing is pending (adds are synchronous).
 fn status_of(
@@ -599,9 +797,22 @@ fn status_of(
     indexes: &[usize],
     objects: &[NewObject],
     added: &[Added],
+    shared: &[Shared],
 ) -> Value {
     let mut successes = Vec::new();
     let mut failures = Vec::new();
+    for object in shared {
+        match &object.outcome {
+            Ok(date_added) => {
+                let mut record = json!({ "id": object.id, "date_added": taxii_timestamp(*date_added) });
+                if let (Some(version), Some(fields)) = (&object.version, record.as_object_mut()) {
+                    fields.insert("version".into(), json!(version));
+                }
+                successes.push(record);
+            }
+            Err(message) => failures.push(failure(object.index, &object.id, object.version.as_deref(), message)),
+        }
+    }
     for ((index, object), outcome) in indexes.iter().zip(objects).zip(added) {
         let version = object.version.map(stix::timestamp);
         match outcome {

@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use tearline_hub::{Hub, HubError, SqlStore};
 use tearline_model::{Classification, Code, ReleaseEntry, ReleaseFacts, Report, User, UserName};
 use tearline_store::{
-    Added, Declared, HubState, NewObject, ObjectQuery, PolicySource, Reindexer, Released, ReportSummary, Result,
-    StatusWrite, Store, StoredObject,
+    Added, ApprovalRecord, Declared, Delivery, DeliveryRecord, HubState, NewObject, ObjectQuery, OnwardChange,
+    OnwardEvent, PolicySource, Reindexer, Released, ReportSummary, Result, StatusWrite, Store, StoredObject,
 };
 use time::macros::datetime;
 use time::OffsetDateTime;
@@ -241,5 +241,43 @@ impl Store for MovesOnOnce {
     }
     async fn user(&self, name: &UserName) -> Result<Option<User>> {
         self.inner.user(name).await
+    }
+    async fn stored_originators(&self, ids: &[String]) -> Result<std::collections::HashMap<String, Vec<Code>>> {
+        self.inner.stored_originators(ids).await
+    }
+    async fn object_at(&self, seq: i64) -> Result<Option<StoredObject>> {
+        self.inner.object_at(seq).await
+    }
+    async fn derived_from(&self, seqs: &[i64]) -> Result<Vec<i64>> {
+        self.inner.derived_from(seqs).await
+    }
+    async fn sketch_matches(&self, party: &Code, hashes: &[u64], limit: u32) -> Result<Vec<(i64, usize, usize)>> {
+        self.inner.sketch_matches(party, hashes, limit).await
+    }
+    async fn next_approval_expiry(&self, after: OffsetDateTime) -> Result<Option<OffsetDateTime>> {
+        self.inner.next_approval_expiry(after).await
+    }
+    async fn change_onward(&self, expected_version: i64, change: &OnwardChange) -> Result<()> {
+        self.inner.change_onward(expected_version, change).await
+    }
+    async fn record_deliveries(&self, deliveries: &[Delivery]) -> Result<()> {
+        self.inner.record_deliveries(deliveries).await
+    }
+    async fn deliveries(&self, party: &Code, since: OffsetDateTime) -> Result<Vec<DeliveryRecord>> {
+        self.inner.deliveries(party, since).await
+    }
+    async fn onward_events(
+        &self,
+        originator: &Code,
+        party: Option<&Code>,
+        since: OffsetDateTime,
+    ) -> Result<Vec<OnwardEvent>> {
+        self.inner.onward_events(originator, party, since).await
+    }
+    async fn approval(&self, id: &str) -> Result<Option<ApprovalRecord>> {
+        self.inner.approval(id).await
+    }
+    async fn approvals(&self, party: &Code, as_requester: bool, pending_only: bool) -> Result<Vec<ApprovalRecord>> {
+        self.inner.approvals(party, as_requester, pending_only).await
     }
 }

@@ -19,6 +19,6 @@ pub use collection::Collection;
 pub use marking::{
     BannerError, BannerProblem, CodeKind, Directory, Dissemination, Marking, RelTo, Restriction, UnknownCode,
 };
-pub use release::{PortionSet, ReleaseEntry, ReleaseFacts};
+pub use release::{Approval, PortionSet, ReleaseEntry, ReleaseFacts, Share};
 pub use report::{Portion, Rendering, Report, ReportDraft, ReportError, ReportProblem};
 pub use tlp::Tlp;

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
 use crate::{Classification, Code, Marking, Report, Topic};
 
@@ -83,6 +84,44 @@ pub struct ReleaseFacts {
     /// ...and at least one portion of each of these groups (a report's paragraphs; a required
     /// list whose every element carries its own marking).
     pub at_least_one_of: Vec<BTreeSet<usize>>,
+    /// Originators of the content it derives from, transitively (provenance): each of them must
+    /// allow a release as if it were the originator, and each is an originator for reading.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub ancestors: BTreeSet<Code>,
+    /// Recipients passing it on, each into its own agreements (decided per hop).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shares: Vec<Share>,
+    /// The originator's approvals of onward release of this version to one party each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<Approval>,
+    /// Recalled by an originator (its own, or one of its sources): released to originators only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recalled: bool,
+}
+
+/// A recipient passing an object version on: `by` passes the `portions` it holds to the parties
+/// and groups `to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Share {
+    pub by: Code,
+    pub to: BTreeSet<Code>,
+    pub portions: PortionSet,
+}
+
+/// An originator's (`by`) approval of onward release of one object version to `party`, until
+/// `until`. Onward release needs one from every originator other than the holder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    pub party: Code,
+    pub by: Code,
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub until: Option<OffsetDateTime>,
+}
+
+impl Approval {
+    pub fn is_active(&self, now: OffsetDateTime) -> bool {
+        self.until.is_none_or(|until| now < until)
+    }
 }
 
 impl ReleaseFacts {
@@ -94,7 +133,58 @@ impl ReleaseFacts {
             portions: report.portions().map(|p| p.marking.clone()).collect(),
             required: BTreeSet::from([0]),
             at_least_one_of: vec![(1..=report.paragraphs.len()).collect()],
+            ancestors: BTreeSet::new(),
+            shares: Vec::new(),
+            approvals: Vec::new(),
+            recalled: false,
         }
+    }
+
+    /// Every originator: the object's own, then those of its provenance.
+    pub fn originators(&self) -> Vec<Code> {
+        std::iter::once(self.originator.clone())
+            .chain(self.ancestors.iter().filter(|a| **a != self.originator).cloned())
+            .collect()
+    }
+
+    pub fn is_originator(&self, party: &Code) -> bool {
+        self.originator == *party || self.ancestors.contains(party)
+    }
+
+    /// Whether every originator other than `holder` approved onward release to `recipient`, and
+    /// the approvals hold at `now`.
+    pub fn is_approved(&self, holder: &Code, recipient: &Code, now: OffsetDateTime) -> bool {
+        self.originators().iter().filter(|o| *o != holder).all(|originator| {
+            self.approvals.iter().any(|a| a.party == *recipient && a.by == *originator && a.is_active(now))
+        })
+    }
+
+    /// The restrictions content derived from the `received` portions of `source` carries: the
+    /// combination of their markings (highest classification, `REL TO` intersected, caveats
+    /// united, most restrictive TLP). `None` when no portion was received.
+    pub fn inherited_marking(source: &ReleaseFacts, received: impl IntoIterator<Item = usize>) -> Option<Marking> {
+        received
+            .into_iter()
+            .filter_map(|index| source.portions.get(index))
+            .fold(None, |acc: Option<Marking>, marking| {
+                Some(acc.map_or_else(|| marking.clone(), |acc| acc.restricted_by(marking)))
+            })
+    }
+
+    /// Makes this object derived from `source`: its originators become ancestors, its topics
+    /// are added, and every portion is restricted by `inherited` (see
+    /// [`ReleaseFacts::inherited_marking`]). Restrictions only ever grow.
+    pub fn derive_from(&mut self, source: &ReleaseFacts, inherited: &Marking) {
+        for originator in source.originators() {
+            if originator != self.originator {
+                self.ancestors.insert(originator);
+            }
+        }
+        self.topics.extend(source.topics.iter().cloned());
+        for portion in &mut self.portions {
+            *portion = portion.restricted_by(inherited);
+        }
+        self.recalled |= source.recalled;
     }
 
     /// The release entry of a party that may receive `allowed`, when that is enough to receive
@@ -122,6 +212,10 @@ impl ReleaseFacts {
             portions: Vec::new(),
             required: BTreeSet::from([0]),
             at_least_one_of: Vec::new(),
+            ancestors: BTreeSet::new(),
+            shares: Vec::new(),
+            approvals: Vec::new(),
+            recalled: false,
         }
     }
 

@@ -4,6 +4,7 @@
 //! TITLE: (U) Route clearance results, third quarter
 //! TOPICS: counter-ied
 //! BANNER: SECRET//ORCON/NOFORN
+//! SOURCES: report--5d0c3f4e-...
 //!
 //! (U) Route clearance teams ...
 //!
@@ -39,6 +40,8 @@ pub struct ReportDraft {
     pub topics: BTreeSet<Topic>,
     pub declared_banner: Option<Marking>,
     pub paragraphs: Vec<Portion>,
+    /// Ids of the objects the report is built on (`SOURCES:`): it carries their restrictions.
+    pub sources: Vec<String>,
 }
 
 /// A report text that cannot be accepted: where, and what is wrong.
@@ -67,6 +70,8 @@ pub enum ReportProblem {
     Banner { column: usize, problem: BannerProblem },
     #[error("{0}")]
     Topic(String),
+    #[error("`{0}` is not an object id (such as `report--5d0c3f4e-8a4b-4c1e-9f0d-2b7e6a1c3d45`)")]
+    Source(String),
     #[error("the portion has a mark but no text")]
     EmptyPortion,
     #[error("the report has no paragraphs")]
@@ -81,6 +86,7 @@ impl ReportDraft {
         let mut title = None;
         let mut topics = None;
         let mut banner = None;
+        let mut sources: Option<Vec<String>> = None;
         let mut paragraphs = Vec::new();
         let mut current: Option<(usize, String)> = None;
         let mut in_header = true;
@@ -139,6 +145,24 @@ impl ReportDraft {
                                     .map_err(|e| ReportError { line, problem: ReportProblem::Topic(e.to_string()) })?,
                             );
                         }
+                        "SOURCES" => {
+                            if sources.is_some() {
+                                return Err(ReportError {
+                                    line,
+                                    problem: ReportProblem::RepeatedHeader("SOURCES".into()),
+                                });
+                            }
+                            let ids = value.split(',').map(str::trim).filter(|id| !id.is_empty());
+                            sources = Some(
+                                ids.map(|id| {
+                                    crate::stix::is_object_id(id).then(|| id.to_string()).ok_or_else(|| ReportError {
+                                        line,
+                                        problem: ReportProblem::Source(id.to_string()),
+                                    })
+                                })
+                                .collect::<Result<_, _>>()?,
+                            );
+                        }
                         _ => {
                             if banner.is_some() {
                                 return Err(ReportError {
@@ -180,6 +204,7 @@ impl ReportDraft {
             topics: topics.unwrap_or_default(),
             declared_banner: banner.as_ref().map(|(_, m)| m.clone()),
             paragraphs,
+            sources: sources.unwrap_or_default(),
         };
         if let Some((line, declared)) = banner {
             let needed = draft.computed_banner();
@@ -203,10 +228,10 @@ impl ReportDraft {
     }
 }
 
-/// `KEY: value` for the three header keys, in any case.
+/// `KEY: value` for the header keys, in any case.
 fn header(line: &str) -> Option<(&str, &str)> {
     let (key, value) = line.split_once(':')?;
-    ["TITLE", "TOPICS", "BANNER"].iter().any(|k| k.eq_ignore_ascii_case(key)).then_some((key, value))
+    ["TITLE", "TOPICS", "BANNER", "SOURCES"].iter().any(|k| k.eq_ignore_ascii_case(key)).then_some((key, value))
 }
 
 fn parse_portion(
@@ -248,6 +273,10 @@ impl Report {
     /// Portion 0 is the title, portion `i + 1` paragraph `i`.
     pub fn portions(&self) -> impl Iterator<Item = &Portion> {
         std::iter::once(&self.title).chain(&self.paragraphs)
+    }
+
+    pub fn portions_mut(&mut self) -> impl Iterator<Item = &mut Portion> {
+        std::iter::once(&mut self.title).chain(&mut self.paragraphs)
     }
 
     /// What a recipient gets when it may see the portions for which `shown(index)` holds: nothing

@@ -4,6 +4,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use cedar_policy::{Authorizer, Decision as CedarDecision};
+use std::collections::BTreeMap;
+
 use tearline_model::{Classification, Coalition, Code, PortionSet, ReleaseEntry, ReleaseFacts, User};
 use time::OffsetDateTime;
 
@@ -53,7 +55,7 @@ impl Decider {
 
     /// The same decision, evaluated through Cedar every time: for benchmarks and checks.
     pub fn party_decision_uncached(&self, party: &Code, facts: &PortionFacts<'_>) -> Decision {
-        self.evaluate(party, facts)
+        self.evaluate_read(party, facts)
     }
 
     /// Whether `user` may read the portion: its party may receive it, and its clearance is at
@@ -72,14 +74,71 @@ impl Decider {
         Decision::denied(reasons)
     }
 
+    /// Whether `recipient` may receive the portion when `holder`, which holds it, passes it on
+    /// (DESIGN.md section 3, onward release); `approved` when the originator approved release of
+    /// the object version to the recipient.
+    pub fn onward_decision(&self, holder: &Code, recipient: &Code, facts: &PortionFacts<'_>, approved: bool) -> Decision {
+        let standing = Standing::onward(&self.coalition, self.now, holder, recipient, facts, approved);
+        self.evaluate(recipient, facts, &standing)
+    }
+
     /// The release index rows of an object for each of `parties`: the portions the party may
-    /// receive, for those that may receive enough of it to receive the object at all.
+    /// receive, for those that may receive enough of it to receive the object at all. Portions
+    /// passed on by holders (`facts.shares`) are added hop by hop until nothing changes; a
+    /// recalled object goes to its originators only.
     pub fn release_entries<'p>(
         &self,
         facts: &ReleaseFacts,
         parties: impl IntoIterator<Item = &'p Code>,
     ) -> Vec<ReleaseEntry> {
-        parties.into_iter().filter_map(|party| self.release_entry(facts, party)).collect()
+        let parties: Vec<&Code> = parties.into_iter().collect();
+        let mut entries: BTreeMap<Code, ReleaseEntry> = parties
+            .iter()
+            .filter(|party| !facts.recalled || facts.is_originator(party))
+            .filter_map(|party| self.release_entry(facts, party))
+            .map(|entry| (entry.party.clone(), entry))
+            .collect();
+        if !facts.recalled && !facts.shares.is_empty() {
+            self.add_onward_releases(facts, &parties, &mut entries);
+        }
+        entries.into_values().collect()
+    }
+
+    /// Adds to `entries` what holders pass on, until a fixed point: a party that receives
+    /// through a share may pass on in turn.
+    fn add_onward_releases(&self, facts: &ReleaseFacts, parties: &[&Code], entries: &mut BTreeMap<Code, ReleaseEntry>) {
+        let originators = facts.originators();
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for share in &facts.shares {
+                let Some(held) = entries.get(&share.by).map(|e| e.portions.clone()) else { continue };
+                let held: PortionSet = held.iter().filter(|i| share.portions.contains(*i)).collect();
+                for recipient in parties.iter().copied() {
+                    let named = share.to.iter().any(|to| self.coalition.includes(to, recipient));
+                    if !named || *recipient == share.by || facts.is_originator(recipient) {
+                        continue;
+                    }
+                    let approved = facts.is_approved(&share.by, recipient, self.now);
+                    let current = entries.get(recipient).map(|e| e.portions.clone()).unwrap_or_default();
+                    let mut allowed = current.clone();
+                    for index in held.iter().filter(|i| !current.contains(*i)) {
+                        let Some(marking) = facts.portions.get(index) else { continue };
+                        let portion = PortionFacts::new(&originators, &facts.topics, marking);
+                        if self.onward_decision(&share.by, recipient, &portion, approved).allowed {
+                            allowed.insert(index);
+                        }
+                    }
+                    if allowed == current {
+                        continue;
+                    }
+                    if let Some(entry) = facts.entry(recipient, allowed) {
+                        entries.insert(recipient.clone(), entry);
+                        changed = true;
+                    }
+                }
+            }
+        }
     }
 
     /// [`Decider::release_entries`] for every party of the coalition.
@@ -98,7 +157,13 @@ impl Decider {
     }
 
     fn release_entry(&self, facts: &ReleaseFacts, party: &Code) -> Option<ReleaseEntry> {
-        let originators = std::slice::from_ref(&facts.originator);
+        let ancestors;
+        let originators = if facts.ancestors.is_empty() {
+            std::slice::from_ref(&facts.originator)
+        } else {
+            ancestors = facts.originators();
+            &ancestors
+        };
         let allowed: PortionSet = facts
             .portions
             .iter()
@@ -112,13 +177,16 @@ impl Decider {
     }
 
     fn memoized(&self, party: &Code, facts: &PortionFacts<'_>) -> Arc<Decision> {
-        self.memo.get_or_decide(party, facts, || self.evaluate(party, facts))
+        self.memo.get_or_decide(party, facts, || self.evaluate_read(party, facts))
     }
 
-    fn evaluate(&self, party: &Code, facts: &PortionFacts<'_>) -> Decision {
+    fn evaluate_read(&self, party: &Code, facts: &PortionFacts<'_>) -> Decision {
+        self.evaluate(party, facts, &Standing::of(&self.coalition, self.now, party, facts))
+    }
+
+    fn evaluate(&self, party: &Code, facts: &PortionFacts<'_>, standing: &Standing<'_>) -> Decision {
         self.evaluations.fetch_add(1, Ordering::Relaxed);
-        let standing = Standing::of(&self.coalition, self.now, party, facts);
-        let cedar = self.policies.names().request(&self.policies, &self.coalition, party, facts, &standing);
+        let cedar = self.policies.names().request(&self.policies, &self.coalition, party, facts, standing);
         let response = match cedar {
             Ok((request, entities)) => self.authorizer.is_authorized(&request, self.policies.set(), &entities),
             Err(message) => {
@@ -138,7 +206,7 @@ impl Decider {
         let applied: Vec<Reason> = applied
             .into_iter()
             .filter_map(|at| self.policies.policies().get(at))
-            .map(|info| Reason::new(info.id.clone(), sentence(info, party, facts, &standing)))
+            .map(|info| Reason::new(info.id.clone(), sentence(info, party, facts, standing)))
             .collect();
         match response.decision() {
             CedarDecision::Allow if errors.is_empty() => Decision { allowed: true, reasons: applied },

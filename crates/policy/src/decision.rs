@@ -15,6 +15,11 @@ pub mod rule {
     pub const NOT_IN_REL_TO: &str = "not-in-rel-to";
     pub const NOFORN: &str = "noforn";
     pub const TLP_RED: &str = "tlp-red-needs-party-named-one-by-one";
+    /// Permit: a holder passes a portion on within its own agreements.
+    pub const ONWARD: &str = "onward";
+    pub const ORCON_NEEDS_APPROVAL: &str = "orcon-needs-approval";
+    pub const TLP_FORBIDS_ONWARD: &str = "tlp-forbids-onward";
+    pub const THIRD_PARTY_RULE: &str = "third-party-rule";
     /// No policy permitted the request, and none forbade it.
     pub const DEFAULT_DENY: &str = "default-deny";
     /// The user's clearance is below the portion's classification (checked outside Cedar).

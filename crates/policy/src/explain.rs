@@ -66,6 +66,26 @@ fn shipped_sentence(id: &str, party: &Code, facts: &PortionFacts<'_>, standing: 
         rule::TLP_RED => {
             format!("the portion is TLP:RED, which goes only to parties named one by one in REL TO, and {party} is not")
         }
+        rule::ONWARD => join(standing.best_agreements.iter().filter_map(|(holder, best)| {
+            best.map(|a| {
+                format!("{holder} passes it on to {party} under its own agreement up to {}{}", a.max_classification, agreement_name(&a.id))
+            })
+        })),
+        rule::ORCON_NEEDS_APPROVAL => {
+            format!("the portion is ORCON: passing it on to {party} needs the originator's approval")
+        }
+        rule::TLP_FORBIDS_ONWARD => match marking.tlp() {
+            Some(tlp) => format!("the portion is {tlp}: it stays with its recipients unless the originator approves"),
+            None => "the portion's TLP does not allow passing it on".to_string(),
+        },
+        rule::THIRD_PARTY_RULE => match &standing.onward {
+            Some(onward) => format!(
+                "third-party rule: no agreement from {} lets {} pass on a {classification} portion (onward = false)",
+                codes(&onward.not_allowing),
+                onward.holder
+            ),
+            None => "third-party rule: the originator does not allow passing it on".to_string(),
+        },
         other => format!("shipped policy `{other}` applies"),
     }
 }

@@ -21,6 +21,7 @@ pub(crate) struct CedarNames {
     party: EntityTypeName,
     group: EntityTypeName,
     read: EntityUid,
+    onward: EntityUid,
     portion: EntityUid,
 }
 
@@ -28,8 +29,9 @@ impl CedarNames {
     pub fn new() -> Result<Self, String> {
         let type_name = |name: &str| EntityTypeName::from_str(name).map_err(|e| e.to_string());
         let read = EntityUid::from_type_name_and_id(type_name("Action")?, EntityId::new("read"));
+        let onward = EntityUid::from_type_name_and_id(type_name("Action")?, EntityId::new("onward"));
         let portion = EntityUid::from_type_name_and_id(type_name("Portion")?, EntityId::new("portion"));
-        Ok(CedarNames { party: type_name("Party")?, group: type_name("Group")?, read, portion })
+        Ok(CedarNames { party: type_name("Party")?, group: type_name("Group")?, read, onward, portion })
     }
 
     fn party(&self, code: &Code) -> EntityUid {
@@ -85,8 +87,19 @@ impl CedarNames {
         if let Some(ceiling) = standing.agreement_ceiling() {
             context.push(("agreement_ceiling".to_string(), RestrictedExpression::new_long(ceiling.rank().into())));
         }
+        let action = match &standing.onward {
+            None => &self.read,
+            Some(onward) => {
+                context.push((
+                    "holder_may_pass_on".to_string(),
+                    RestrictedExpression::new_bool(onward.not_allowing.is_empty()),
+                ));
+                context.push(("approved".to_string(), RestrictedExpression::new_bool(onward.approved)));
+                &self.onward
+            }
+        };
         let context = Context::from_pairs(context).map_err(|e| e.to_string())?;
-        let request = Request::new(principal, self.read.clone(), self.portion.clone(), context, schema)
+        let request = Request::new(principal, action.clone(), self.portion.clone(), context, schema)
             .map_err(|e| e.to_string())?;
         Ok((request, entities))
     }

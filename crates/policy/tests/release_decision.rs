@@ -478,7 +478,11 @@ fn the_shipped_policies_are_named_and_documented() {
             rule::ABOVE_AGREEMENT_CEILING,
             rule::NOT_IN_REL_TO,
             rule::NOFORN,
-            rule::TLP_RED
+            rule::TLP_RED,
+            rule::ONWARD,
+            rule::ORCON_NEEDS_APPROVAL,
+            rule::TLP_FORBIDS_ONWARD,
+            rule::THIRD_PARTY_RULE,
         ]
     );
     assert!(Policies::schema_text().contains("entity Party in [Group]"));
@@ -542,7 +546,7 @@ fn operator_policies_without_an_id_are_named_after_their_file() {
     let text = "forbid(principal == Party::\"IRQ\", action, resource) when { resource.orcon };\n\
                 forbid(principal, action, resource) when { resource has tlp && resource.tlp >= 3 } unless { context.is_originator };";
     let policies = operator(&[("local.cedar", text)]).unwrap();
-    let ids: Vec<&str> = policies.policies().iter().skip(8).map(|p| p.id.as_str()).collect();
+    let ids: Vec<&str> = policies.policies().iter().skip(12).map(|p| p.id.as_str()).collect();
     assert_eq!(ids, ["local.cedar#1", "local.cedar#2"]);
     let decider = Decider::new(&policies, &scenario(), NOW);
     let orcon = decide(&decider, "IRQ", &["USA"], &[], "S//OC/REL TO IRQ");
@@ -638,4 +642,115 @@ fn policy_errors_point_at_the_line_and_column_in_the_file() {
     assert_eq!(err.to_string(), "policy file `broken.cedar`: line 2, column 43: unexpected end of input");
     let optional = "forbid(principal, action, resource) when { resource.tlp == 4 };";
     assert!(operator(&[("tlp.cedar", optional)]).unwrap_err().to_string().contains("optional attribute `tlp`"));
+}
+
+// --- Onward release, provenance and recall ---------------------------------------------------
+
+/// The scenario with `JOR` in `BIC`, and the USA->IRQ agreement allowing onward release or not.
+fn onward_coalition(onward: bool) -> Coalition {
+    let parties = ["USA", "IRQ", "SYR", "RUS", "IRN", "JOR", "GBR"].map(party);
+    let groups = [group("BIC", &["IRQ", "SYR", "RUS", "IRN", "JOR"])];
+    let mut agreements = scenario_agreements();
+    agreements[0].onward = onward;
+    agreements.push(agreement("jor-gbr", "JOR", &["GBR"], Classification::Secret));
+    let embargoes = ["SYR", "RUS", "IRN"].map(|against| Embargo { from: code("USA"), against: code(against) });
+    Coalition::new(parties, groups, agreements, embargoes)
+}
+
+fn shared(report: &Report, by: &str, to: &[&str]) -> ReleaseFacts {
+    let mut facts = ReleaseFacts::of_report(report);
+    let all = (0..facts.portions.len()).collect();
+    facts.shares.push(tearline_model::Share { by: code(by), to: to.iter().map(|c| code(c)).collect(), portions: all });
+    facts
+}
+
+fn entry_of(entries: &[tearline_model::ReleaseEntry], party: &str) -> Option<PortionSet> {
+    entries.iter().find(|e| e.party == code(party)).map(|e| e.portions.clone())
+}
+
+#[test]
+fn a_recipient_cannot_pass_on_under_the_third_party_rule() {
+    let coalition = onward_coalition(false);
+    let report = route_clearance(&coalition);
+    let decider = decider(&coalition);
+    let entries = decider.release_entries_for_coalition(&shared(&report, "IRQ", &["BIC"]));
+    for party in ["SYR", "RUS", "IRN", "JOR", "GBR"] {
+        assert_eq!(entry_of(&entries, party), None, "{party}");
+    }
+    assert_eq!(entry_of(&entries, "IRQ"), Some(portions(&[0, 1, 2, 3, 5])));
+    let originators = [code("USA")];
+    let unclassified = PortionFacts::new(&originators, &report.topics, &report.paragraphs[0].marking);
+    let rus = decider.onward_decision(&code("IRQ"), &code("RUS"), &unclassified, false);
+    assert!(!rus.allowed);
+    assert!(rus.names(rule::EMBARGO) && rus.names(rule::THIRD_PARTY_RULE), "{rus:?}");
+    let jor = decider.onward_decision(&code("IRQ"), &code("JOR"), &unclassified, false);
+    assert_eq!(jor.rules().collect::<Vec<_>>(), [rule::THIRD_PARTY_RULE]);
+    assert_eq!(
+        reason_text(&jor, rule::THIRD_PARTY_RULE),
+        "third-party-rule: third-party rule: no agreement from USA lets IRQ pass on a UNCLASSIFIED portion (onward = false)"
+    );
+}
+
+#[test]
+fn with_onward_allowed_unrestricted_portions_go_on_but_never_to_the_embargoed() {
+    let coalition = onward_coalition(true);
+    let report = route_clearance(&coalition);
+    let decider = decider(&coalition);
+    let entries = decider.release_entries_for_coalition(&shared(&report, "IRQ", &["BIC"]));
+    // Title and the (U) paragraph: the others name USA, IRQ only, or are NOFORN.
+    assert_eq!(entry_of(&entries, "JOR"), Some(portions(&[0, 1])));
+    for party in ["SYR", "RUS", "IRN", "GBR"] {
+        assert_eq!(entry_of(&entries, party), None, "{party}");
+    }
+    let originators = [code("USA")];
+    let orcon = PortionFacts::new(&originators, &report.topics, &report.paragraphs[2].marking);
+    let decision = decider.onward_decision(&code("IRQ"), &code("JOR"), &orcon, false);
+    assert!(decision.names(rule::ORCON_NEEDS_APPROVAL) && decision.names(rule::NOT_IN_REL_TO), "{decision:?}");
+    // A second hop: JOR has no agreement from USA that lets it pass anything on.
+    let mut facts = shared(&report, "IRQ", &["BIC"]);
+    facts.shares.push(tearline_model::Share { by: code("JOR"), to: [code("GBR")].into(), portions: portions(&[0, 1]) });
+    assert_eq!(entry_of(&decider.release_entries_for_coalition(&facts), "GBR"), None);
+}
+
+#[test]
+fn an_approval_lifts_orcon_and_tlp_but_not_rel_to_or_embargoes() {
+    let coalition = onward_coalition(false);
+    let text = "TITLE: (U//TLP:AMBER) Ferry schedule\n\n(C//OC) Ferries leave at dawn.\n\n(U//TLP:AMBER) Check the manifests.\n";
+    let report = report_text("USA", text, &coalition);
+    let decider = decider(&coalition);
+    let mut facts = shared(&report, "IRQ", &["BIC"]);
+    assert_eq!(entry_of(&decider.release_entries_for_coalition(&facts), "JOR"), None);
+    let approval = |party: &str, until| tearline_model::Approval { party: code(party), by: code("USA"), until };
+    facts.approvals.push(approval("JOR", Some(NOW + time::Duration::hours(1))));
+    facts.approvals.push(approval("RUS", None));
+    let entries = decider.release_entries_for_coalition(&facts);
+    assert_eq!(entry_of(&entries, "JOR"), Some(portions(&[0, 1, 2])));
+    assert_eq!(entry_of(&entries, "RUS"), None, "an approval never lifts an embargo");
+    // Expired, it approves nothing.
+    let later = Decider::new(&shipped(), &coalition, NOW + time::Duration::hours(2));
+    assert_eq!(entry_of(&later.release_entries_for_coalition(&facts), "JOR"), None);
+}
+
+#[test]
+fn derived_content_carries_every_ancestors_restrictions_and_a_recall_leaves_originators_only() {
+    let coalition = onward_coalition(false);
+    let source = ReleaseFacts::of_report(&route_clearance(&coalition));
+    let text = "TITLE: (U) Notes for the centre\n\n(U) Devices were emplaced mostly before dawn.\n";
+    let mut derived = ReleaseFacts::of_report(&report_text("IRQ", text, &coalition));
+    // IRQ received portions 1 and 2 of the source: U and S//REL TO USA, IRQ.
+    let inherited = ReleaseFacts::inherited_marking(&source, [1, 2]).unwrap();
+    assert_eq!(inherited.banner(), "SECRET//REL TO USA, IRQ");
+    derived.derive_from(&source, &inherited);
+    assert_eq!(derived.originators(), [code("IRQ"), code("USA")]);
+    let entries = decider(&coalition).release_entries_for_coalition(&derived);
+    let parties: Vec<&str> = entries.iter().map(|e| e.party.as_str()).collect();
+    assert_eq!(parties, ["IRQ", "USA"], "IRQ's agreement with BIC does not carry USA's content");
+    derived.recalled = true;
+    let recalled = decider(&coalition).release_entries_for_coalition(&derived);
+    assert_eq!(recalled.iter().map(|e| e.party.as_str()).collect::<Vec<_>>(), ["IRQ", "USA"]);
+    let mut source = source;
+    source.recalled = true;
+    let parties: Vec<String> =
+        decider(&coalition).release_entries_for_coalition(&source).iter().map(|e| e.party.to_string()).collect();
+    assert_eq!(parties, ["USA"]);
 }

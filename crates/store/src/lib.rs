@@ -76,6 +76,147 @@ pub struct NewObject {
     /// The marking definitions it uses; those stored are released with the portions using them.
     pub markings: Vec<MarkingUse>,
     pub entries: Vec<ReleaseEntry>,
+    /// Storage positions of the object versions it derives from (declared or detected).
+    pub sources: Vec<i64>,
+    /// The sketch hashes of each text portion (portion index, hashes), for copied-text lookups.
+    pub sketches: Vec<(usize, Vec<u64>)>,
+    /// Onward events its submission gives rise to (derived or copied content).
+    pub events: Vec<OnwardEvent>,
+}
+
+/// Something an originator's audit shows: a recipient passing content on (or trying to), a
+/// submission derived from or copying its content, an approval asked or decided, a recall.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnwardEvent {
+    pub at: OffsetDateTime,
+    /// The originator whose content it concerns (one event per originator concerned).
+    pub originator: Code,
+    /// The party that acted, and its user.
+    pub party: Code,
+    pub user: UserName,
+    pub kind: OnwardKind,
+    pub object_id: String,
+    pub object_version: OffsetDateTime,
+    /// What happened: targets, outcome per target and portion, passages (JSON, by kind).
+    pub detail: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnwardKind {
+    /// A recipient passed an object version on (REST, CLI, or TAXII into a collection).
+    Share,
+    /// A submission declared a source of another party.
+    Derived,
+    /// A submission reused text released to its submitter without declaring it.
+    Copied,
+    ApprovalRequest,
+    ApprovalDecision,
+    Recall,
+}
+
+impl OnwardKind {
+    pub const ALL: [OnwardKind; 6] = [
+        OnwardKind::Share,
+        OnwardKind::Derived,
+        OnwardKind::Copied,
+        OnwardKind::ApprovalRequest,
+        OnwardKind::ApprovalDecision,
+        OnwardKind::Recall,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnwardKind::Share => "share",
+            OnwardKind::Derived => "derived",
+            OnwardKind::Copied => "copied",
+            OnwardKind::ApprovalRequest => "approval-request",
+            OnwardKind::ApprovalDecision => "approval-decision",
+            OnwardKind::Recall => "recall",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+}
+
+/// One delivery of an object version to a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub at: OffsetDateTime,
+    pub party: Code,
+    pub user: UserName,
+    /// The object version delivered, by id and version.
+    pub object_id: String,
+    pub object_version: OffsetDateTime,
+    /// The portions the rendering held.
+    pub portions: PortionSet,
+    /// `rest`, `taxii`, ...
+    pub channel: String,
+}
+
+/// A delivery with the facts of the object version it delivered, for audits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryRecord {
+    pub delivery: Delivery,
+    pub facts: ReleaseFacts,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalStatus {
+    Pending,
+    Approved,
+    Denied,
+}
+
+impl ApprovalStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalStatus::Pending => "pending",
+            ApprovalStatus::Approved => "approved",
+            ApprovalStatus::Denied => "denied",
+        }
+    }
+}
+
+/// A request for onward release of one object version to one party, and its outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalRecord {
+    pub id: String,
+    pub object_seq: i64,
+    /// The party whose approval it needs.
+    pub originator: Code,
+    pub requester: Code,
+    pub requested_by: UserName,
+    pub recipient: Code,
+    pub requested_at: OffsetDateTime,
+    pub reason: Option<String>,
+    pub status: ApprovalStatus,
+    pub decided_by: Option<UserName>,
+    pub decided_at: Option<OffsetDateTime>,
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// A change of stored object versions' onward-control facts, written in one transaction with its
+/// events: each version's facts are replaced (only if still `previous`: otherwise
+/// [`StoreError::ObjectChanged`]) and its release entries with them.
+#[derive(Debug, Clone, Default)]
+pub struct OnwardChange {
+    pub objects: Vec<FactsUpdate>,
+    pub events: Vec<OnwardEvent>,
+    /// Approvals to store (inserted, or replaced by id). An approved one with an expiry brings
+    /// the index's validity forward to it.
+    pub approvals: Vec<ApprovalRecord>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FactsUpdate {
+    pub seq: i64,
+    pub previous: ReleaseFacts,
+    pub facts: ReleaseFacts,
+    pub entries: Vec<ReleaseEntry>,
 }
 
 /// A marking definition used by some portions of an object.
@@ -180,6 +321,9 @@ pub enum StoreError {
     /// A report's originator or a release entry names a party the store does not hold.
     #[error("unknown party `{0}`")]
     UnknownParty(String),
+    /// Another writer changed the object version's facts first: decide again.
+    #[error("object version {0} changed while deciding")]
+    ObjectChanged(i64),
     #[error("a marking definition used by an object is not stored: {0}")]
     UnknownMarking(String),
     #[error("the listing cursor does not name a report the caller may see")]
@@ -312,6 +456,9 @@ pub trait Store: Send + Sync {
                 stix: stix.clone(),
                 markings: Vec::new(),
                 entries: entries.clone(),
+                sources: Vec::new(),
+                sketches: Vec::new(),
+                events: Vec::new(),
             })
             .collect();
         let now = reports.iter().map(|(report, _, _)| report.created).max().unwrap_or(OffsetDateTime::UNIX_EPOCH);
@@ -382,6 +529,47 @@ pub trait Store: Send + Sync {
     async fn user_for_token(&self, token_hash: &[u8]) -> Result<Option<User>>;
 
     async fn user(&self, name: &UserName) -> Result<Option<User>>;
+
+    /// The originators of the stored versions of each of `ids` that is stored.
+    async fn stored_originators(&self, ids: &[String]) -> Result<std::collections::HashMap<String, Vec<Code>>>;
+
+    /// One stored object version by storage position.
+    async fn object_at(&self, seq: i64) -> Result<Option<StoredObject>>;
+
+    /// The object versions declared or found to derive from any of `seqs` (one generation).
+    async fn derived_from(&self, seqs: &[i64]) -> Result<Vec<i64>>;
+
+    /// Text portions released to `party` that share sketch hashes with `hashes`: (object
+    /// version, portion, how many hashes shared), most shared first, at most `limit`.
+    async fn sketch_matches(&self, party: &Code, hashes: &[u64], limit: u32) -> Result<Vec<(i64, usize, usize)>>;
+
+    /// The earliest expiry after `after` of an approval in force: the release index changes then.
+    async fn next_approval_expiry(&self, after: OffsetDateTime) -> Result<Option<OffsetDateTime>>;
+
+    /// Applies an [`OnwardChange`] atomically, under the state version the entries were decided
+    /// with.
+    async fn change_onward(&self, expected_version: i64, change: &OnwardChange) -> Result<()>;
+
+    /// Records deliveries (one row each).
+    async fn record_deliveries(&self, deliveries: &[Delivery]) -> Result<()>;
+
+    /// What `party` was delivered since `since`, oldest first.
+    async fn deliveries(&self, party: &Code, since: OffsetDateTime) -> Result<Vec<DeliveryRecord>>;
+
+    /// Onward events concerning `originator`'s content, by `party` when given, since `since`,
+    /// oldest first.
+    async fn onward_events(
+        &self,
+        originator: &Code,
+        party: Option<&Code>,
+        since: OffsetDateTime,
+    ) -> Result<Vec<OnwardEvent>>;
+
+    async fn approval(&self, id: &str) -> Result<Option<ApprovalRecord>>;
+
+    /// Approvals that `originator` decides (or, with `requester`, that party asked for), newest
+    /// first; only pending ones with `pending_only`.
+    async fn approvals(&self, party: &Code, as_requester: bool, pending_only: bool) -> Result<Vec<ApprovalRecord>>;
 }
 
 /// An active user of an active party, by name, from a state.

@@ -46,11 +46,13 @@ use time::{OffsetDateTime, UtcOffset};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::{
-    Added, Declared, HubState, NewObject, ObjectQuery, PolicySource, Reindexer, Released, ReportSummary, Result,
-    StatusWrite, Store, StoreError, StoredObject,
+    Added, ApprovalRecord, Declared, Delivery, DeliveryRecord, HubState, NewObject, ObjectQuery, OnwardChange,
+    OnwardEvent, PolicySource, Reindexer, Released, ReportSummary, Result, StatusWrite, Store, StoreError,
+    StoredObject,
 };
 
 mod objects;
+mod onward;
 
 use objects::{decode_object, OBJECT_COLUMNS};
 
@@ -649,6 +651,64 @@ impl Store for SqlStore {
     }
 
     /// A declared (active) user, whether or not its party is still active.
+    async fn object_at(&self, seq: i64) -> Result<Option<StoredObject>> {
+        let sql = format!("SELECT {OBJECT_COLUMNS} FROM objects o WHERE o.seq = $1");
+        let row = sqlx::query(&sql).bind(seq).fetch_optional(&self.pool).await.map_err(db("reading an object"))?;
+        row.as_ref().map(decode_object).transpose()
+    }
+
+    async fn stored_originators(&self, ids: &[String]) -> Result<std::collections::HashMap<String, Vec<Code>>> {
+        self.query_stored_originators(ids).await
+    }
+
+    async fn derived_from(&self, seqs: &[i64]) -> Result<Vec<i64>> {
+        self.query_derived_from(seqs).await
+    }
+
+    async fn sketch_matches(&self, party: &Code, hashes: &[u64], limit: u32) -> Result<Vec<(i64, usize, usize)>> {
+        self.query_sketch_matches(party, hashes, limit).await
+    }
+
+    async fn next_approval_expiry(&self, after: OffsetDateTime) -> Result<Option<OffsetDateTime>> {
+        let next: Option<String> = sqlx::query_scalar(
+            "SELECT MIN(expires_at) FROM approvals WHERE status = 'approved' AND expires_at > $1",
+        )
+        .bind(timestamp(after)?)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db("reading approval expiries"))?;
+        next.as_deref().map(parse_timestamp).transpose()
+    }
+
+    async fn change_onward(&self, expected_version: i64, change: &OnwardChange) -> Result<()> {
+        self.apply_onward_change(expected_version, change).await
+    }
+
+    async fn record_deliveries(&self, deliveries: &[Delivery]) -> Result<()> {
+        self.insert_deliveries(deliveries).await
+    }
+
+    async fn deliveries(&self, party: &Code, since: OffsetDateTime) -> Result<Vec<DeliveryRecord>> {
+        self.query_deliveries(party, since).await
+    }
+
+    async fn onward_events(
+        &self,
+        originator: &Code,
+        party: Option<&Code>,
+        since: OffsetDateTime,
+    ) -> Result<Vec<OnwardEvent>> {
+        self.query_events(originator, party, since).await
+    }
+
+    async fn approval(&self, id: &str) -> Result<Option<ApprovalRecord>> {
+        self.query_approval(id).await
+    }
+
+    async fn approvals(&self, party: &Code, as_requester: bool, pending_only: bool) -> Result<Vec<ApprovalRecord>> {
+        self.query_approvals(party, as_requester, pending_only).await
+    }
+
     async fn user(&self, name: &UserName) -> Result<Option<User>> {
         let row = sqlx::query("SELECT name, party, clearance FROM users WHERE name = $1 AND active = 1")
             .bind(name.as_str())

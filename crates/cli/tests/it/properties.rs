@@ -275,7 +275,7 @@ proptest! {
             let mut reports = Vec::new();
             for draft in &drafts {
                 let author = fx.hub.user(&format!("author-{}", draft.originator)).await.unwrap();
-                let id = fx.hub.submit_report(&author, &report_text(draft), now).await.unwrap();
+                let id = fx.hub.submit_report(&author, &report_text(draft), now).await.unwrap().id;
                 reports.push(fx.hub.store().report(&id).await.unwrap().unwrap());
             }
             check_all(&fx.hub, &coalition, &users, &reports, now).await;

@@ -41,6 +41,28 @@ const NAMESPACE: Uuid = Uuid::from_u128(0xbc7f0b84_7a5e_4b64_a80f_246dcdad3d23);
 /// When Tearline's own definitions were first published; they never change.
 const DEFINITIONS_CREATED: &str = "2026-11-27T00:00:00.000Z";
 
+/// Free-text properties whose prose copied-text detection compares (not patterns, names of
+/// things or identifiers: those are data, not writing).
+pub const PROSE_PROPERTIES: [&str; 5] = ["description", "abstract", "content", "explanation", "summary"];
+
+/// The prose of an object, by portion: each top-level prose property with the portion that
+/// holds it (its own granular selector, else the object's portion 0).
+pub fn prose_portions(object: &StixObject, portions: &ObjectPortions) -> Vec<(usize, String)> {
+    PROSE_PROPERTIES
+        .iter()
+        .filter_map(|property| {
+            let text = object.json().get(*property)?.as_str()?;
+            let portion = portions.selectors().iter().position(|s| s == property).map_or(0, |i| i + 1);
+            Some((portion, text.to_string()))
+        })
+        .collect()
+}
+
+/// Whether `text` is a STIX identifier: `<type>--<RFC 4122 UUID>`.
+pub fn is_object_id(text: &str) -> bool {
+    object::id_problem(text).is_none()
+}
+
 /// STIX timestamps: RFC 3339, UTC, millisecond precision.
 pub fn timestamp(at: OffsetDateTime) -> String {
     let at = at.to_offset(time::UtcOffset::UTC);

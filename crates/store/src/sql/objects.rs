@@ -111,6 +111,8 @@ impl SqlStore {
             }
         }
         self.record_marking_uses(conn, &parties, &rows, &seqs).await?;
+        let stored: Vec<(&NewObject, i64)> = rows.iter().map(|row| row.object).zip(seqs.iter().copied()).collect();
+        super::onward::record_provenance(self.backend, conn, &stored).await?;
         if let Some(status) = status {
             insert_status(conn, status.id, status.party, &(status.render)(&outcomes), now).await?;
         }

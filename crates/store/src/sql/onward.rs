@@ -1,0 +1,431 @@
+//! Onward control: provenance links, text sketches, approvals, deliveries and onward events, and
+//! the change of an object version's facts (shares, approvals, recalls) with its release entries.
+
+use std::collections::HashSet;
+
+use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
+use tearline_model::{PortionSet, ReleaseEntry};
+
+use super::{
+    db, decode_code, get, insert_entries, parse_timestamp, stored_parties, timestamp, to_json, Backend, SqlStore,
+};
+use crate::{
+    ApprovalRecord, ApprovalStatus, Delivery, DeliveryRecord, NewObject, OnwardChange, OnwardEvent, OnwardKind, Result,
+    StoreError,
+};
+
+/// Rows per multi-row insert: well under both backends' parameter limits.
+const ROWS_PER_INSERT: usize = 200;
+
+const APPROVAL_COLUMNS: &str = "id, object_seq, originator, requester, requested_by, recipient, requested_at, reason, \
+                                status, decided_by, decided_at, expires_at";
+
+const EVENT_COLUMNS: &str = "at, originator, party, user_name, kind, object_id, object_version, detail";
+
+impl SqlStore {
+    pub(super) async fn apply_onward_change(&self, expected_version: i64, change: &OnwardChange) -> Result<()> {
+        let mut write = self.begin_write().await?;
+        self.check_version(&mut write.tx, expected_version).await?;
+        let conn: &mut AnyConnection = &mut write.tx;
+        let parties = stored_parties(conn).await?;
+        for update in &change.objects {
+            let previous = to_json(&update.previous, "release facts")?;
+            let stored: Option<String> = sqlx::query_scalar("SELECT facts FROM objects WHERE seq = $1")
+                .bind(update.seq)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db("reading an object's facts"))?;
+            // Compared as values: the text of equal facts is equal, but be exact about it.
+            let unchanged = stored.as_deref().and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
+                == serde_json::from_str::<serde_json::Value>(&previous).ok();
+            if !unchanged {
+                return Err(StoreError::ObjectChanged(update.seq));
+            }
+            sqlx::query("UPDATE objects SET facts = $1 WHERE seq = $2")
+                .bind(to_json(&update.facts, "release facts")?)
+                .bind(update.seq)
+                .execute(&mut *conn)
+                .await
+                .map_err(db("updating an object's facts"))?;
+            sqlx::query("DELETE FROM release_index WHERE object_seq = $1")
+                .bind(update.seq)
+                .execute(&mut *conn)
+                .await
+                .map_err(db("clearing an object's release entries"))?;
+            let entries: Vec<(i64, &ReleaseEntry)> = update.entries.iter().map(|e| (update.seq, e)).collect();
+            insert_entries(self.backend, conn, &parties, &entries).await?;
+            let markings: Vec<i64> =
+                sqlx::query_scalar("SELECT marking_seq FROM object_markings WHERE object_seq = $1")
+                    .bind(update.seq)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(db("reading the markings an object uses"))?;
+            for marking in markings {
+                self.rederive_marking(conn, marking).await?;
+            }
+        }
+        insert_events(self.backend, conn, &change.events).await?;
+        for approval in &change.approvals {
+            upsert_approval(conn, approval).await?;
+        }
+        let expiry = change
+            .approvals
+            .iter()
+            .filter(|a| a.status == ApprovalStatus::Approved)
+            .filter_map(|a| a.expires_at)
+            .min();
+        if let Some(expiry) = expiry {
+            // Every process reloads the state on a new version, and rebuilds the index at expiry.
+            sqlx::query(
+                "UPDATE hub_state SET version = version + 1, index_valid_until = CASE                  WHEN index_valid_until IS NULL OR index_valid_until > $1 THEN $1 ELSE index_valid_until END                  WHERE id = 1",
+            )
+            .bind(timestamp(expiry)?)
+            .execute(&mut *conn)
+            .await
+            .map_err(db("bringing the index's validity forward"))?;
+        }
+        write.tx.commit().await.map_err(db("committing an onward change"))?;
+        Ok(())
+    }
+
+    pub(super) async fn query_stored_originators(
+        &self,
+        ids: &[String],
+    ) -> Result<std::collections::HashMap<String, Vec<tearline_model::Code>>> {
+        let mut found: std::collections::HashMap<String, Vec<tearline_model::Code>> = Default::default();
+        for chunk in ids.chunks(ROWS_PER_INSERT) {
+            let sql = format!(
+                "SELECT DISTINCT id, originator FROM objects WHERE id IN ({})",
+                self.backend.parameter_list(1, chunk.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(id.as_str());
+            }
+            for row in query.fetch_all(&self.pool).await.map_err(db("reading originators"))? {
+                found.entry(get(&row, 0)?).or_default().push(decode_code(&get::<String>(&row, 1)?)?);
+            }
+        }
+        Ok(found)
+    }
+
+    pub(super) async fn query_derived_from(&self, seqs: &[i64]) -> Result<Vec<i64>> {
+        let mut found = Vec::new();
+        for chunk in seqs.chunks(ROWS_PER_INSERT) {
+            let sql = format!(
+                "SELECT DISTINCT object_seq FROM object_sources WHERE source_seq IN ({})",
+                self.backend.parameter_list(1, chunk.len())
+            );
+            let mut query = sqlx::query_scalar::<_, i64>(&sql);
+            for seq in chunk {
+                query = query.bind(*seq);
+            }
+            found.extend(query.fetch_all(&self.pool).await.map_err(db("reading derived objects"))?);
+        }
+        Ok(found)
+    }
+
+    pub(super) async fn query_sketch_matches(
+        &self,
+        party: &tearline_model::Code,
+        hashes: &[u64],
+        limit: u32,
+    ) -> Result<Vec<(i64, usize, usize)>> {
+        if hashes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut counts: std::collections::HashMap<(i64, usize), usize> = std::collections::HashMap::new();
+        for chunk in hashes.chunks(ROWS_PER_INSERT) {
+            // Text of the party's own objects is its own to reuse.
+            let sql = format!(
+                "SELECT s.object_seq, s.portion, r.portions FROM text_sketches s \
+                 JOIN release_index r ON r.object_seq = s.object_seq AND r.party = {party} \
+                 JOIN objects o ON o.seq = s.object_seq AND o.originator <> r.party \
+                 WHERE s.hash IN ({})",
+                self.backend.parameter_list(2, chunk.len()),
+                party = self.backend.parameter_list(1, 1),
+            );
+            let mut query = sqlx::query(&sql).bind(party.as_str());
+            for hash in chunk {
+                query = query.bind(stored_hash(*hash));
+            }
+            for row in query.fetch_all(&self.pool).await.map_err(db("looking up text sketches"))? {
+                let Ok(portion) = usize::try_from(get::<i64>(&row, 1)?) else { continue };
+                // Only text the party received counts.
+                if PortionSet::from_bytes(get(&row, 2)?).contains(portion) {
+                    *counts.entry((get(&row, 0)?, portion)).or_default() += 1;
+                }
+            }
+        }
+        let mut matches: Vec<(i64, usize, usize)> =
+            counts.into_iter().map(|((seq, portion), shared)| (seq, portion, shared)).collect();
+        matches.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1)));
+        matches.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(matches)
+    }
+
+    pub(super) async fn insert_deliveries(&self, deliveries: &[Delivery]) -> Result<()> {
+        if deliveries.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        for chunk in deliveries.chunks(ROWS_PER_INSERT) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|row| {
+                    let p = |n: usize| self.backend.parameter_list(row * 7 + n, 1);
+                    format!(
+                        "({}, {}, {}, (SELECT seq FROM objects WHERE id = {} AND version = {}), {}, {})",
+                        p(1),
+                        p(2),
+                        p(3),
+                        p(4),
+                        p(5),
+                        p(6),
+                        p(7)
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO deliveries (at, party, user_name, object_seq, portions, channel) VALUES {}",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for delivery in chunk {
+                query = query
+                    .bind(timestamp(delivery.at)?)
+                    .bind(delivery.party.as_str())
+                    .bind(delivery.user.as_str())
+                    .bind(delivery.object_id.as_str())
+                    .bind(timestamp(delivery.object_version)?)
+                    .bind(delivery.portions.as_bytes())
+                    .bind(delivery.channel.as_str());
+            }
+            query.execute(&mut *tx.tx).await.map_err(db("recording deliveries"))?;
+        }
+        tx.tx.commit().await.map_err(db("committing deliveries"))?;
+        Ok(())
+    }
+
+    pub(super) async fn query_deliveries(
+        &self,
+        party: &tearline_model::Code,
+        since: time::OffsetDateTime,
+    ) -> Result<Vec<DeliveryRecord>> {
+        let rows = sqlx::query(
+            "SELECT d.at, d.party, d.user_name, d.object_seq, d.portions, d.channel, o.id, o.version, o.facts \
+             FROM deliveries d JOIN objects o ON o.seq = d.object_seq \
+             WHERE d.party = $1 AND d.at >= $2 ORDER BY d.seq",
+        )
+        .bind(party.as_str())
+        .bind(timestamp(since)?)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("reading deliveries"))?;
+        rows.iter()
+            .map(|row| {
+                let seq: i64 = get(row, 3)?;
+                Ok(DeliveryRecord {
+                    delivery: Delivery {
+                        at: parse_timestamp(&get::<String>(row, 0)?)?,
+                        party: decode_code(&get::<String>(row, 1)?)?,
+                        user: decode_user_name(&get::<String>(row, 2)?)?,
+                        object_id: get(row, 6)?,
+                        object_version: parse_timestamp(&get::<String>(row, 7)?)?,
+                        portions: PortionSet::from_bytes(get(row, 4)?),
+                        channel: get(row, 5)?,
+                    },
+                    facts: serde_json::from_str(&get::<String>(row, 8)?)
+                        .map_err(|e| StoreError::Corrupt(format!("release facts of object {seq}: {e}")))?,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn query_events(
+        &self,
+        originator: &tearline_model::Code,
+        party: Option<&tearline_model::Code>,
+        since: time::OffsetDateTime,
+    ) -> Result<Vec<OnwardEvent>> {
+        let mut conditions = vec!["at >= $1".to_string(), "originator = $2".to_string()];
+        let mut binds = vec![timestamp(since)?, originator.to_string()];
+        if let Some(party) = party {
+            binds.push(party.to_string());
+            conditions.push(format!("party = ${}", binds.len()));
+        }
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM onward_events WHERE {} ORDER BY seq", conditions.join(" AND "));
+        let mut query = sqlx::query(&sql);
+        for bind in &binds {
+            query = query.bind(bind.as_str());
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(db("reading onward events"))?;
+        rows.iter().map(decode_event).collect()
+    }
+
+    pub(super) async fn query_approval(&self, id: &str) -> Result<Option<ApprovalRecord>> {
+        let sql = format!("SELECT {APPROVAL_COLUMNS} FROM approvals WHERE id = $1");
+        let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await.map_err(db("reading an approval"))?;
+        row.as_ref().map(decode_approval).transpose()
+    }
+
+    pub(super) async fn query_approvals(
+        &self,
+        party: &tearline_model::Code,
+        as_requester: bool,
+        pending_only: bool,
+    ) -> Result<Vec<ApprovalRecord>> {
+        let column = if as_requester { "requester" } else { "originator" };
+        let pending = if pending_only { " AND status = 'pending'" } else { "" };
+        let sql = format!(
+            "SELECT {APPROVAL_COLUMNS} FROM approvals WHERE {column} = $1{pending} ORDER BY requested_at DESC, id"
+        );
+        let rows =
+            sqlx::query(&sql).bind(party.as_str()).fetch_all(&self.pool).await.map_err(db("reading approvals"))?;
+        rows.iter().map(decode_approval).collect()
+    }
+}
+
+/// What a new object brings besides its row: its sources, text sketches and onward events.
+pub(super) async fn record_provenance(
+    backend: Backend,
+    conn: &mut AnyConnection,
+    objects: &[(&NewObject, i64)],
+) -> Result<()> {
+    let sources: Vec<(i64, i64)> = objects
+        .iter()
+        .flat_map(|(object, seq)| object.sources.iter().map(move |source| (*seq, *source)))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    for chunk in sources.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO object_sources (object_seq, source_seq) VALUES {}",
+            backend.tuples(2, chunk.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for (seq, source) in chunk {
+            query = query.bind(*seq).bind(*source);
+        }
+        query.execute(&mut *conn).await.map_err(db("recording sources"))?;
+    }
+    let mut sketches: HashSet<(i64, i64, i64)> = HashSet::new();
+    for (object, seq) in objects {
+        for (portion, hashes) in &object.sketches {
+            let portion = i64::try_from(*portion)
+                .map_err(|e| StoreError::Unstorable { what: "a portion index", reason: e.to_string() })?;
+            sketches.extend(hashes.iter().map(|hash| (stored_hash(*hash), *seq, portion)));
+        }
+    }
+    let sketches: Vec<(i64, i64, i64)> = sketches.into_iter().collect();
+    for chunk in sketches.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO text_sketches (hash, object_seq, portion) VALUES {}",
+            backend.tuples(3, chunk.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for (hash, seq, portion) in chunk {
+            query = query.bind(*hash).bind(*seq).bind(*portion);
+        }
+        query.execute(&mut *conn).await.map_err(db("recording text sketches"))?;
+    }
+    let events: Vec<OnwardEvent> = objects.iter().flat_map(|(object, _)| object.events.iter().cloned()).collect();
+    insert_events(backend, conn, &events).await
+}
+
+async fn insert_events(backend: Backend, conn: &mut AnyConnection, events: &[OnwardEvent]) -> Result<()> {
+    for chunk in events.chunks(ROWS_PER_INSERT) {
+        let sql = format!("INSERT INTO onward_events ({EVENT_COLUMNS}) VALUES {}", backend.tuples(8, chunk.len()));
+        let mut query = sqlx::query(&sql);
+        for event in chunk {
+            query = query
+                .bind(timestamp(event.at)?)
+                .bind(event.originator.as_str())
+                .bind(event.party.as_str())
+                .bind(event.user.as_str())
+                .bind(event.kind.as_str())
+                .bind(event.object_id.as_str())
+                .bind(timestamp(event.object_version)?)
+                .bind(event.detail.to_string());
+        }
+        query.execute(&mut *conn).await.map_err(db("recording onward events"))?;
+    }
+    Ok(())
+}
+
+async fn upsert_approval(conn: &mut AnyConnection, approval: &ApprovalRecord) -> Result<()> {
+    sqlx::query("DELETE FROM approvals WHERE id = $1")
+        .bind(approval.id.as_str())
+        .execute(&mut *conn)
+        .await
+        .map_err(db("replacing an approval"))?;
+    sqlx::query(&format!(
+        "INSERT INTO approvals ({APPROVAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    ))
+    .bind(approval.id.as_str())
+    .bind(approval.object_seq)
+    .bind(approval.originator.as_str())
+    .bind(approval.requester.as_str())
+    .bind(approval.requested_by.as_str())
+    .bind(approval.recipient.as_str())
+    .bind(timestamp(approval.requested_at)?)
+    .bind(approval.reason.as_deref())
+    .bind(approval.status.as_str())
+    .bind(approval.decided_by.as_ref().map(|u| u.as_str().to_string()))
+    .bind(approval.decided_at.map(timestamp).transpose()?)
+    .bind(approval.expires_at.map(timestamp).transpose()?)
+    .execute(&mut *conn)
+    .await
+    .map_err(db("storing an approval"))?;
+    Ok(())
+}
+
+/// Sketch hashes are u64; both backends store signed 64-bit integers: the same bits.
+fn stored_hash(hash: u64) -> i64 {
+    i64::from_ne_bytes(hash.to_ne_bytes())
+}
+
+fn decode_user_name(text: &str) -> Result<tearline_model::UserName> {
+    tearline_model::UserName::new(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn decode_event(row: &AnyRow) -> Result<OnwardEvent> {
+    let kind: String = get(row, 4)?;
+    let detail: String = get(row, 7)?;
+    Ok(OnwardEvent {
+        at: parse_timestamp(&get::<String>(row, 0)?)?,
+        originator: decode_code(&get::<String>(row, 1)?)?,
+        party: decode_code(&get::<String>(row, 2)?)?,
+        user: decode_user_name(&get::<String>(row, 3)?)?,
+        kind: OnwardKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("onward event kind `{kind}`")))?,
+        object_id: get(row, 5)?,
+        object_version: parse_timestamp(&get::<String>(row, 6)?)?,
+        detail: serde_json::from_str(&detail).map_err(|e| StoreError::Corrupt(format!("onward event: {e}")))?,
+    })
+}
+
+fn decode_approval(row: &AnyRow) -> Result<ApprovalRecord> {
+    let optional_time = |index| -> Result<Option<time::OffsetDateTime>> {
+        get::<Option<String>>(row, index)?.as_deref().map(parse_timestamp).transpose()
+    };
+    let status: String = get(row, 8)?;
+    Ok(ApprovalRecord {
+        id: get(row, 0)?,
+        object_seq: get(row, 1)?,
+        originator: decode_code(&get::<String>(row, 2)?)?,
+        requester: decode_code(&get::<String>(row, 3)?)?,
+        requested_by: decode_user_name(&get::<String>(row, 4)?)?,
+        recipient: decode_code(&get::<String>(row, 5)?)?,
+        requested_at: parse_timestamp(&get::<String>(row, 6)?)?,
+        reason: get(row, 7)?,
+        status: match status.as_str() {
+            "pending" => ApprovalStatus::Pending,
+            "approved" => ApprovalStatus::Approved,
+            "denied" => ApprovalStatus::Denied,
+            other => return Err(StoreError::Corrupt(format!("approval status `{other}`"))),
+        },
+        decided_by: get::<Option<String>>(row, 9)?.as_deref().map(decode_user_name).transpose()?,
+        decided_at: optional_time(10)?,
+        expires_at: optional_time(11)?,
+    })
+}
