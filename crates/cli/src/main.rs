@@ -12,6 +12,7 @@ use tearline_store::Store;
 use time::OffsetDateTime;
 
 mod demo;
+mod onward;
 
 /// The hub allocates and frees many small JSON values per request from several threads; glibc's
 /// allocator spent a third of ingest's time on it where mimalloc spends a fraction.
@@ -69,6 +70,18 @@ enum Command {
     /// The release index.
     #[command(subcommand)]
     Index(IndexCommand),
+    /// Pass on content received from another party, into the user's party's own agreements.
+    Share(onward::ShareArgs),
+    /// Requests for the originator's approval of onward release, and their decisions.
+    #[command(subcommand)]
+    Approval(onward::ApprovalCommand),
+    /// Recall an object of the user's party: no recipient gets it any more.
+    Recall(onward::RecallArgs),
+    /// What partners received of the user's party's content, and tried to pass on.
+    #[command(subcommand)]
+    Audit(onward::AuditCommand),
+    /// Submissions by others that reused the user's party's text without declaring it.
+    Alerts(onward::AuditArgs),
     /// The coalition of the brief in a fresh temporary hub, served, with a walkthrough.
     Demo {
         #[arg(long, default_value = "127.0.0.1:8470")]
@@ -226,6 +239,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 bail!("{} of {} object versions have a stale release index", check.mismatches.len(), check.objects)
             }
         }
+        Command::Share(args) => onward::share(&open_hub(&cli).await?, args).await,
+        Command::Approval(command) => onward::approval(&open_hub(&cli).await?, command).await,
+        Command::Recall(args) => onward::recall(&open_hub(&cli).await?, args).await,
+        Command::Audit(command) => onward::audit(&open_hub(&cli).await?, command).await,
+        Command::Alerts(args) => onward::alerts(&open_hub(&cli).await?, args).await,
         Command::Demo { listen, no_serve } => demo::run(listen, *no_serve).await,
     }
 }

@@ -44,7 +44,10 @@ pub struct ShareOutcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RecipientOutcome {
     pub party: String,
+    /// Portions it receives through this share.
     pub released: Vec<usize>,
+    /// Portions it received already, from the originator or an earlier share.
+    pub held: Vec<usize>,
     pub refused: Vec<PortionRefusal>,
 }
 
@@ -137,8 +140,9 @@ impl Hub {
             };
             let mut facts = stored.facts.clone();
             facts.shares.push(Share { by: viewer.party.clone(), to: targets.clone(), portions: chosen.clone() });
+            let before = snapshot.decider.release_entries_for_coalition(&stored.facts);
             let entries = snapshot.decider.release_entries_for_coalition(&facts);
-            let outcome = share_outcome(&snapshot, viewer, &stored, &facts, &entries, &targets, &chosen);
+            let outcome = share_outcome(&snapshot, viewer, &stored, &facts, (&before, &entries), &targets, &chosen);
             let detail = serde_json::json!({
                 "channel": channel,
                 "to": targets.iter().map(Code::as_str).collect::<Vec<_>>(),
@@ -450,7 +454,7 @@ fn share_outcome(
     viewer: &User,
     stored: &StoredObject,
     facts: &ReleaseFacts,
-    entries: &[ReleaseEntry],
+    (before, after): (&[ReleaseEntry], &[ReleaseEntry]),
     targets: &BTreeSet<Code>,
     chosen: &PortionSet,
 ) -> ShareOutcome {
@@ -462,12 +466,17 @@ fn share_outcome(
         .map(|p| &p.code)
         .filter(|party| **party != viewer.party && targets.iter().any(|t| snapshot.coalition.includes(t, party)))
         .map(|party| {
-            let entry = entries.iter().find(|e| e.party == *party);
+            let holds = |entries: &[ReleaseEntry], index: usize| {
+                entries.iter().any(|e| e.party == *party && e.portions.contains(index))
+            };
             let approved = facts.is_approved(&viewer.party, party, decider.now());
-            let mut released = Vec::new();
-            let mut refused = Vec::new();
+            let (mut released, mut held, mut refused) = (Vec::new(), Vec::new(), Vec::new());
             for index in chosen.iter() {
-                if entry.is_some_and(|e| e.portions.contains(index)) {
+                if holds(before, index) {
+                    held.push(index);
+                    continue;
+                }
+                if holds(after, index) {
                     released.push(index);
                     continue;
                 }
@@ -484,7 +493,7 @@ fn share_outcome(
                 };
                 refused.push(PortionRefusal { portion: index, reasons });
             }
-            RecipientOutcome { party: party.to_string(), released, refused }
+            RecipientOutcome { party: party.to_string(), released, held, refused }
         })
         .collect();
     let any = recipients.iter().any(|r| !r.released.is_empty());
@@ -492,10 +501,11 @@ fn share_outcome(
     ShareOutcome {
         object: stored.id.clone(),
         version: crate::taxii::taxii_timestamp(stored.version),
+        // Nothing refused and nothing new (all held already) is not a refusal.
         outcome: match (any, all) {
-            (true, true) => "released",
+            (_, true) => "released",
             (true, false) => "partly released",
-            (false, _) => "refused",
+            (false, false) => "refused",
         },
         recipients,
     }

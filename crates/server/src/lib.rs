@@ -19,6 +19,7 @@ use tearline_model::{Rendering, User};
 use time::OffsetDateTime;
 
 mod metrics;
+mod onward;
 mod taxii;
 
 pub use metrics::Metrics;
@@ -56,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/reports/{id}", get(view_report))
         .route("/v1/reports/{id}/explain", get(explain_report))
         .route("/v1/stix/extension-definitions", get(extension_definitions))
+        .merge(onward::routes())
         .merge(taxii::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count))
@@ -221,9 +223,9 @@ async fn submit_report(
             "send the marked report text as text/markdown, not `{content_type}`"
         )));
     }
-    let id = state.hub.submit_report(&user, &body, state.now()).await?;
+    let submitted = state.hub.submit_report(&user, &body, state.now()).await?;
     state.metrics.reports_submitted.inc();
-    Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
+    Ok((StatusCode::CREATED, Json(submitted)).into_response())
 }
 
 #[derive(Deserialize)]

@@ -5,6 +5,7 @@
 mod cli;
 mod common;
 mod crash;
+mod onward;
 mod oracle;
 mod properties;
 mod scenario;

@@ -1,0 +1,290 @@
+//! Onward control over HTTP, on both stores, with the brief's coalition and report: re-sharing
+//! refused and then allowed hop by hop, approvals, text copied without a source, recall, and the
+//! originator's audit checked against a count the test keeps of what each user was served.
+
+use std::collections::BTreeMap;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::common::{client, Backend, Server, TestHub, COALITION, REPORT};
+
+/// The brief's coalition, with the USA->IRQ agreement allowing onward release or not, and with
+/// `JOR` (not embargoed) in `BIC` or not.
+fn coalition(onward: bool, with_jordan: bool) -> String {
+    let mut text = COALITION.replace(
+        "max_classification = \"SECRET\"\nonward = false",
+        &format!("max_classification = \"SECRET\"\nonward = {onward}"),
+    );
+    assert!(text.contains(&format!("onward = {onward}")));
+    if with_jordan {
+        text = text.replace("members = [\"IRQ\", \"SYR\", \"RUS\", \"IRN\"]", "members = [\"IRQ\", \"SYR\", \"RUS\", \"IRN\", \"JOR\"]");
+        text.push_str(
+            "\n[[party]]\ncode = \"JOR\"\nname = \"Jordan\"\n\n[[user]]\nname = \"jo-analyst\"\nparty = \"JOR\"\nclearance = \"SECRET\"\n",
+        );
+    }
+    text
+}
+
+/// What the test served to each party, to compare with the originator's audit: (party,
+/// object) to the portions of each delivery.
+#[derive(Default)]
+struct Served(BTreeMap<(String, String), Vec<Vec<u64>>>);
+
+struct Hub {
+    hub: TestHub,
+    server: Server,
+    tokens: BTreeMap<String, String>,
+    served: std::sync::Mutex<Served>,
+}
+
+impl Hub {
+    fn token(&self, user: &str) -> &str {
+        &self.tokens[user]
+    }
+
+    fn issue(&mut self, user: &str) {
+        let token = self.hub.token(user);
+        self.tokens.insert(user.to_string(), token);
+    }
+
+    async fn get(&self, user: &str, path: &str) -> reqwest::Response {
+        client().get(self.server.url(path)).bearer_auth(self.token(user)).send().await.unwrap()
+    }
+
+    async fn post(&self, user: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        let response = client().post(self.server.url(path)).bearer_auth(self.token(user)).json(&body).send().await.unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn submit(&self, user: &str, text: &str) -> (StatusCode, Value) {
+        let response = client()
+            .post(self.server.url("/v1/reports"))
+            .bearer_auth(self.token(user))
+            .header("content-type", "text/markdown")
+            .body(text.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap())
+    }
+
+    /// A user's view of a report: the portion marks shown, or `None` for a 404. Counted as
+    /// served to the user's party.
+    async fn view(&self, user: &str, party: &str, id: &str) -> Option<Vec<String>> {
+        let response = self.get(user, &format!("/v1/reports/{id}")).await;
+        if response.status() == StatusCode::NOT_FOUND {
+            return None;
+        }
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        let marks: Vec<String> =
+            body["portions"].as_array().unwrap().iter().map(|p| p["marking"].as_str().unwrap().to_string()).collect();
+        self.served.lock().unwrap().0.entry((party.to_string(), id.to_string())).or_default().push(Vec::new());
+        Some(marks)
+    }
+
+    /// Ids in a user's listing (each listed title is served too).
+    async fn listing(&self, user: &str, party: &str) -> Vec<String> {
+        let body: Value = self.get(user, "/v1/reports").await.json().await.unwrap();
+        let ids: Vec<String> =
+            body["reports"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
+        let mut served = self.served.lock().unwrap();
+        for id in &ids {
+            served.0.entry((party.to_string(), id.clone())).or_default().push(vec![0]);
+        }
+        ids
+    }
+
+    /// How many deliveries of `id` the originator's audit shows for `party`.
+    async fn audited(&self, originator_user: &str, party: &str, id: &str) -> usize {
+        let body: Value = self.get(originator_user, &format!("/v1/audit/received?party={party}")).await.json().await.unwrap();
+        body["received"].as_array().unwrap().iter().filter(|r| r["object"] == id).count()
+    }
+}
+
+fn refusal_rules(outcome: &Value, party: &str, portion: u64) -> Vec<String> {
+    let recipient = outcome["recipients"].as_array().unwrap().iter().find(|r| r["party"] == party).unwrap();
+    let refused = recipient["refused"].as_array().unwrap().iter().find(|r| r["portion"] == portion);
+    refused
+        .map(|r| r["reasons"].as_array().unwrap().iter().map(|x| x["rule"].as_str().unwrap().to_string()).collect())
+        .unwrap_or_default()
+}
+
+fn released(outcome: &Value, party: &str) -> Vec<u64> {
+    let recipient = outcome["recipients"].as_array().unwrap().iter().find(|r| r["party"] == party).unwrap();
+    recipient["released"].as_array().unwrap().iter().map(|p| p.as_u64().unwrap()).collect()
+}
+
+async fn onward_control(backend: Backend) {
+    let hub = TestHub::new(backend);
+    hub.apply(&coalition(false, false));
+    let mut tokens = BTreeMap::new();
+    for user in ["us-analyst", "us-liaison", "iq-analyst", "ru-analyst", "sy-analyst"] {
+        tokens.insert(user.to_string(), hub.token(user));
+    }
+    let server = hub.serve(&[]);
+    let mut h = Hub { hub, server, tokens, served: Default::default() };
+
+    let (status, body) = h.submit("us-analyst", REPORT).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let id = body["id"].as_str().unwrap().to_string();
+    assert_eq!(body["derived_from"], json!([]));
+    assert_eq!(h.view("iq-analyst", "IRQ", &id).await.unwrap().len(), 4);
+
+    // No `onward` in USA->IRQ, ORCON, and USA's embargo: nothing goes on to BIC.
+    let (status, outcome) = h.post("iq-analyst", "/v1/shares", json!({ "object": id, "to": ["BIC"] })).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{outcome}");
+    assert_eq!(outcome["outcome"], "refused");
+    for party in ["SYR", "RUS", "IRN"] {
+        assert!(released(&outcome, party).is_empty());
+        let rules = refusal_rules(&outcome, party, 1);
+        assert!(rules.contains(&"embargo".to_string()) && rules.contains(&"third-party-rule".to_string()), "{rules:?}");
+        assert!(refusal_rules(&outcome, party, 3).contains(&"orcon-needs-approval".to_string()));
+    }
+    // Any one portion alone is refused the same way, and the CLI says so with a failure.
+    let (status, _) = h.post("iq-analyst", "/v1/shares", json!({ "object": id, "to": ["RUS"], "portions": [1] })).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let cli = h.hub.run(&["share", &id, "--to", "BIC", "--as", "iq-analyst"]);
+    assert!(!cli.status.success());
+    assert!(String::from_utf8_lossy(&cli.stdout).contains("third-party-rule"));
+    // A portion IRQ never received cannot be named; an object it cannot see does not exist.
+    let (status, _) = h.post("iq-analyst", "/v1/shares", json!({ "object": id, "to": ["BIC"], "portions": [4] })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = h.post("ru-analyst", "/v1/shares", json!({ "object": id, "to": ["BIC"] })).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The originator sees every attempt, with its outcome, in JSON and CSV; IRQ's party cannot.
+    let audit: Value = h.get("us-analyst", "/v1/audit/onward?party=IRQ").await.json().await.unwrap();
+    let shares: Vec<&Value> = audit["events"].as_array().unwrap().iter().filter(|e| e["kind"] == "share").collect();
+    assert_eq!(shares.len(), 3);
+    assert!(shares.iter().all(|e| e["detail"]["outcome"] == "refused" && e["object"] == id.as_str()));
+    assert_eq!(shares[1]["detail"]["channel"], "rest");
+    assert_eq!(shares[2]["detail"]["channel"], "cli");
+    let csv = h.get("us-analyst", "/v1/audit/onward?party=IRQ&format=csv").await.text().await.unwrap();
+    assert!(csv.starts_with("at,party,user,kind,object,version,detail\n"));
+    assert_eq!(csv.lines().filter(|l| l.contains(",share,")).count(), 3);
+    let theirs: Value = h.get("iq-analyst", "/v1/audit/onward?party=IRQ").await.json().await.unwrap();
+    assert_eq!(theirs["events"], json!([]), "only the originator's users see attempts on its content");
+    let cli = h.hub.ok(&["audit", "onward", "--party", "IRQ", "--as", "us-analyst", "--format", "csv"]);
+    assert_eq!(cli.lines().filter(|l| l.contains(",share,")).count(), 3);
+
+    // Onward allowed and JOR in BIC: the (U) portions go on to JOR, never to SYR, RUS or IRN;
+    // ORCON still needs the originator's approval.
+    h.hub.apply(&coalition(true, true));
+    h.issue("jo-analyst");
+    assert_eq!(h.view("jo-analyst", "JOR", &id).await, None);
+    let (status, outcome) = h.post("iq-analyst", "/v1/shares", json!({ "object": id, "to": ["BIC"] })).await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    assert_eq!(outcome["outcome"], "partly released");
+    assert_eq!(released(&outcome, "JOR"), [0, 1]);
+    let orcon = refusal_rules(&outcome, "JOR", 3);
+    assert!(orcon.contains(&"orcon-needs-approval".to_string()) && orcon.contains(&"not-in-rel-to".to_string()));
+    for party in ["SYR", "RUS", "IRN"] {
+        assert!(released(&outcome, party).is_empty());
+        assert!(refusal_rules(&outcome, party, 1).contains(&"embargo".to_string()));
+    }
+    assert_eq!(h.view("jo-analyst", "JOR", &id).await.unwrap(), ["U"]);
+    for (user, party) in [("ru-analyst", "RUS"), ("sy-analyst", "SYR")] {
+        assert_eq!(h.view(user, party, &id).await, None);
+        assert!(!h.listing(user, party).await.contains(&id));
+    }
+    // JOR has no agreement of USA's letting it pass anything on.
+    let (status, outcome) = h.post("jo-analyst", "/v1/shares", json!({ "object": id, "to": ["IRQ", "RUS"] })).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{outcome}");
+
+    // Approvals: an ORCON portion with no REL TO goes on to JOR once USA approves.
+    let crossing = "TITLE: (U) Crossing points\n\n(U) The crossings are open.\n\n(C//OC) The northern crossing closes at dusk.\n";
+    let (_, body) = h.submit("us-analyst", crossing).await;
+    let crossing_id = body["id"].as_str().unwrap().to_string();
+    let (_, outcome) = h.post("iq-analyst", "/v1/shares", json!({ "object": crossing_id, "to": ["JOR"] })).await;
+    assert_eq!(released(&outcome, "JOR"), [0, 1]);
+    assert_eq!(refusal_rules(&outcome, "JOR", 2), ["orcon-needs-approval"]);
+    assert_eq!(h.view("jo-analyst", "JOR", &crossing_id).await.unwrap(), ["U"]);
+    let (status, body) =
+        h.post("iq-analyst", "/v1/approvals", json!({ "object": crossing_id, "recipient": "JOR", "reason": "liaison" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let approval = body["approvals"][0]["id"].as_str().unwrap().to_string();
+    let pending: Value = h.get("us-analyst", "/v1/approvals?pending=true").await.json().await.unwrap();
+    assert_eq!(pending["approvals"].as_array().unwrap().len(), 1);
+    assert_eq!(pending["approvals"][0]["recipient"], "JOR");
+    let (status, _) = h.post("iq-analyst", &format!("/v1/approvals/{approval}/approve"), json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the requester cannot approve its own request");
+    let (status, _) = h.post("ru-analyst", &format!("/v1/approvals/{approval}/approve"), json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = h.post("us-analyst", &format!("/v1/approvals/{approval}/approve"), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "approved");
+    assert_eq!(h.view("jo-analyst", "JOR", &crossing_id).await.unwrap(), ["U", "C//OC"]);
+    // The approval covers JOR alone, and cannot be decided twice.
+    let (status, _) = h.post("us-analyst", &format!("/v1/approvals/{approval}/deny"), json!({})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, body) = h.post("iq-analyst", "/v1/approvals", json!({ "object": crossing_id, "recipient": "RUS" })).await;
+    let to_russia = body["approvals"][0]["id"].as_str().unwrap().to_string();
+    let (status, body) = h.post("us-analyst", &format!("/v1/approvals/{to_russia}/deny"), json!({})).await;
+    assert_eq!((status, body["status"].clone()), (StatusCode::OK, json!("denied")));
+
+    // Text pasted without a source: the report becomes derived, RUS never sees it, USA is told.
+    let pasted = "TITLE: (U) Notes for the centre\n\n(U) Our patrols are short of fuel.\n\n\
+                  (U) devices found on the main supply route were emplaced mostly between 0200 and 0500 and \
+                  patrols that varied their start\ntimes by more than two hours met fewer of them\n";
+    let (status, body) = h.submit("iq-analyst", pasted).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let pasted_id = body["id"].as_str().unwrap().to_string();
+    let derived = &body["derived_from"][0];
+    assert_eq!((derived["source"].as_str(), derived["how"].as_str()), (Some(id.as_str()), Some("copied")));
+    assert_eq!(derived["inherited"], "SECRET//REL TO USA, IRQ");
+    assert!(derived["passages"][0]["text"].as_str().unwrap().contains("main supply route"));
+    assert_eq!(h.view("ru-analyst", "RUS", &pasted_id).await, None);
+    assert_eq!(h.view("jo-analyst", "JOR", &pasted_id).await, None);
+    assert_eq!(h.view("us-analyst", "USA", &pasted_id).await.unwrap().len(), 2, "USA is an originator of it now");
+    let alerts: Value = h.get("us-analyst", "/v1/alerts").await.json().await.unwrap();
+    let alert = &alerts["events"][0];
+    assert_eq!((alert["kind"].as_str(), alert["party"].as_str()), (Some("copied"), Some("IRQ")));
+    assert!(alert["detail"]["passages"][0]["text"].as_str().unwrap().contains("emplaced mostly"));
+    let tried: Vec<&str> = alert["detail"]["tried"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(tried.contains(&"RUS") && tried.contains(&"JOR"), "{tried:?}");
+    assert!(alert["detail"]["reached"].as_array().unwrap().iter().all(|p| p == "USA"));
+
+    // The audit of deliveries matches what the test served.
+    h.listing("iq-analyst", "IRQ").await;
+    let served: Vec<((String, String), usize)> =
+        h.served.lock().unwrap().0.iter().map(|(k, v)| (k.clone(), v.len())).collect();
+    for ((party, object), count) in served {
+        let originator_user = if object == pasted_id { "iq-analyst" } else { "us-analyst" };
+        assert_eq!(h.audited(originator_user, &party, &object).await, count, "{party} and {object}");
+    }
+    // A party asks about its own content only.
+    assert_eq!(h.audited("iq-analyst", "JOR", &id).await, 0);
+    let csv = h.hub.ok(&["audit", "received", "--party", "JOR", "--as", "us-analyst", "--format", "csv"]);
+    assert_eq!(csv.lines().filter(|l| l.contains(&id)).count(), 1);
+
+    // Recall: nobody but USA gets the report, on any path; what derives from it goes to its
+    // originators only.
+    let (status, body) = h.post("iq-analyst", "/v1/recalls", json!({ "object": id })).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = h.post("us-analyst", "/v1/recalls", json!({ "object": id })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["derived"].as_array().unwrap().iter().any(|d| d.as_str().unwrap().starts_with(&pasted_id)));
+    for (user, party) in [("iq-analyst", "IRQ"), ("jo-analyst", "JOR")] {
+        assert_eq!(h.view(user, party, &id).await, None);
+        assert!(!h.listing(user, party).await.contains(&id));
+    }
+    assert!(h.view("us-analyst", "USA", &id).await.is_some());
+    assert!(h.view("iq-analyst", "IRQ", &pasted_id).await.is_some(), "its originator keeps its own report");
+    let audit: Value = h.get("us-analyst", "/v1/audit/onward?party=USA").await.json().await.unwrap();
+    assert!(audit["events"].as_array().unwrap().iter().any(|e| e["kind"] == "recall"));
+    assert!(h.hub.ok(&["index", "verify"]).contains("consistent"));
+}
+
+#[tokio::test]
+async fn onward_control_on_sqlite() {
+    onward_control(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn onward_control_on_postgres() {
+    onward_control(Backend::Postgres).await;
+}
