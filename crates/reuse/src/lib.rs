@@ -141,15 +141,21 @@ fn diagonal(i: usize, j: usize) -> isize {
 /// Pairs (submitted position, source position) of equal shingles, one per submitted shingle,
 /// preferring the source occurrence that keeps the alignment of the previous pair.
 fn seeds(sub: &[Word], src: &[Word], k: usize) -> Vec<(usize, usize)> {
-    let mut at: HashMap<u64, Vec<usize>> = HashMap::default();
-    for (j, shingle) in src.windows(k).enumerate() {
-        at.entry(shingle_hash(shingle)).or_default().push(j);
+    // Where each source shingle first occurs, and from each occurrence the next one.
+    let hashes: Vec<u64> = src.windows(k).map(shingle_hash).collect();
+    let mut first: HashMap<u64, usize> = HashMap::with_capacity_and_hasher(hashes.len(), Default::default());
+    let mut next = vec![usize::MAX; hashes.len()];
+    for (j, &hash) in hashes.iter().enumerate().rev() {
+        if let Some(later) = first.insert(hash, j) {
+            next[j] = later;
+        }
     }
     let mut found: Vec<(usize, usize)> = Vec::new();
     for (i, shingle) in sub.windows(k).enumerate() {
-        let Some(js) = at.get(&shingle_hash(shingle)) else { continue };
+        let Some(&j) = first.get(&shingle_hash(shingle)) else { continue };
+        let occurrences = std::iter::successors(Some(j), |&j| next.get(j).copied().filter(|&n| n != usize::MAX));
         // Compare the words too: the comparison is exact, not up to hash collisions.
-        let equal = js.iter().copied().filter(|&j| src[j..j + k].iter().zip(shingle).all(|(a, b)| a.text == b.text));
+        let equal = occurrences.filter(|&j| src[j..j + k].iter().zip(shingle).all(|(a, b)| a.text == b.text));
         let best = match found.last() {
             Some(&(li, lj)) => equal.min_by_key(|&j| (diagonal(i, j) - diagonal(li, lj)).abs()),
             None => equal.min(),

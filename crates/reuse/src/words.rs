@@ -107,7 +107,8 @@ fn joined(chars: &[Normalised], at: usize, part: &str) -> Option<usize> {
 /// "1000") and a hyphen after one of [`BOUND_PREFIXES`].
 pub fn words(text: &str) -> Vec<Word> {
     let chars = normalise(text);
-    let mut words = Vec::new();
+    let mut words = Vec::with_capacity(chars.len() / 5 + 1);
+    // Reused for every word, each copied out at its exact size: one allocation a word.
     let mut current = String::new();
     let mut span = 0..0;
     // Byte offset in `current` where the part after the last joined hyphen starts.
@@ -132,7 +133,8 @@ pub fn words(text: &str) -> Vec<Word> {
                 at = next;
                 continue;
             }
-            words.push(Word { text: std::mem::take(&mut current), span: span.clone() });
+            words.push(Word { text: current.clone(), span: span.clone() });
+            current.clear();
         }
         at += 1;
     }
