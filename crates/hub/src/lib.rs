@@ -345,16 +345,24 @@ impl Hub {
         let ids: Vec<String> = texts.iter().map(|_| format!("report--{}", uuid::Uuid::new_v4())).collect();
         for _ in 0..STALE_RETRIES {
             let snapshot = self.current(now).await?;
-            let mut reports = Vec::with_capacity(texts.len());
+            let mut parsed = Vec::with_capacity(texts.len());
             for (index, (text, id)) in texts.iter().zip(&ids).enumerate() {
                 let (report, declared) =
                     parse_report(&snapshot, author, text, id.clone(), now).map_err(|error| in_batch(index, error))?;
-                let portion_texts: Vec<(usize, String)> =
-                    report.portions().enumerate().map(|(i, p)| (i, p.text.clone())).collect();
-                let sources = self
-                    .sources_of(&snapshot, author, &declared, &portion_texts)
-                    .await
-                    .map_err(|error| in_batch(index, error))?;
+                let sources =
+                    self.declared_sources(author, &declared).await.map_err(|error| in_batch(index, error))?;
+                parsed.push((report, sources));
+            }
+            let portion_texts: Vec<Vec<(usize, String)>> = parsed
+                .iter()
+                .map(|(report, _)| report.portions().enumerate().map(|(i, p)| (i, p.text.clone())).collect())
+                .collect();
+            // Copied text is looked up once for the whole batch.
+            let copied = self.copied_sources(&snapshot, author, &portion_texts).await?;
+            let mut reports = Vec::with_capacity(parsed.len());
+            for (((report, mut sources), copied), portion_texts) in parsed.into_iter().zip(copied).zip(portion_texts) {
+                let declared: BTreeSet<i64> = sources.iter().map(|s| s.object.seq).collect();
+                sources.extend(copied.into_iter().filter(|c| !declared.contains(&c.object.seq)));
                 reports.push((report, sources, portion_texts));
             }
             let mut objects = Vec::new();

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use serde::Serialize;
-use tearline_model::{Approval, Code, Coalition, PortionSet, ReleaseEntry, ReleaseFacts, Share, User};
+use tearline_model::{stix, Approval, Code, Coalition, PortionSet, ReleaseEntry, ReleaseFacts, Share, User};
 use tearline_policy::{PortionFacts, Reason};
 use tearline_store::{
     ApprovalRecord, ApprovalStatus, FactsUpdate, OnwardChange, OnwardEvent, OnwardKind, StoreError, StoredObject,
@@ -317,7 +317,10 @@ impl Hub {
             let versions = self.store.object_versions(object).await?;
             let own: Vec<&StoredObject> = versions
                 .iter()
-                .filter(|v| v.facts.originator == viewer.party && version.is_none_or(|at| v.version == at))
+                .filter(|v| {
+                    let same = |at: OffsetDateTime| stix::timestamp(v.version) == stix::timestamp(at);
+                    v.facts.originator == viewer.party && version.is_none_or(same)
+                })
                 .collect();
             if own.is_empty() {
                 let sees_it = self.received_version(viewer, object, version).await.is_ok();
@@ -418,8 +421,10 @@ impl Hub {
     ) -> Result<(StoredObject, ReleaseEntry)> {
         let mut versions = self.store.object_versions(object).await?;
         versions.reverse();
+        // Versions are compared as STIX writes them (to the millisecond): what clients see.
+        let wanted = version.map(stix::timestamp);
         for stored in versions {
-            if version.is_some_and(|at| stored.version != at) {
+            if wanted.as_ref().is_some_and(|at| stix::timestamp(stored.version) != *at) {
                 continue;
             }
             let (entries, derived) = self.store.release_entries_of(stored.seq).await?;

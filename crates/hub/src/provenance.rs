@@ -63,26 +63,6 @@ impl SourceUse {
 }
 
 impl Hub {
-    /// The sources of a submission by `author`: the objects it declares (each must be released
-    /// to the author's party; what the party received of another's content is inherited), and
-    /// the released texts of other parties that its `texts` (portion, text) reuse.
-    pub(crate) async fn sources_of(
-        &self,
-        snapshot: &Snapshot,
-        author: &User,
-        declared: &[String],
-        texts: &[(usize, String)],
-    ) -> Result<Vec<SourceUse>> {
-        let mut sources = self.declared_sources(author, declared).await?;
-        let copied = self.copied_sources(snapshot, author, std::slice::from_ref(&texts.to_vec())).await?;
-        for source in copied.into_iter().flatten() {
-            if !sources.iter().any(|s| s.object.seq == source.object.seq) {
-                sources.push(source);
-            }
-        }
-        Ok(sources)
-    }
-
     /// The declared sources: each must be an object released to the author's party.
     pub(crate) async fn declared_sources(&self, author: &User, declared: &[String]) -> Result<Vec<SourceUse>> {
         let mut sources = Vec::new();

@@ -8,6 +8,7 @@ mod crash;
 mod onward;
 mod oracle;
 mod properties;
+mod provenance_properties;
 mod scenario;
 mod taxii;
 mod taxii_properties;

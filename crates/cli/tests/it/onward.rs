@@ -9,6 +9,10 @@ use serde_json::{json, Value};
 
 use crate::common::{client, Backend, Server, TestHub, COALITION, REPORT};
 
+const TAXII: &str = "application/taxii+json;version=2.1";
+/// "Coalition indicators" of `examples/coalition.toml`: every party reads, IRQ may write.
+const INDICATORS: &str = "2b1c8f4e-7d4a-4c55-9a1e-3f6d1e0b9a01";
+
 /// The brief's coalition, with the USA->IRQ agreement allowing onward release or not, and with
 /// `JOR` (not embargoed) in `BIC` or not.
 fn coalition(onward: bool, with_jordan: bool) -> String {
@@ -96,6 +100,48 @@ impl Hub {
             served.0.entry((party.to_string(), id.clone())).or_default().push(vec![0]);
         }
         ids
+    }
+
+    /// The id of the party's own feed, as `user` lists it.
+    async fn taxii_feed(&self, user: &str, party: &str) -> String {
+        let body = self.taxii_get(user, party, "/api/collections/").await;
+        let title = format!("Released to {party}");
+        let feed = body["collections"].as_array().unwrap().iter().find(|c| c["title"] == title.as_str()).unwrap();
+        feed["id"].as_str().unwrap().to_string()
+    }
+
+    /// A TAXII GET; every object in the answer is counted as served to `party`.
+    async fn taxii_get(&self, user: &str, party: &str, path: &str) -> Value {
+        let response = client()
+            .get(self.server.url(path))
+            .bearer_auth(self.token(user))
+            .header("accept", TAXII)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        let body: Value = response.json().await.unwrap();
+        let mut served = self.served.lock().unwrap();
+        for object in body.get("objects").and_then(Value::as_array).into_iter().flatten() {
+            let id = object["id"].as_str().unwrap().to_string();
+            served.0.entry((party.to_string(), id)).or_default().push(Vec::new());
+        }
+        body
+    }
+
+    /// Posts an envelope to a collection; the status.
+    async fn taxii_post(&self, user: &str, collection: &str, envelope: Value) -> Value {
+        let response = client()
+            .post(self.server.url(&format!("/api/collections/{collection}/objects/")))
+            .bearer_auth(self.token(user))
+            .header("accept", TAXII)
+            .header("content-type", TAXII)
+            .body(envelope.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        response.json().await.unwrap()
     }
 
     /// How many deliveries of `id` the originator's audit shows for `party`.
@@ -225,6 +271,43 @@ async fn onward_control(backend: Backend) {
     let to_russia = body["approvals"][0]["id"].as_str().unwrap().to_string();
     let (status, body) = h.post("us-analyst", &format!("/v1/approvals/{to_russia}/deny"), json!({})).await;
     assert_eq!((status, body["status"].clone()), (StatusCode::OK, json!("denied")));
+
+    // Over TAXII: IRQ posts a report of USA's it received, unchanged, into a collection: it is
+    // passed on to the collection's readers under the same rules. A changed copy is refused.
+    let (_, body) = h.submit("us-analyst", "TITLE: (U) Market days\n\n(U) Markets open on Fridays.\n").await;
+    let market = body["id"].as_str().unwrap().to_string();
+    let feed = h.taxii_feed("iq-analyst", "IRQ").await;
+    let copy = h.taxii_get("iq-analyst", "IRQ", &format!("/api/collections/{feed}/objects/?match[id]={market}")).await;
+    let copy = copy["objects"][0].clone();
+    assert_eq!(copy["id"], market.as_str());
+    let status = h.taxii_post("iq-analyst", INDICATORS, json!({ "objects": [copy.clone()] })).await;
+    assert_eq!((status["success_count"].as_u64(), status["failure_count"].as_u64()), (Some(1), Some(0)), "{status}");
+    assert_eq!(h.view("jo-analyst", "JOR", &market).await.unwrap(), ["U"]);
+    assert_eq!(h.view("ru-analyst", "RUS", &market).await, None);
+    let mut changed = copy.clone();
+    changed["name"] = json!("Market days, amended");
+    let status = h.taxii_post("iq-analyst", INDICATORS, json!({ "objects": [changed] })).await;
+    assert_eq!(status["failure_count"], 1, "{status}");
+    let audit: Value = h.get("us-analyst", "/v1/audit/onward?party=IRQ").await.json().await.unwrap();
+    assert!(audit["events"].as_array().unwrap().iter().any(|e| e["object"] == market.as_str() && e["detail"]["channel"] == "taxii"));
+
+    // A STIX object referencing USA's report is derived from it: it carries the restrictions of
+    // what IRQ received (S//REL TO USA, IRQ among them), so JOR and RUS do not get it.
+    let note = json!({
+        "type": "note", "spec_version": "2.1", "id": "note--6b1e4f1a-2f7c-4f0e-9a6b-1c2d3e4f5a6b",
+        "created": "2026-11-27T10:00:00.000Z", "modified": "2026-11-27T10:00:00.000Z",
+        "content": "Patrols should vary their start times.", "object_refs": [id],
+    });
+    let status = h.taxii_post("iq-analyst", INDICATORS, json!({ "objects": [note] })).await;
+    assert_eq!(status["success_count"], 1, "{status}");
+    for (user, party) in [("jo-analyst", "JOR"), ("ru-analyst", "RUS")] {
+        let feed = h.taxii_feed(user, party).await;
+        let seen = h.taxii_get(user, party, &format!("/api/collections/{feed}/objects/?match[type]=note")).await;
+        assert!(seen.get("objects").is_none_or(|o| o.as_array().unwrap().is_empty()), "{user}: {seen}");
+    }
+    let feed = h.taxii_feed("us-analyst", "USA").await;
+    let seen = h.taxii_get("us-analyst", "USA", &format!("/api/collections/{feed}/objects/?match[type]=note")).await;
+    assert_eq!(seen["objects"].as_array().unwrap().len(), 1, "USA is an originator of the note");
 
     // Text pasted without a source: the report becomes derived, RUS never sees it, USA is told.
     let pasted = "TITLE: (U) Notes for the centre\n\n(U) Our patrols are short of fuel.\n\n\

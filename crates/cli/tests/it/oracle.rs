@@ -3,12 +3,54 @@
 
 use std::collections::BTreeSet;
 
-use tearline_model::{Coalition, Code, Marking, Report, Tlp, Topic, User};
+use tearline_model::{Classification, Coalition, Code, Marking, Report, Tlp, Topic, User};
 use time::OffsetDateTime;
 
 /// Whether `party` is `code` or a member of the group `code`.
 fn is_or_in(coalition: &Coalition, code: &Code, party: &Code) -> bool {
     code == party || coalition.groups().any(|g| &g.code == code && g.members.contains(party))
+}
+
+/// What a reading decision needs of a marking, as plain values, so that the oracle can also
+/// combine markings by itself (provenance) without the model's `Marking::restricted_by`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restrictions {
+    pub classification: Classification,
+    pub orcon: bool,
+    pub noforn: bool,
+    /// Every code the `REL TO` list names (parties, the originator included, and groups).
+    pub rel_to: Option<BTreeSet<Code>>,
+    pub tlp: Option<Tlp>,
+}
+
+impl Restrictions {
+    pub fn of(marking: &Marking) -> Self {
+        Restrictions {
+            classification: marking.classification(),
+            orcon: marking.is_orcon(),
+            noforn: marking.is_noforn(),
+            rel_to: marking.rel_to().map(|list| list.parties().chain(list.groups()).cloned().collect()),
+            tlp: marking.tlp(),
+        }
+    }
+
+    /// Content under both (DESIGN.md section 2, provenance): the highest classification, caveats
+    /// united, the literal intersection of the `REL TO` codes (a list against no list is the
+    /// list), the most restrictive TLP.
+    pub fn and(&self, other: &Restrictions) -> Restrictions {
+        let rel_to = match (&self.rel_to, &other.rel_to) {
+            (None, None) => None,
+            (Some(list), None) | (None, Some(list)) => Some(list.clone()),
+            (Some(mine), Some(theirs)) => Some(mine.intersection(theirs).cloned().collect()),
+        };
+        Restrictions {
+            classification: self.classification.max(other.classification),
+            orcon: self.orcon || other.orcon,
+            noforn: self.noforn || other.noforn,
+            rel_to,
+            tlp: self.tlp.max(other.tlp),
+        }
+    }
 }
 
 /// May `party` receive a portion marked `marking` of an object of `originator` with `topics`?
@@ -20,12 +62,39 @@ pub fn party_may_receive(
     party: &Code,
     now: OffsetDateTime,
 ) -> bool {
-    if party == originator {
+    party_may_receive_from(coalition, &BTreeSet::from([originator.clone()]), topics, &Restrictions::of(marking), party, now)
+}
+
+/// May `party` receive a portion under `restrictions` of an object whose originators (its own
+/// and every one of its provenance) are `originators`? An originator may; anyone else needs
+/// every originator to allow it.
+pub fn party_may_receive_from(
+    coalition: &Coalition,
+    originators: &BTreeSet<Code>,
+    topics: &BTreeSet<Topic>,
+    restrictions: &Restrictions,
+    party: &Code,
+    now: OffsetDateTime,
+) -> bool {
+    if originators.contains(party) {
         return true;
     }
     if coalition.party(party).is_none() {
         return false;
     }
+    originators.iter().all(|originator| allowed_by(coalition, originator, topics, restrictions, party, now))
+}
+
+/// Whether `originator`'s embargoes, agreements and the marking let `party` (not an originator)
+/// receive the portion.
+fn allowed_by(
+    coalition: &Coalition,
+    originator: &Code,
+    topics: &BTreeSet<Topic>,
+    restrictions: &Restrictions,
+    party: &Code,
+    now: OffsetDateTime,
+) -> bool {
     let embargoed =
         coalition.embargoes().iter().any(|e| &e.from == originator && is_or_in(coalition, &e.against, party));
     if embargoed {
@@ -42,20 +111,20 @@ pub fn party_may_receive(
         &a.from == originator
             && in_force
             && topics_ok
-            && a.max_classification >= marking.classification()
+            && a.max_classification >= restrictions.classification
             && a.to.iter().any(|code| is_or_in(coalition, code, party))
     });
-    if !covered || marking.is_noforn() {
+    if !covered || restrictions.noforn {
         return false;
     }
-    if let Some(list) = marking.rel_to() {
-        let listed = list.parties().any(|p| p == party) || list.groups().any(|g| is_or_in(coalition, g, party));
-        if !listed {
+    if let Some(list) = &restrictions.rel_to {
+        if !list.iter().any(|code| is_or_in(coalition, code, party)) {
             return false;
         }
     }
-    if marking.tlp() == Some(Tlp::Red) {
-        return marking.rel_to().is_some_and(|list| list.parties().any(|p| p == party));
+    if restrictions.tlp == Some(Tlp::Red) {
+        // Named one by one: a party's code in the list, not a group it belongs to.
+        return restrictions.rel_to.as_ref().is_some_and(|list| list.contains(party));
     }
     true
 }
