@@ -274,6 +274,18 @@ impl Hub {
             if approve {
                 let mut facts = stored.facts.clone();
                 facts.approvals.push(Approval { party: record.recipient.clone(), by: viewer.party.clone(), until });
+                // The request was to release to the recipient: approved, the requester passes it on.
+                let shared = facts.shares.iter().any(|share| {
+                    share.by == record.requester
+                        && share.to.iter().any(|to| snapshot.coalition.includes(to, &record.recipient))
+                });
+                if !shared {
+                    facts.shares.push(Share {
+                        by: record.requester.clone(),
+                        to: BTreeSet::from([record.recipient.clone()]),
+                        portions: (0..facts.portions.len()).collect(),
+                    });
+                }
                 let entries = snapshot.decider.release_entries_for_coalition(&facts);
                 objects.push(FactsUpdate { seq: stored.seq, previous: stored.facts.clone(), facts, entries });
             }

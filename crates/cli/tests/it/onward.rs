@@ -371,3 +371,32 @@ async fn onward_control_on_sqlite() {
 async fn onward_control_on_postgres() {
     onward_control(Backend::Postgres).await;
 }
+
+/// An approval with an expiry holds until then and not after: the release index is rebuilt on
+/// the first request past the expiry, in every process (time passed in).
+#[tokio::test]
+async fn an_approval_holds_until_its_expiry() {
+    use time::macros::datetime;
+    let start = datetime!(2026-06-01 8:00 UTC);
+    let fx = crate::properties::fixture(start).await;
+    let hub = &fx.hub;
+    hub.apply(&coalition(false, true), start).await.unwrap();
+    let (usa, irq, jor) = (
+        hub.user("us-analyst").await.unwrap(),
+        hub.user("iq-analyst").await.unwrap(),
+        hub.user("jo-analyst").await.unwrap(),
+    );
+    let text = "TITLE: (U) Crossing points\n\n(U) The crossings are open.\n\n(C//OC) The north closes at dusk.\n";
+    let id = hub.submit_report(&usa, text, start).await.unwrap().id;
+    let request = tearline_hub::ShareRequest { object: id.clone(), version: None, to: vec!["JOR".into()], portions: None };
+    // Without onward in USA->IRQ, nothing goes to JOR until USA approves.
+    let outcome = hub.share(&irq, &request, "rest", start).await.unwrap();
+    assert_eq!(outcome.outcome, "refused");
+    let asked = hub.request_approval(&irq, &id, None, "JOR", None, start).await.unwrap();
+    let until = start + time::Duration::hours(2);
+    hub.decide_approval(&usa, &asked[0].id, true, Some(until), start).await.unwrap();
+    let seen = hub.view(&jor, &id, start + time::Duration::hours(1)).await.unwrap();
+    assert_eq!(seen.paragraphs.len(), 2, "approved: the (U) and ORCON paragraphs");
+    assert!(matches!(hub.view(&jor, &id, until).await, Err(tearline_hub::HubError::NotFound)));
+    assert!(hub.verify_index(until).await.unwrap().mismatches.is_empty());
+}
