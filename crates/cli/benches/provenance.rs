@@ -113,7 +113,8 @@ async fn run() {
     for first in (0..texts).step_by(BATCH) {
         let batch: Vec<String> = (first..texts.min(first + BATCH))
             .map(|i| {
-                let body = words.text(60 + words.random.below(141));
+                let length = 60 + words.random.below(141);
+                let body = words.text(length);
                 let report = format!("TITLE: (U) Report {i}\n\n(S//REL TO USA, IRQ) {}.\n", body.join(" "));
                 released.push(body);
                 report

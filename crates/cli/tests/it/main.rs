@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod crash;
 mod onward;
+mod onward_properties;
 mod oracle;
 mod properties;
 mod provenance_properties;

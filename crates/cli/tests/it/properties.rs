@@ -24,6 +24,7 @@ struct Agreement {
     topics: Option<Vec<usize>>,
     /// Valid from now + 1 day (`Some(true)`), until now + 1 day (`Some(false)`), or always.
     window: Option<bool>,
+    onward: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -44,8 +45,8 @@ pub(crate) struct Mark {
 }
 
 #[derive(Debug, Clone)]
-struct Draft {
-    originator: usize,
+pub(crate) struct Draft {
+    pub originator: usize,
     topics: Vec<usize>,
     title: Mark,
     paragraphs: Vec<Mark>,
@@ -71,8 +72,9 @@ pub(crate) fn world() -> impl Strategy<Value = World> {
         0..4usize,
         prop::option::weighted(0.3, prop::collection::vec(0..2usize, 1..3)),
         prop::option::weighted(0.3, any::<bool>()),
+        any::<bool>(),
     )
-        .prop_map(|(from, to, max, topics, window)| Agreement { from, to, max, topics, window });
+        .prop_map(|(from, to, max, topics, window, onward)| Agreement { from, to, max, topics, window, onward });
     (
         prop::collection::vec(prop::collection::vec(0..4usize, 0..4), 2),
         prop::collection::vec(agreement, 0..7),
@@ -87,7 +89,7 @@ pub(crate) fn world() -> impl Strategy<Value = World> {
         })
 }
 
-fn draft() -> impl Strategy<Value = Draft> {
+pub(crate) fn draft() -> impl Strategy<Value = Draft> {
     (0..4usize, prop::collection::vec(0..2usize, 0..3), mark(), prop::collection::vec(mark(), 1..5))
         .prop_map(|(originator, topics, title, paragraphs)| Draft { originator, topics, title, paragraphs })
 }
@@ -129,6 +131,9 @@ pub(crate) fn coalition_toml(world: &World, now: OffsetDateTime) -> String {
         if let Some(topics) = &a.topics {
             let topics: BTreeSet<&str> = topics.iter().map(|t| TOPICS[*t]).collect();
             out += &format!("topics = {}\n", toml_list(topics.into_iter().map(String::from)));
+        }
+        if a.onward {
+            out += "onward = true\n";
         }
         match a.window {
             Some(true) => out += &format!("valid_from = {}\n", rfc3339(now + Duration::days(1))),
@@ -185,7 +190,7 @@ pub(crate) fn mark_text(mark: &Mark) -> String {
     text
 }
 
-fn report_text(draft: &Draft) -> String {
+pub(crate) fn report_text(draft: &Draft) -> String {
     let mut out = format!("TITLE: ({}) Title of a report\n", mark_text(&draft.title));
     if !draft.topics.is_empty() {
         let topics: BTreeSet<&str> = draft.topics.iter().map(|t| TOPICS[*t]).collect();
@@ -300,7 +305,7 @@ fn the_generator_writes_a_file_the_hub_accepts() {
     // A sanity check of the generator itself: a fixed world round-trips through `apply`'s parser.
     let world = World {
         members: vec![vec![0, 1], vec![]],
-        agreements: vec![Agreement { from: 0, to: vec![1, 4], max: 2, topics: Some(vec![0]), window: Some(true) }],
+        agreements: vec![Agreement { from: 0, to: vec![1, 4], max: 2, topics: Some(vec![0]), window: Some(true), onward: true }],
         embargoes: vec![(0, 2)],
         clearances: vec![vec![1], vec![2], vec![3], vec![0]],
     };
