@@ -131,8 +131,8 @@ async fn run() {
     );
 
     // Warm up both paths.
-    for n in 0..5 {
-        hub.submit_report(&irq, &pasted(&mut words, &released[n], n), now()).await.unwrap();
+    for (n, source) in released.iter().take(5).enumerate() {
+        hub.submit_report(&irq, &pasted(&mut words, source, n), now()).await.unwrap();
         let own = format!("TITLE: (U) Own {n}\n\n(U) {}.\n", words.text(150).join(" "));
         hub.submit_report(&irq, &own, now()).await.unwrap();
     }

@@ -108,9 +108,8 @@ impl Hub {
         let mut found: Vec<BTreeMap<i64, SourceUse>> = vec![BTreeMap::new(); submissions.len()];
         let mut objects: BTreeMap<i64, Option<StoredObject>> = BTreeMap::new();
         for (seq, source_portion, _) in candidates {
-            if !objects.contains_key(&seq) {
-                let object = self.store.object_at(seq).await?;
-                objects.insert(seq, object);
+            if let std::collections::btree_map::Entry::Vacant(slot) = objects.entry(seq) {
+                slot.insert(self.store.object_at(seq).await?);
             }
             let Some(Some(object)) = objects.get(&seq) else { continue };
             if object.facts.is_originator(&author.party) || object.facts.recalled {

@@ -171,7 +171,7 @@ async fn audit_onward(
     Query(query): Query<AuditQuery>,
 ) -> Result<Response, ApiError> {
     let records = state.hub.audit_onward(&user, query.party.as_deref(), query.since()?).await?;
-    Ok(onward_answer(&query, records)?)
+    onward_answer(&query, records)
 }
 
 async fn alerts(
@@ -180,7 +180,7 @@ async fn alerts(
     Query(query): Query<AuditQuery>,
 ) -> Result<Response, ApiError> {
     let records = state.hub.alerts(&user, query.since()?).await?;
-    Ok(onward_answer(&query, records)?)
+    onward_answer(&query, records)
 }
 
 fn onward_answer(query: &AuditQuery, records: Vec<OnwardRecord>) -> Result<Response, ApiError> {
