@@ -421,6 +421,15 @@ impl Hub {
         // Provenance: references to other parties' objects the caller received (a `derived-from`
         // relationship also makes its source derived), and reused text, looked up once.
         let sources = self.envelope_sources(snapshot, viewer, &parsed_objects).await?;
+        // A new version of an object carries its earlier versions' provenance.
+        let ids: Vec<String> =
+            parsed_objects.iter().map(|o| o.id().to_string()).collect::<BTreeSet<_>>().into_iter().collect();
+        let mut previous: std::collections::HashMap<String, ReleaseFacts> = Default::default();
+        for id in self.store.stored_originators(&ids).await?.into_keys() {
+            if let Some(latest) = self.store.object_versions(&id).await?.pop() {
+                previous.insert(id, latest.facts);
+            }
+        }
         let mut candidates = Vec::new();
         for (index, object) in parsed_objects.iter().copied().enumerate() {
             if let Some(Err(reason)) = definitions.get(object.id()) {
@@ -445,11 +454,15 @@ impl Hub {
                     ancestors: BTreeSet::new(),
                     shares: Vec::new(),
                     approvals: Vec::new(),
+                    inherited: None,
                     recalled: false,
                 }
             };
             let object_sources = sources.get(index).map(Vec::as_slice).unwrap_or_default();
-            let derivation = crate::provenance::derive(&own, object_sources);
+            let mut derivation = crate::provenance::derive(&own, object_sources);
+            if let Some(previous) = previous.get(object.id()).filter(|_| object.object_type() != "marking-definition") {
+                derivation.facts.carry_provenance(previous);
+            }
             let tried = snapshot.decider.release_entries_for_coalition(&own);
             let entries = snapshot.decider.release_entries_for_coalition(&derivation.facts);
             let version = object.version().unwrap_or(now);

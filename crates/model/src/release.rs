@@ -94,6 +94,10 @@ pub struct ReleaseFacts {
     /// The originator's approvals of onward release of this version to one party each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvals: Vec<Approval>,
+    /// The restriction its sources passed on (every portion is already restricted by it): kept so
+    /// that a later version of the object carries it too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inherited: Option<Marking>,
     /// Recalled by an originator (its own, or one of its sources): released to originators only.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub recalled: bool,
@@ -136,6 +140,7 @@ impl ReleaseFacts {
             ancestors: BTreeSet::new(),
             shares: Vec::new(),
             approvals: Vec::new(),
+            inherited: None,
             recalled: false,
         }
     }
@@ -181,10 +186,28 @@ impl ReleaseFacts {
             }
         }
         self.topics.extend(source.topics.iter().cloned());
+        self.restrict(inherited);
+        self.recalled |= source.recalled;
+    }
+
+    /// Makes a new version of an object carry the provenance of its previous version: a party
+    /// cannot shed its sources' restrictions by writing the object again.
+    pub fn carry_provenance(&mut self, previous: &ReleaseFacts) {
+        self.ancestors.extend(previous.ancestors.iter().filter(|a| **a != self.originator).cloned());
+        if let Some(inherited) = &previous.inherited {
+            self.topics.extend(previous.topics.iter().cloned());
+            self.restrict(inherited);
+        }
+    }
+
+    fn restrict(&mut self, inherited: &Marking) {
         for portion in &mut self.portions {
             *portion = portion.restricted_by(inherited);
         }
-        self.recalled |= source.recalled;
+        self.inherited = Some(match &self.inherited {
+            Some(before) => before.restricted_by(inherited),
+            None => inherited.clone(),
+        });
     }
 
     /// The release entry of a party that may receive `allowed`, when that is enough to receive
@@ -215,6 +238,7 @@ impl ReleaseFacts {
             ancestors: BTreeSet::new(),
             shares: Vec::new(),
             approvals: Vec::new(),
+            inherited: None,
             recalled: false,
         }
     }

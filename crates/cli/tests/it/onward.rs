@@ -293,7 +293,7 @@ async fn onward_control(backend: Backend) {
 
     // A STIX object referencing USA's report is derived from it: it carries the restrictions of
     // what IRQ received (S//REL TO USA, IRQ among them), so JOR and RUS do not get it.
-    let note = json!({
+    let note: Value = json!({
         "type": "note", "spec_version": "2.1", "id": "note--6b1e4f1a-2f7c-4f0e-9a6b-1c2d3e4f5a6b",
         "created": "2026-11-27T10:00:00.000Z", "modified": "2026-11-27T10:00:00.000Z",
         "content": "Patrols should vary their start times.", "object_refs": [id],
@@ -308,6 +308,16 @@ async fn onward_control(backend: Backend) {
     let feed = h.taxii_feed("us-analyst", "USA").await;
     let seen = h.taxii_get("us-analyst", "USA", &format!("/api/collections/{feed}/objects/?match[type]=note")).await;
     assert_eq!(seen["objects"].as_array().unwrap().len(), 1, "USA is an originator of the note");
+    // A new version without the reference still carries what the first took: no laundering.
+    let mut rewritten = note.clone();
+    rewritten["modified"] = json!("2026-11-27T11:00:00.000Z");
+    rewritten.as_object_mut().unwrap().remove("object_refs");
+    rewritten["object_refs"] = json!(["identity--6f0b1f6c-6a43-5b9e-8f7c-5c1a3e0d2b4f"]);
+    let status = h.taxii_post("iq-analyst", INDICATORS, json!({ "objects": [rewritten] })).await;
+    assert_eq!(status["success_count"], 1, "{status}");
+    let feed = h.taxii_feed("jo-analyst", "JOR").await;
+    let seen = h.taxii_get("jo-analyst", "JOR", &format!("/api/collections/{feed}/objects/?match[type]=note&match[version]=all")).await;
+    assert!(seen.get("objects").is_none_or(|o| o.as_array().unwrap().is_empty()), "{seen}");
 
     // Text pasted without a source: the report becomes derived, RUS never sees it, USA is told.
     let pasted = "TITLE: (U) Notes for the centre\n\n(U) Our patrols are short of fuel.\n\n\
