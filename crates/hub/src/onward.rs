@@ -186,6 +186,9 @@ impl Hub {
             .ok()
             .filter(|code| snapshot.coalition.party(code).is_some())
             .ok_or_else(|| HubError::Invalid(format!("`{recipient}` is not a party of the hub")))?;
+        if recipient == viewer.party || stored.facts.is_originator(&recipient) {
+            return Err(HubError::Invalid(format!("{recipient} holds the object already")));
+        }
         let approvals: Vec<ApprovalRecord> = stored
             .facts
             .originators()
@@ -331,7 +334,8 @@ impl Hub {
                 .iter()
                 .filter(|v| {
                     let same = |at: OffsetDateTime| stix::timestamp(v.version) == stix::timestamp(at);
-                    v.facts.originator == viewer.party && version.is_none_or(same)
+                    // Marking definitions go with the objects using them: recalling those is enough.
+                    v.object_type != "marking-definition" && v.facts.originator == viewer.party && version.is_none_or(same)
                 })
                 .collect();
             if own.is_empty() {
@@ -561,12 +565,7 @@ fn recalled(snapshot: &Snapshot, stored: &StoredObject) -> Option<FactsUpdate> {
     }
     let mut facts = stored.facts.clone();
     facts.recalled = true;
-    let entries = if facts.portions.is_empty() {
-        // A marking definition goes with the objects using it: the store re-derives it.
-        Vec::new()
-    } else {
-        snapshot.decider.release_entries_for_coalition(&facts)
-    };
+    let entries = snapshot.decider.release_entries_for_coalition(&facts);
     Some(FactsUpdate { seq: stored.seq, previous: stored.facts.clone(), facts, entries })
 }
 
