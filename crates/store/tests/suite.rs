@@ -194,6 +194,9 @@ macro_rules! on_both_backends {
 
 on_both_backends! {
     migrated: [
+        onward_changes_replace_facts_and_entries_only_from_what_was_decided,
+        deliveries_events_and_approvals_round_trip,
+        sketches_are_found_only_in_text_released_to_the_party_by_others,
         migrating_twice_is_fine,
         settings_are_set_only_when_absent,
         apply_then_state_round_trips,
@@ -1023,4 +1026,141 @@ async fn rebuild_at_scale(fixture: Fixture) {
         );
     }
     fixture.finish().await;
+}
+
+// --- Onward control ----------------------------------------------------------------------------
+
+async fn stored(store: &SqlStore, number: u32) -> tearline_store::StoredObject {
+    store.object_versions(&report(number).id).await.unwrap().pop().unwrap()
+}
+
+async fn onward_changes_replace_facts_and_entries_only_from_what_was_decided(fixture: &Fixture) {
+    let store = &fixture.store;
+    let version = applied(store).await;
+    insert_reports(store, [1], |_| vec![entry("USA", Classification::Unclassified)]).await;
+    let before = stored(store, 1).await;
+    let mut facts = before.facts.clone();
+    facts.shares.push(tearline_model::Share { by: code("IRQ"), to: [code("SYR")].into(), portions: [0, 1].into_iter().collect() });
+    let entries = vec![entry("USA", Classification::Unclassified), entry("SYR", Classification::Secret)];
+    let update = tearline_store::FactsUpdate { seq: before.seq, previous: before.facts.clone(), facts: facts.clone(), entries: entries.clone() };
+    let change = tearline_store::OnwardChange { objects: vec![update.clone()], ..Default::default() };
+    store.change_onward(version, &change).await.unwrap();
+    assert_eq!(stored(store, 1).await.facts, facts);
+    assert_eq!(store.release_entries(&before.id).await.unwrap(), vec![entries[1].clone(), entries[0].clone()]);
+    // Decided from facts that have changed since: refused, nothing written.
+    let mut other = before.facts.clone();
+    other.recalled = true;
+    let stale = tearline_store::FactsUpdate { facts: other, entries: Vec::new(), ..update };
+    let change = tearline_store::OnwardChange { objects: vec![stale], ..Default::default() };
+    assert!(matches!(store.change_onward(version, &change).await, Err(StoreError::ObjectChanged(_))));
+    assert_eq!(stored(store, 1).await.facts, facts);
+    assert_eq!(store.release_entries(&before.id).await.unwrap().len(), 2);
+    // And under a state that moved on.
+    assert!(matches!(
+        store.change_onward(version - 1, &tearline_store::OnwardChange::default()).await,
+        Err(StoreError::Stale { .. })
+    ));
+}
+
+async fn deliveries_events_and_approvals_round_trip(fixture: &Fixture) {
+    let store = &fixture.store;
+    let version = applied(store).await;
+    insert_reports(store, [1, 2], |_| vec![entry("IRQ", Classification::Unclassified)]).await;
+    let (first, second) = (stored(store, 1).await, stored(store, 2).await);
+    let delivery = |object: &tearline_store::StoredObject, at: OffsetDateTime| tearline_store::Delivery {
+        at,
+        party: code("IRQ"),
+        user: UserName::new("iq-analyst").unwrap(),
+        object_id: object.id.clone(),
+        object_version: object.version,
+        portions: [0, 2].into_iter().collect(),
+        channel: "taxii".into(),
+    };
+    store.record_deliveries(&[delivery(&first, NOW), delivery(&second, NOW + Duration::hours(1))]).await.unwrap();
+    let records = store.deliveries(&code("IRQ"), NOW + Duration::minutes(1)).await.unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].delivery, delivery(&second, NOW + Duration::hours(1)));
+    assert_eq!(records[0].facts, second.facts);
+    assert!(store.deliveries(&code("SYR"), NOW).await.unwrap().is_empty());
+
+    let event = |kind, party: &str, at| tearline_store::OnwardEvent {
+        at,
+        originator: code("USA"),
+        party: code(party),
+        user: UserName::new("iq-analyst").unwrap(),
+        kind,
+        object_id: first.id.clone(),
+        object_version: first.version,
+        detail: json!({ "to": ["BIC"] }),
+    };
+    let events = vec![
+        event(tearline_store::OnwardKind::Share, "IRQ", NOW),
+        event(tearline_store::OnwardKind::Copied, "SYR", NOW + Duration::hours(1)),
+    ];
+    let approval = tearline_store::ApprovalRecord {
+        id: "approval--1".into(),
+        object_seq: first.seq,
+        originator: code("USA"),
+        requester: code("IRQ"),
+        requested_by: UserName::new("iq-analyst").unwrap(),
+        recipient: code("SYR"),
+        requested_at: NOW,
+        reason: Some("liaison".into()),
+        status: tearline_store::ApprovalStatus::Approved,
+        decided_by: Some(UserName::new("us-analyst").unwrap()),
+        decided_at: Some(NOW),
+        expires_at: Some(NOW + Duration::days(1)),
+    };
+    let change = tearline_store::OnwardChange { objects: Vec::new(), events: events.clone(), approvals: vec![approval.clone()] };
+    store.change_onward(version, &change).await.unwrap();
+    assert_eq!(store.onward_events(&code("USA"), None, NOW).await.unwrap(), events);
+    assert_eq!(store.onward_events(&code("USA"), Some(&code("SYR")), NOW).await.unwrap(), events[1..]);
+    assert!(store.onward_events(&code("IRQ"), None, NOW).await.unwrap().is_empty());
+    assert_eq!(store.approval("approval--1").await.unwrap(), Some(approval.clone()));
+    assert_eq!(store.approvals(&code("USA"), false, false).await.unwrap(), vec![approval.clone()]);
+    assert!(store.approvals(&code("USA"), false, true).await.unwrap().is_empty(), "not pending");
+    assert_eq!(store.approvals(&code("IRQ"), true, false).await.unwrap(), vec![approval]);
+    // An approval with an expiry brings the index's validity forward, for every process.
+    let state = store.state().await.unwrap();
+    assert_eq!((state.version, state.index_valid_until), (version + 1, Some(NOW + Duration::days(1))));
+    assert_eq!(store.next_approval_expiry(NOW).await.unwrap(), Some(NOW + Duration::days(1)));
+    assert_eq!(store.next_approval_expiry(NOW + Duration::days(1)).await.unwrap(), None);
+}
+
+async fn sketches_are_found_only_in_text_released_to_the_party_by_others(fixture: &Fixture) {
+    let store = &fixture.store;
+    let version = applied(store).await;
+    let object = |number: u32, originator: &str, entries: Vec<ReleaseEntry>| {
+        let mut report = report(number);
+        report.originator = code(originator);
+        let mut facts = ReleaseFacts::of_report(&report);
+        facts.originator = code(originator);
+        tearline_store::NewObject {
+            id: report.id.clone(),
+            version: Some(report.created),
+            object_type: "report".into(),
+            spec_version: "2.1".into(),
+            collection: None,
+            facts,
+            stix: stix(&report),
+            report: Some(report),
+            markings: Vec::new(),
+            entries,
+            sources: Vec::new(),
+            sketches: vec![(1, vec![7, u64::MAX]), (2, vec![7])],
+            events: Vec::new(),
+        }
+    };
+    let irq_only: ReleaseEntry = ReleaseEntry { party: code("IRQ"), portions: [0, 1].into_iter().collect(), min_clearance: Classification::Unclassified };
+    let objects = vec![
+        object(1, "USA", vec![irq_only.clone()]),
+        object(2, "USA", vec![entry("SYR", Classification::Unclassified)]),
+        object(3, "IRQ", vec![entry("IRQ", Classification::Unclassified)]),
+    ];
+    store.insert_objects(version, &objects, NOW, true, None).await.unwrap();
+    let first = stored(store, 1).await;
+    // USA's object 1 is released to IRQ (portions 0 and 1); object 2 is not; object 3 is IRQ's own.
+    assert_eq!(store.sketch_matches(&code("IRQ"), &[7, u64::MAX, 9], 10).await.unwrap(), vec![(first.seq, 1, 2)]);
+    assert!(store.sketch_matches(&code("IRQ"), &[9], 10).await.unwrap().is_empty());
+    assert!(store.sketch_matches(&code("USA"), &[7], 10).await.unwrap().is_empty(), "its own text");
 }

@@ -10,12 +10,14 @@ CREATE TABLE object_sources (
 ) WITHOUT ROWID;
 CREATE INDEX object_sources_by_source ON object_sources (source_seq);
 
--- The sketch hashes (tearline-reuse) of each text portion of each object version.
+-- The sketch hashes (tearline-reuse) of each text portion of each object version, with its
+-- originator: a party's own text is never a source of its copying, and the key skips it.
 CREATE TABLE text_sketches (
     hash       INTEGER NOT NULL,
+    originator TEXT NOT NULL,
     object_seq INTEGER NOT NULL,
     portion    INTEGER NOT NULL,
-    PRIMARY KEY (hash, object_seq, portion)
+    PRIMARY KEY (hash, originator, object_seq, portion)
 ) WITHOUT ROWID;
 
 -- Requests for onward release of an ORCON (or otherwise held back) object version to one party.

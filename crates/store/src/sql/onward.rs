@@ -139,9 +139,9 @@ impl SqlStore {
         for chunk in hashes.chunks(ROWS_PER_INSERT) {
             // Text of the party's own objects is its own to reuse.
             let sql = format!(
-                "SELECT s.object_seq, s.portion, r.portions FROM text_sketches s \
-                 JOIN release_index r ON r.object_seq = s.object_seq AND r.party = {party} \
-                 JOIN objects o ON o.seq = s.object_seq AND o.originator <> r.party \
+                "SELECT s.object_seq, s.portion, r.portions FROM (SELECT CAST({party} AS TEXT) AS code) caller \
+                 JOIN text_sketches s ON s.originator <> caller.code \
+                 JOIN release_index r ON r.object_seq = s.object_seq AND r.party = caller.code \
                  WHERE s.hash IN ({})",
                 self.backend.parameter_list(2, chunk.len()),
                 party = self.backend.parameter_list(1, 1),
@@ -309,23 +309,24 @@ pub(super) async fn record_provenance(
         }
         query.execute(&mut *conn).await.map_err(db("recording sources"))?;
     }
-    let mut sketches: HashSet<(i64, i64, i64)> = HashSet::new();
+    let mut sketches: HashSet<(i64, &str, i64, i64)> = HashSet::new();
     for (object, seq) in objects {
         for (portion, hashes) in &object.sketches {
             let portion = i64::try_from(*portion)
                 .map_err(|e| StoreError::Unstorable { what: "a portion index", reason: e.to_string() })?;
-            sketches.extend(hashes.iter().map(|hash| (stored_hash(*hash), *seq, portion)));
+            let originator = object.facts.originator.as_str();
+            sketches.extend(hashes.iter().map(|hash| (stored_hash(*hash), originator, *seq, portion)));
         }
     }
-    let sketches: Vec<(i64, i64, i64)> = sketches.into_iter().collect();
+    let sketches: Vec<(i64, &str, i64, i64)> = sketches.into_iter().collect();
     for chunk in sketches.chunks(ROWS_PER_INSERT) {
         let sql = format!(
-            "INSERT INTO text_sketches (hash, object_seq, portion) VALUES {}",
-            backend.tuples(3, chunk.len())
+            "INSERT INTO text_sketches (hash, originator, object_seq, portion) VALUES {}",
+            backend.tuples(4, chunk.len())
         );
         let mut query = sqlx::query(&sql);
-        for (hash, seq, portion) in chunk {
-            query = query.bind(*hash).bind(*seq).bind(*portion);
+        for (hash, originator, seq, portion) in chunk {
+            query = query.bind(*hash).bind(*originator).bind(*seq).bind(*portion);
         }
         query.execute(&mut *conn).await.map_err(db("recording text sketches"))?;
     }
