@@ -513,12 +513,13 @@ impl Hub {
         let snapshot = self.current(now).await?;
         let (report, facts) = self.stored_report(id).await?;
         let originators = facts.originators();
+        let topics = facts.decision_topics();
         let decider = &snapshot.decider;
         let portions: Vec<PortionExplanation> = report
             .portions()
             .enumerate()
             .map(|(index, portion)| {
-                let facts = PortionFacts::new(&originators, &facts.topics, &portion.marking);
+                let facts = PortionFacts::new(&originators, &topics, &portion.marking);
                 let decision = decider.user_decision(viewer, &facts);
                 explanation(index, &portion.marking, decision.allowed, decision.reasons)
             })
@@ -554,6 +555,7 @@ impl Hub {
         let decider = &snapshot.decider;
         let entries = decider.release_entries_for_coalition(&facts);
         let originators = facts.originators();
+        let topics = facts.decision_topics();
         Ok(snapshot
             .coalition
             .parties()
@@ -562,7 +564,7 @@ impl Hub {
                     .portions()
                     .enumerate()
                     .map(|(index, portion)| {
-                        let facts = PortionFacts::new(&originators, &facts.topics, &portion.marking);
+                        let facts = PortionFacts::new(&originators, &topics, &portion.marking);
                         let decision = decider.party_decision(&party.code, &facts);
                         explanation(index, &portion.marking, decision.allowed, decision.reasons)
                     })

@@ -480,6 +480,7 @@ fn share_outcome(
     chosen: &PortionSet,
 ) -> ShareOutcome {
     let originators = facts.originators();
+    let topics = facts.decision_topics();
     let decider = &snapshot.decider;
     let recipients: Vec<RecipientOutcome> = snapshot
         .coalition
@@ -502,7 +503,7 @@ fn share_outcome(
                     continue;
                 }
                 let Some(marking) = facts.portions.get(index) else { continue };
-                let portion = PortionFacts::new(&originators, &facts.topics, marking);
+                let portion = PortionFacts::new(&originators, &topics, marking);
                 let decision = decider.onward_decision(&viewer.party, party, &portion, approved);
                 let reasons = if decision.allowed {
                     vec![Reason::new(

@@ -151,7 +151,7 @@ pub(crate) fn derive(own: &ReleaseFacts, sources: &[SourceUse]) -> Derivation {
     for source in sources {
         let Some(inherited) = source.inherited() else { continue };
         facts.derive_from(&source.object.facts, &inherited);
-        inherited_all = Some(inherited_all.map_or_else(|| inherited.clone(), |all| all.restricted_by(&inherited)));
+        inherited_all = Some(inherited_all.map_or_else(|| inherited.clone(), |all| all.restricted_by(&inherited.standalone())));
         notes.push(DerivedNote {
             source: source.object.id.clone(),
             version: crate::taxii::taxii_timestamp(source.object.version),

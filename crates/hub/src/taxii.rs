@@ -455,6 +455,7 @@ impl Hub {
                     shares: Vec::new(),
                     approvals: Vec::new(),
                     inherited: None,
+                    untagged_source: false,
                     recalled: false,
                 }
             };

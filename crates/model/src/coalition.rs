@@ -103,6 +103,13 @@ impl Topic {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Stands, in decisions only, for content without topics among a derived object's sources:
+    /// no topic-scoped agreement covers that content, so none may cover what derives from it.
+    /// Not a valid label, so no scope can name it; never stored.
+    pub fn untagged() -> Self {
+        Topic("(untagged)".to_string())
+    }
 }
 
 impl fmt::Display for Topic {

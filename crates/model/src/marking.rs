@@ -217,9 +217,12 @@ impl Marking {
     /// This marking further restricted by `other`, for content under both (a portion under its
     /// object's marking, derived content under its source's): highest classification, ORCON and
     /// NOFORN if either has them, the literal intersection of two `REL TO` lists (conservative when
-    /// groups are involved; only the originator left is NOFORN), the most restrictive TLP.
+    /// groups are involved; only the originator left is NOFORN), the most restrictive TLP. The two
+    /// may be parts of one marking (a STIX object's TLP definition beside its classification one):
+    /// to combine two whole markings, take [`Marking::standalone`] of each first.
     ///
-    /// The result keeps this marking's originator, who is always releasable.
+    /// Where both have lists the result keeps this marking's originator; an open side takes the
+    /// other's list as it is. Originators are releasable whatever the list says.
     pub fn restricted_by(&self, other: &Marking) -> Marking {
         let dissemination = match (&self.dissemination, &other.dissemination) {
             (Dissemination::NoForn, _) | (_, Dissemination::NoForn) => Dissemination::NoForn,
@@ -240,11 +243,12 @@ impl Marking {
                 }
             }
         };
+        let tlp = self.tlp.max(other.tlp);
         Marking {
             classification: self.classification.max(other.classification),
             orcon: self.orcon || other.orcon,
             dissemination,
-            tlp: self.tlp.max(other.tlp),
+            tlp,
         }
     }
 
@@ -350,6 +354,17 @@ impl Marking {
             }
         };
         Some(Marking { classification, orcon, dissemination, tlp })
+    }
+
+    /// This marking as the whole marking of some content: TLP:RED goes only to parties named one
+    /// by one, so RED without a list is NOFORN (the same parties, the originators). Combining
+    /// whole markings with [`Marking::restricted_by`] then never widens RED.
+    pub fn standalone(&self) -> Marking {
+        if self.tlp == Some(Tlp::Red) && self.rel_to().is_none() {
+            Marking { dissemination: Dissemination::NoForn, ..self.clone() }
+        } else {
+            self.clone()
+        }
     }
 
     /// Whether this marking is at least as restrictive as `other` (a banner over that portion).
@@ -566,6 +581,20 @@ mod tests {
         assert_eq!(canonical("TLP:AMBER+STRICT"), "TLP:AMBER+STRICT");
         assert_eq!(canonical("S//OC/REL TO USA, IRQ"), "SECRET//ORCON/REL TO USA, IRQ");
         assert_eq!(canonical("SECRET//REL TO USA, IRQ/ORCON"), "SECRET//ORCON/REL TO USA, IRQ");
+    }
+
+    #[test]
+    fn whole_markings_combined_never_widen_tlp_red() {
+        let whole = |a: &str, b: &str| parse(a).unwrap().standalone().restricted_by(&parse(b).unwrap().standalone());
+        // RED without a list names nobody: a list on the other side does not name anyone for it.
+        assert_eq!(whole("U//TLP:RED", "U//REL TO IRQ, GBR").portion_mark(), "U//NF//TLP:RED");
+        assert_eq!(whole("U//REL TO IRQ, GBR", "U//TLP:RED").portion_mark(), "U//NF//TLP:RED");
+        assert_eq!(whole("U//REL TO IRQ//TLP:RED", "U//REL TO IRQ, GBR").portion_mark(), "U//REL TO USA, IRQ//TLP:RED");
+        // Parts of one marking (a TLP definition beside a REL TO one) keep the list.
+        assert_eq!(
+            parse("U//REL TO IRQ").unwrap().restricted_by(&parse("TLP:RED").unwrap()).portion_mark(),
+            "U//REL TO USA, IRQ//TLP:RED"
+        );
     }
 
     #[test]

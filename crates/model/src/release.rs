@@ -98,6 +98,10 @@ pub struct ReleaseFacts {
     /// that a later version of the object carries it too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inherited: Option<Marking>,
+    /// Some source had no topics: topic-scoped agreements cover none of it (see
+    /// [`ReleaseFacts::decision_topics`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub untagged_source: bool,
     /// Recalled by an originator (its own, or one of its sources): released to originators only.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub recalled: bool,
@@ -141,6 +145,7 @@ impl ReleaseFacts {
             shares: Vec::new(),
             approvals: Vec::new(),
             inherited: None,
+            untagged_source: false,
             recalled: false,
         }
     }
@@ -171,8 +176,9 @@ impl ReleaseFacts {
         received
             .into_iter()
             .filter_map(|index| source.portions.get(index))
+            .map(Marking::standalone)
             .fold(None, |acc: Option<Marking>, marking| {
-                Some(acc.map_or_else(|| marking.clone(), |acc| acc.restricted_by(marking)))
+                Some(acc.map_or_else(|| marking.clone(), |acc| acc.restricted_by(&marking)))
             })
     }
 
@@ -186,14 +192,28 @@ impl ReleaseFacts {
             }
         }
         self.topics.extend(source.topics.iter().cloned());
+        self.untagged_source |= source.topics.is_empty() || source.untagged_source;
         self.restrict(inherited);
         self.recalled |= source.recalled;
+    }
+
+    /// The topics decisions see: the object's, and [`Topic::untagged`] when some source had none,
+    /// since a union of topics would otherwise let a scoped agreement cover untagged content.
+    pub fn decision_topics(&self) -> std::borrow::Cow<'_, BTreeSet<Topic>> {
+        if self.untagged_source {
+            let mut topics = self.topics.clone();
+            topics.insert(Topic::untagged());
+            std::borrow::Cow::Owned(topics)
+        } else {
+            std::borrow::Cow::Borrowed(&self.topics)
+        }
     }
 
     /// Makes a new version of an object carry the provenance of its previous version: a party
     /// cannot shed its sources' restrictions by writing the object again.
     pub fn carry_provenance(&mut self, previous: &ReleaseFacts) {
         self.ancestors.extend(previous.ancestors.iter().filter(|a| **a != self.originator).cloned());
+        self.untagged_source |= previous.untagged_source;
         if let Some(inherited) = &previous.inherited {
             self.topics.extend(previous.topics.iter().cloned());
             self.restrict(inherited);
@@ -201,12 +221,13 @@ impl ReleaseFacts {
     }
 
     fn restrict(&mut self, inherited: &Marking) {
+        let inherited = inherited.standalone();
         for portion in &mut self.portions {
-            *portion = portion.restricted_by(inherited);
+            *portion = portion.standalone().restricted_by(&inherited);
         }
         self.inherited = Some(match &self.inherited {
-            Some(before) => before.restricted_by(inherited),
-            None => inherited.clone(),
+            Some(before) => before.restricted_by(&inherited),
+            None => inherited,
         });
     }
 
@@ -239,6 +260,7 @@ impl ReleaseFacts {
             shares: Vec::new(),
             approvals: Vec::new(),
             inherited: None,
+            untagged_source: false,
             recalled: false,
         }
     }
@@ -262,6 +284,40 @@ impl ReleaseFacts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_derived_from_untagged_content_is_never_covered_by_a_topic_scope() {
+        let code = |c: &str| Code::new(c).unwrap();
+        let facts = |originator: &str, topics: &[&str]| ReleaseFacts {
+            originator: code(originator),
+            topics: topics.iter().map(|t| Topic::new(t).unwrap()).collect(),
+            portions: vec![Marking::classified(Classification::Unclassified)],
+            required: BTreeSet::from([0]),
+            at_least_one_of: Vec::new(),
+            ancestors: BTreeSet::new(),
+            shares: Vec::new(),
+            approvals: Vec::new(),
+            inherited: None,
+            untagged_source: false,
+            recalled: false,
+        };
+        let unclassified = Marking::classified(Classification::Unclassified);
+        let mut derived = facts("DDD", &["alpha"]);
+        derived.derive_from(&facts("EEE", &[]), &unclassified);
+        assert!(derived.decision_topics().contains(&Topic::untagged()));
+        assert_eq!(derived.topics, BTreeSet::from([Topic::new("alpha").unwrap()]), "never stored");
+        // Transitively, and through a new version.
+        let mut next = facts("CCC", &["alpha"]);
+        next.derive_from(&derived, &unclassified);
+        let mut rewritten = facts("CCC", &["alpha"]);
+        rewritten.carry_provenance(&next);
+        assert!(rewritten.decision_topics().contains(&Topic::untagged()));
+        // A tagged source adds its topics and nothing else.
+        let mut tagged = facts("DDD", &["alpha"]);
+        tagged.derive_from(&facts("EEE", &["beta"]), &unclassified);
+        assert_eq!(tagged.decision_topics().len(), 2);
+        assert!(Topic::new("(untagged)").is_err(), "no scope can name it");
+    }
 
     #[test]
     fn portion_sets_hold_what_was_inserted() {

@@ -108,6 +108,7 @@ impl Decider {
     /// through a share may pass on in turn.
     fn add_onward_releases(&self, facts: &ReleaseFacts, parties: &[&Code], entries: &mut BTreeMap<Code, ReleaseEntry>) {
         let originators = facts.originators();
+        let topics = facts.decision_topics();
         let mut changed = true;
         while changed {
             changed = false;
@@ -124,7 +125,7 @@ impl Decider {
                     let mut allowed = current.clone();
                     for index in held.iter().filter(|i| !current.contains(*i)) {
                         let Some(marking) = facts.portions.get(index) else { continue };
-                        let portion = PortionFacts::new(&originators, &facts.topics, marking);
+                        let portion = PortionFacts::new(&originators, &topics, marking);
                         if self.onward_decision(&share.by, recipient, &portion, approved).allowed {
                             allowed.insert(index);
                         }
@@ -164,13 +165,12 @@ impl Decider {
             ancestors = facts.originators();
             &ancestors
         };
+        let topics = facts.decision_topics();
         let allowed: PortionSet = facts
             .portions
             .iter()
             .enumerate()
-            .filter(|(_, marking)| {
-                self.memoized(party, &PortionFacts::new(originators, &facts.topics, marking)).allowed
-            })
+            .filter(|(_, marking)| self.memoized(party, &PortionFacts::new(originators, &topics, marking)).allowed)
             .map(|(index, _)| index)
             .collect();
         facts.entry(party, allowed)

@@ -36,17 +36,20 @@ impl Restrictions {
 
     /// Content under both (DESIGN.md section 2, provenance): the highest classification, caveats
     /// united, the literal intersection of the `REL TO` codes (a list against no list is the
-    /// list), the most restrictive TLP.
+    /// list), the most restrictive TLP; under TLP:RED a side without a list leaves nobody.
     pub fn and(&self, other: &Restrictions) -> Restrictions {
         let rel_to = match (&self.rel_to, &other.rel_to) {
             (None, None) => None,
             (Some(list), None) | (None, Some(list)) => Some(list.clone()),
             (Some(mine), Some(theirs)) => Some(mine.intersection(theirs).cloned().collect()),
         };
+        // TLP:RED goes only to parties named one by one: a RED side without a list names nobody,
+        // whatever list the other side has.
+        let red_without_list = [self, other].iter().any(|r| r.tlp == Some(Tlp::Red) && r.rel_to.is_none());
         Restrictions {
             classification: self.classification.max(other.classification),
             orcon: self.orcon || other.orcon,
-            noforn: self.noforn || other.noforn,
+            noforn: self.noforn || other.noforn || red_without_list,
             rel_to,
             tlp: self.tlp.max(other.tlp),
         }
@@ -62,7 +65,14 @@ pub fn party_may_receive(
     party: &Code,
     now: OffsetDateTime,
 ) -> bool {
-    party_may_receive_from(coalition, &BTreeSet::from([originator.clone()]), topics, &Restrictions::of(marking), party, now)
+    party_may_receive_from(
+        coalition,
+        &BTreeSet::from([originator.clone()]),
+        topics,
+        &Restrictions::of(marking),
+        party,
+        now,
+    )
 }
 
 /// May `party` receive a portion under `restrictions` of an object whose originators (its own

@@ -160,6 +160,46 @@ fn may_read(coalition: &Coalition, posted: &Posted, marking: &Marking, user: &Us
         && oracle::party_may_receive(coalition, &posted.originator, &posted.topics, marking, &user.party, now)
 }
 
+/// A relationship or report that references indicators of other parties, posted before it and
+/// received by its party, derives from them (DESIGN.md section 2, provenance): every originator
+/// of them must allow it, under its own marking and the markings of what its party received of
+/// them, with their topics; content without topics is never covered by a topic scope.
+struct Derived {
+    originators: BTreeSet<Code>,
+    topics: BTreeSet<Topic>,
+    restrictions: oracle::Restrictions,
+}
+
+fn derived(coalition: &Coalition, posted: &[Posted], link: &Posted, now: OffsetDateTime) -> Derived {
+    let order = |code: &Code| PARTIES.iter().position(|p| *p == code.as_str()).unwrap_or(usize::MAX);
+    let mut out = Derived {
+        originators: BTreeSet::from([link.originator.clone()]),
+        topics: link.topics.clone(),
+        restrictions: oracle::Restrictions::of(&link.marking),
+    };
+    let party_may = |source: &Posted, marking: &Marking| {
+        oracle::party_may_receive(coalition, &source.originator, &source.topics, marking, &link.originator, now)
+    };
+    for id in &link.refs {
+        let Some(source) = posted.iter().find(|s| s.id == *id) else { continue };
+        // Posted later (by a party whose envelope comes after) or the party's own: no provenance.
+        if order(&source.originator) >= order(&link.originator) || !party_may(source, &source.marking) {
+            continue;
+        }
+        out.originators.insert(source.originator.clone());
+        out.topics.extend(source.topics.iter().cloned());
+        if source.topics.is_empty() {
+            out.topics.insert(Topic::new("no-scope-names-this").unwrap());
+        }
+        let received = std::iter::once(&source.marking)
+            .chain(source.labels.iter().map(|(_, m)| m).filter(|m| party_may(source, m)));
+        for marking in received {
+            out.restrictions = out.restrictions.and(&oracle::Restrictions::of(marking));
+        }
+    }
+    out
+}
+
 /// The oracle: what `user` receives of each posted object (its labels and references), by id.
 fn expected(
     coalition: &Coalition,
@@ -174,7 +214,14 @@ fn expected(
         .collect();
     let mut out = BTreeMap::new();
     for p in posted {
-        if !may_read(coalition, p, &p.marking, user, now) {
+        let readable = if p.refs.is_empty() {
+            may_read(coalition, p, &p.marking, user, now)
+        } else {
+            let d = derived(coalition, posted, p, now);
+            user.clearance >= d.restrictions.classification
+                && oracle::party_may_receive_from(coalition, &d.originators, &d.topics, &d.restrictions, &user.party, now)
+        };
+        if !readable {
             continue;
         }
         let labels: Vec<String> =
