@@ -93,7 +93,7 @@ impl Hub {
         let sketched: Vec<Vec<(usize, &str, BTreeSet<u64>)>> = submissions
             .iter()
             .map(|texts| {
-                texts.iter().map(|(p, text)| (*p, text.as_str(), tearline_reuse::sketch(text).into_iter().collect())).collect()
+                texts.iter().map(|(p, text)| (*p, text.as_str(), sketch(text).into_iter().collect())).collect()
             })
             .collect();
         let hashes: Vec<u64> = sketched
@@ -205,13 +205,22 @@ pub(crate) fn derivation_events(
     events
 }
 
-/// The sketch of each text portion, as the store indexes them.
+/// The sketch of each text portion, as the store indexes them. A text shorter than the shortest
+/// passage that counts as reuse can be neither a source nor a copy: it gets none, so that short
+/// stock texts (an indicator's one-line description) do not pile up under one hash.
 pub(crate) fn sketches(texts: &[(usize, String)]) -> Vec<(usize, Vec<u64>)> {
     texts
         .iter()
-        .map(|(portion, text)| (*portion, tearline_reuse::sketch(text)))
+        .map(|(portion, text)| (*portion, sketch(text)))
         .filter(|(_, hashes)| !hashes.is_empty())
         .collect()
+}
+
+fn sketch(text: &str) -> Vec<u64> {
+    if tearline_reuse::words(text).len() < tearline_reuse::MIN_PASSAGE_WORDS {
+        return Vec::new();
+    }
+    tearline_reuse::sketch(text)
 }
 
 /// The text of one portion of a stored object: a report's title or paragraph, or an object's
