@@ -835,6 +835,10 @@ fn status_of(
                 if let (Some(version), Some(fields)) = (version, record.as_object_mut()) {
                     fields.insert("version".into(), json!(version));
                 }
+                // The poster is told what its object derives from, as a REST submitter is.
+                if let (Some(message), Some(fields)) = (derivation_message(object), record.as_object_mut()) {
+                    fields.insert("message".into(), json!(message));
+                }
                 successes.push(record);
             }
             Added::Conflict => failures.push(failure(
@@ -857,6 +861,31 @@ fn status_of(
         "pending_count": 0,
         "pendings": [],
     }))
+}
+
+/// What an object derives from, in words: each source, how, and the passages that matched.
+fn derivation_message(object: &NewObject) -> Option<String> {
+    let mut seen = BTreeSet::new();
+    let parts: Vec<String> = object
+        .events
+        .iter()
+        .filter(|event| seen.insert(event.detail["source"].as_str().unwrap_or_default().to_string()))
+        .map(|event| {
+            let source = event.detail["source"].as_str().unwrap_or_default();
+            let passages: Vec<String> = event.detail["passages"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p["text"].as_str().map(|text| format!("\"{text}\"")))
+                .collect();
+            if passages.is_empty() {
+                format!("derived from {source}: it carries that object's restrictions")
+            } else {
+                format!("copies {source} ({}): it carries that object's restrictions", passages.join(", "))
+            }
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 /// Parses every object of an envelope; invalid STIX refuses the whole envelope (nothing is

@@ -300,6 +300,8 @@ async fn onward_control(backend: Backend) {
     });
     let status = h.taxii_post("iq-analyst", INDICATORS, json!({ "objects": [note] })).await;
     assert_eq!(status["success_count"], 1, "{status}");
+    let message = status["successes"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with(&format!("derived from {id}")), "{status}");
     for (user, party) in [("jo-analyst", "JOR"), ("ru-analyst", "RUS")] {
         let feed = h.taxii_feed(user, party).await;
         let seen = h.taxii_get(user, party, &format!("/api/collections/{feed}/objects/?match[type]=note")).await;
@@ -308,6 +310,21 @@ async fn onward_control(backend: Backend) {
     let feed = h.taxii_feed("us-analyst", "USA").await;
     let seen = h.taxii_get("us-analyst", "USA", &format!("/api/collections/{feed}/objects/?match[type]=note")).await;
     assert_eq!(seen["objects"].as_array().unwrap().len(), 1, "USA is an originator of the note");
+    // Copied prose in a STIX object is found the same way, and the poster is told in the status.
+    let copied: Value = json!({
+        "type": "note", "spec_version": "2.1", "id": "note--0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+        "created": "2026-11-27T10:30:00.000Z", "modified": "2026-11-27T10:30:00.000Z",
+        "content": "Devices found on the main supply route were emplaced mostly between 0200 and 0500; patrols \
+                    that varied start times by more than two hours met fewer of them.",
+        "object_refs": ["identity--6f0b1f6c-6a43-5b9e-8f7c-5c1a3e0d2b4f"],
+    });
+    let status = h.taxii_post("iq-analyst", INDICATORS, json!({ "objects": [copied] })).await;
+    let message = status["successes"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with(&format!("copies {id}")) && message.contains("main supply route"), "{status}");
+    let feed = h.taxii_feed("jo-analyst", "JOR").await;
+    let seen = h.taxii_get("jo-analyst", "JOR", &format!("/api/collections/{feed}/objects/?match[id]={}", copied["id"].as_str().unwrap())).await;
+    assert!(seen.get("objects").is_none_or(|o| o.as_array().unwrap().is_empty()), "{seen}");
+
     // A new version without the reference still carries what the first took: no laundering.
     let mut rewritten = note.clone();
     rewritten["modified"] = json!("2026-11-27T11:00:00.000Z");
@@ -334,7 +351,7 @@ async fn onward_control(backend: Backend) {
     assert_eq!(h.view("jo-analyst", "JOR", &pasted_id).await, None);
     assert_eq!(h.view("us-analyst", "USA", &pasted_id).await.unwrap().len(), 2, "USA is an originator of it now");
     let alerts: Value = h.get("us-analyst", "/v1/alerts").await.json().await.unwrap();
-    let alert = &alerts["events"][0];
+    let alert = alerts["events"].as_array().unwrap().iter().find(|e| e["object"] == pasted_id.as_str()).unwrap();
     assert_eq!((alert["kind"].as_str(), alert["party"].as_str()), (Some("copied"), Some("IRQ")));
     assert!(alert["detail"]["passages"][0]["text"].as_str().unwrap().contains("emplaced mostly"));
     let tried: Vec<&str> = alert["detail"]["tried"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
