@@ -445,19 +445,8 @@ impl Hub {
             let own = if object.object_type() == "marking-definition" {
                 ReleaseFacts::released_with_users(&viewer.party)
             } else {
-                ReleaseFacts {
-                    originator: viewer.party.clone(),
-                    topics: object.labels().into_iter().filter_map(|l| tearline_model::Topic::new(l).ok()).collect(),
-                    portions: portions.markings().to_vec(),
-                    required: BTreeSet::from([0]),
-                    at_least_one_of: Vec::new(),
-                    ancestors: BTreeSet::new(),
-                    shares: Vec::new(),
-                    approvals: Vec::new(),
-                    inherited: None,
-                    untagged_source: false,
-                    recalled: false,
-                }
+                let topics = object.labels().into_iter().filter_map(|l| tearline_model::Topic::new(l).ok()).collect();
+                ReleaseFacts::of_object(viewer.party.clone(), topics, portions.markings().to_vec())
             };
             let object_sources = sources.get(index).map(Vec::as_slice).unwrap_or_default();
             let mut derivation = crate::provenance::derive(&own, object_sources);

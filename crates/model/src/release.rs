@@ -133,20 +133,30 @@ impl Approval {
 }
 
 impl ReleaseFacts {
-    /// A report: the title is required, and at least one paragraph.
-    pub fn of_report(report: &Report) -> Self {
+    /// A STIX object: portion 0 (the object itself) is required; no provenance or onward control
+    /// yet.
+    pub fn of_object(originator: Code, topics: BTreeSet<Topic>, portions: Vec<Marking>) -> Self {
         ReleaseFacts {
-            originator: report.originator.clone(),
-            topics: report.topics.clone(),
-            portions: report.portions().map(|p| p.marking.clone()).collect(),
+            originator,
+            topics,
+            portions,
             required: BTreeSet::from([0]),
-            at_least_one_of: vec![(1..=report.paragraphs.len()).collect()],
+            at_least_one_of: Vec::new(),
             ancestors: BTreeSet::new(),
             shares: Vec::new(),
             approvals: Vec::new(),
             inherited: None,
             untagged_source: false,
             recalled: false,
+        }
+    }
+
+    /// A report: the title is required, and at least one paragraph.
+    pub fn of_report(report: &Report) -> Self {
+        let portions = report.portions().map(|p| p.marking.clone()).collect();
+        ReleaseFacts {
+            at_least_one_of: vec![(1..=report.paragraphs.len()).collect()],
+            ..ReleaseFacts::of_object(report.originator.clone(), report.topics.clone(), portions)
         }
     }
 
@@ -250,19 +260,7 @@ impl ReleaseFacts {
     /// The facts of a marking definition: it releases nothing on its own, and goes with the
     /// objects that use it (the store keeps that relation).
     pub fn released_with_users(originator: &Code) -> Self {
-        ReleaseFacts {
-            originator: originator.clone(),
-            topics: BTreeSet::new(),
-            portions: Vec::new(),
-            required: BTreeSet::from([0]),
-            at_least_one_of: Vec::new(),
-            ancestors: BTreeSet::new(),
-            shares: Vec::new(),
-            approvals: Vec::new(),
-            inherited: None,
-            untagged_source: false,
-            recalled: false,
-        }
+        ReleaseFacts::of_object(originator.clone(), BTreeSet::new(), Vec::new())
     }
 
     /// Whether a user cleared `clearance`, of the party of `entry`, may read portion `index`. An
@@ -288,18 +286,9 @@ mod tests {
     #[test]
     fn content_derived_from_untagged_content_is_never_covered_by_a_topic_scope() {
         let code = |c: &str| Code::new(c).unwrap();
-        let facts = |originator: &str, topics: &[&str]| ReleaseFacts {
-            originator: code(originator),
-            topics: topics.iter().map(|t| Topic::new(t).unwrap()).collect(),
-            portions: vec![Marking::classified(Classification::Unclassified)],
-            required: BTreeSet::from([0]),
-            at_least_one_of: Vec::new(),
-            ancestors: BTreeSet::new(),
-            shares: Vec::new(),
-            approvals: Vec::new(),
-            inherited: None,
-            untagged_source: false,
-            recalled: false,
+        let facts = |originator: &str, topics: &[&str]| {
+            let topics = topics.iter().map(|t| Topic::new(t).unwrap()).collect();
+            ReleaseFacts::of_object(code(originator), topics, vec![Marking::classified(Classification::Unclassified)])
         };
         let unclassified = Marking::classified(Classification::Unclassified);
         let mut derived = facts("DDD", &["alpha"]);
