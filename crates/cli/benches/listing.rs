@@ -197,7 +197,7 @@ async fn run_backend(backend: Backend, settings: Settings) -> Figures {
     eprintln!("\n== {name}: {reports} reports");
     let sql_store = backend.open().await;
     let store: Arc<dyn Store> = Arc::new(sql_store.clone());
-    tearline_hub::init(store.as_ref()).await.unwrap();
+    tearline_hub::init(store.as_ref(), None).await.unwrap();
     let hub = Hub::open(store.clone(), None, now()).await.unwrap();
     hub.apply(&coalition("SECRET"), now()).await.unwrap();
 

@@ -101,7 +101,7 @@ async fn run() {
     eprintln!("machine: {}", machine());
     let backend = Backend::Sqlite { dir: tempfile::tempdir().unwrap() };
     let store: Arc<dyn Store> = Arc::new(backend.open().await);
-    tearline_hub::init(store.as_ref()).await.unwrap();
+    tearline_hub::init(store.as_ref(), None).await.unwrap();
     let hub = Hub::open(store.clone(), None, now()).await.unwrap();
     hub.apply(COALITION, now()).await.unwrap();
     let usa = hub.user("us-analyst").await.unwrap();

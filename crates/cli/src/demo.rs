@@ -14,7 +14,7 @@ const USERS: [&str; 5] = ["us-analyst", "us-liaison", "iq-analyst", "ru-analyst"
 pub async fn run(listen: &str, no_serve: bool) -> anyhow::Result<()> {
     let dir = tempfile::Builder::new().prefix("tearline-demo-").tempdir().context("cannot make a temporary folder")?;
     let store = Arc::new(SqlStore::open_sqlite(dir.path()).await?);
-    tearline_hub::init(store.as_ref()).await?;
+    tearline_hub::init(store.as_ref(), None).await?;
     let now = OffsetDateTime::now_utc();
     let hub = Arc::new(Hub::open(store, None, now).await?);
 

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -12,6 +13,7 @@ use tearline_store::Store;
 use time::OffsetDateTime;
 
 mod demo;
+mod ledger;
 mod onward;
 
 /// The hub allocates and frees many small JSON values per request from several threads; glibc's
@@ -37,8 +39,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create the store and the hub's signing key.
-    Init,
+    /// Create the store, the hub's signing key and its ledger's origin.
+    Init {
+        /// The origin line of the ledger's checkpoints (a name like `hub.example.org/ledger`);
+        /// by default `tearline/` and the start of the public key. Kept once set.
+        #[arg(long)]
+        origin: Option<String>,
+    },
     /// Make the hub match a coalition file (parties, groups, agreements, embargoes, users).
     Apply { file: PathBuf },
     /// API tokens.
@@ -48,6 +55,13 @@ enum Command {
     Serve {
         #[arg(long, default_value = "127.0.0.1:8470")]
         listen: String,
+        /// Witnesses whose cosignatures the ledger keeps (tlog-cosignature verifier keys,
+        /// comma-separated or repeated).
+        #[arg(long = "witness", env = "TEARLINE_WITNESSES", value_delimiter = ',')]
+        witnesses: Vec<String>,
+        /// Seconds between the ledger's signed checkpoints (when it grew).
+        #[arg(long, default_value_t = 1.0)]
+        checkpoint_interval: f64,
     },
     /// Reports.
     #[command(subcommand)]
@@ -82,6 +96,10 @@ enum Command {
     Audit(onward::AuditCommand),
     /// Submissions by others that reused the user's party's text without declaring it.
     Alerts(onward::AuditArgs),
+    /// The dissemination ledger: checkpoints, proofs, verification, and checking or witnessing
+    /// another hub's.
+    #[command(subcommand)]
+    Ledger(ledger::LedgerCommand),
     /// The coalition of the brief in a fresh temporary hub, served, with a walkthrough.
     Demo {
         #[arg(long, default_value = "127.0.0.1:8470")]
@@ -141,11 +159,16 @@ fn now() -> OffsetDateTime {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
-        Command::Init => {
+        Command::Init { origin } => {
             let store = open_store(&cli, true).await?;
-            let public_key = tearline_hub::init(store.as_ref()).await?;
+            let public_key = tearline_hub::init(store.as_ref(), origin.as_deref()).await?;
+            let hub = Hub::open(store, None, now()).await?;
+            let (origin, verifier_key) = hub.ledger_identity();
             println!("initialised the hub at {}", describe_store(&cli));
             println!("signing key (Ed25519, public): {public_key}");
+            println!("ledger origin: {origin}");
+            println!("ledger verifier key: {verifier_key}");
+            println!("witness key (as a witness of other hubs): {}", hub.witness_key());
             Ok(())
         }
         Command::Apply { file } => {
@@ -165,9 +188,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", hub.issue_token(user, now()).await?);
             Ok(())
         }
-        Command::Serve { listen } => {
+        Command::Serve { listen, witnesses, checkpoint_interval } => {
             init_tracing();
-            let hub = Arc::new(open_hub(&cli).await?);
+            let hub = Arc::new(open_hub(&cli).await?.with_witnesses(witnesses.clone())?);
+            tokio::spawn(make_checkpoints(Arc::clone(&hub), Duration::from_secs_f64(checkpoint_interval.max(0.01))));
             serve(hub, listen, None).await
         }
         Command::Report(ReportCommand::Submit { file, user }) => {
@@ -196,7 +220,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             })?;
             match format.as_str() {
                 "text" => print!("{}", rendering.marked_text()),
-                "json" => println!("{:#}", tearline_server::rendering_json(&rendering)),
+                "json" => println!("{:#}", tearline_hub::rendering_json(&rendering)),
                 "stix" => println!("{:#}", Hub::stix_bundle(&rendering)),
                 other => bail!("unknown format `{other}` (text, json or stix)"),
             }
@@ -244,6 +268,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Recall(args) => onward::recall(&open_hub(&cli).await?, args).await,
         Command::Audit(command) => onward::audit(&open_hub(&cli).await?, command).await,
         Command::Alerts(args) => onward::alerts(&open_hub(&cli).await?, args).await,
+        Command::Ledger(command) => ledger::run(&open_hub(&cli).await?, command).await,
         Command::Demo { listen, no_serve } => demo::run(listen, *no_serve).await,
     }
 }
@@ -301,6 +326,16 @@ fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Signs a checkpoint of the ledger every `interval` when it grew, for as long as the server runs.
+async fn make_checkpoints(hub: Arc<Hub>, interval: Duration) {
+    loop {
+        if let Err(error) = hub.make_checkpoint(now()).await {
+            tracing::warn!(%error, "could not make a ledger checkpoint");
+        }
+        tokio::time::sleep(interval).await;
+    }
 }
 
 /// Serves `hub` until Ctrl-C or SIGTERM; `ready` is told the bound address.

@@ -14,18 +14,20 @@ use tearline_model::{
 };
 use tearline_policy::{Decider, Policies, PolicyError, PortionFacts, Reason};
 use tearline_store::{
-    coalition_of, Added, Delivery, HubState, MarkingUse, NewObject, PolicySource, Reindexer, ReportSummary, Store,
+    coalition_of, Added, HubState, MarkingUse, NewObject, PolicySource, Reindexer, ReportSummary, Store,
     StoreError,
 };
 use time::OffsetDateTime;
 use tokio::sync::RwLock;
 
 pub mod coalition_file;
+pub mod ledger;
 pub mod onward;
 mod provenance;
 pub mod taxii;
 
 pub use coalition_file::ApplyError;
+pub use ledger::{LedgerVerification, Proof, Receipt, Witnessed};
 pub use onward::{ApprovalView, OnwardRecord, ReceivedRecord, RecallOutcome, ShareOutcome, ShareRequest};
 pub use provenance::{DerivedNote, PassageNote};
 pub use tearline_store::{Backend, SqlStore};
@@ -92,6 +94,7 @@ pub struct Hub {
     snapshot: RwLock<Arc<Snapshot>>,
     /// Seals TAXII paging cursors; made once per hub and kept in the store.
     paging_key: tokio::sync::OnceCell<Vec<u8>>,
+    ledger: ledger::Ledger,
 }
 
 /// A report accepted: its id, and the sources it was found or declared to derive from.
@@ -139,18 +142,30 @@ pub struct PartyExplanation {
     pub portions: Vec<PortionExplanation>,
 }
 
-/// Makes the schema and the hub's signing key; returns the public key (hex). Idempotent.
-pub async fn init(store: &dyn Store) -> Result<String> {
+/// Makes the schema, the hub's signing key and its ledger's origin line (`origin`, or one made
+/// from the key); returns the public key (hex). Idempotent: a second run keeps both.
+pub async fn init(store: &dyn Store, origin: Option<&str>) -> Result<String> {
     store.migrate().await?;
     let mut secret = [0u8; 32];
     getrandom::getrandom(&mut secret).map_err(|e| HubError::Rejected(format!("no randomness: {e}")))?;
     let stored = store.init_meta("signing_key", &hex::encode(secret)).await?;
-    let bytes: [u8; 32] = hex::decode(&stored)
+    let key = ed25519_dalek::SigningKey::from_bytes(&signing_seed(&stored)?);
+    let public = hex::encode(key.verifying_key().as_bytes());
+    let origin = match origin {
+        Some(origin) => origin.to_string(),
+        None => format!("tearline/{}", &public[..16]),
+    };
+    // Checked now, so that a bad origin stops `init` rather than every later start.
+    let stored_origin = store.init_meta(ledger::ORIGIN_KEY, &origin).await?;
+    ledger::Ledger::new(signing_seed(&stored)?, &stored_origin)?;
+    Ok(public)
+}
+
+fn signing_seed(stored: &str) -> Result<[u8; 32]> {
+    hex::decode(stored)
         .ok()
         .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| HubError::Store(StoreError::Corrupt("signing key".into())))?;
-    let key = ed25519_dalek::SigningKey::from_bytes(&bytes);
-    Ok(hex::encode(key.verifying_key().as_bytes()))
+        .ok_or_else(|| HubError::Store(StoreError::Corrupt("signing key".into())))
 }
 
 /// SHA-256 of an API token: the only form in which tokens are stored.
@@ -193,7 +208,12 @@ impl Hub {
         // A newer binary brings its schema migrations; they run before anything is read.
         store.migrate().await?;
         let snapshot = Arc::new(load_snapshot(store.as_ref(), None, now).await?);
-        let hub = Hub { store, snapshot: RwLock::new(snapshot), paging_key: tokio::sync::OnceCell::new() };
+        let seed = signing_seed(&store.meta("signing_key").await?.ok_or(StoreError::NotInitialised)?)?;
+        // Hubs initialised before the ledger existed get the default origin now.
+        let public = hex::encode(ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key().as_bytes());
+        let origin = store.init_meta(ledger::ORIGIN_KEY, &format!("tearline/{}", &public[..16])).await?;
+        let ledger = ledger::Ledger::new(seed, &origin)?;
+        let hub = Hub { store, snapshot: RwLock::new(snapshot), paging_key: tokio::sync::OnceCell::new(), ledger };
         if let Some(files) = operator_policies {
             let policies = Policies::load(&files)?;
             let source = PolicySource { digest: policy_digest(&files), files };
@@ -214,7 +234,16 @@ impl Hub {
             }
             let decider = Decider::new(&policies, &snapshot.coalition, now);
             let valid_until = self.index_valid_until(&snapshot.coalition, now).await?;
-            match self.store.set_policies(snapshot.state.version, &source, valid_until, &Indexer(&decider)).await {
+            let recorded = ledger::entry(
+                now,
+                tearline_ledger::Event::Policies {
+                    digest: source.digest.clone(),
+                    files: source.files.keys().cloned().collect(),
+                },
+            )?;
+            let indexer = Indexer(&decider);
+            let recorded = std::slice::from_ref(&recorded);
+            match self.store.set_policies(snapshot.state.version, &source, valid_until, &indexer, recorded).await {
                 Err(StoreError::Stale { .. }) => continue,
                 other => {
                     other?;
@@ -285,7 +314,16 @@ impl Hub {
             );
             let decider = Decider::new(&snapshot.policies, &coalition, now);
             let valid_until = self.index_valid_until(&coalition, now).await?;
-            match self.store.apply(snapshot.state.version, &declared, now, valid_until, &Indexer(&decider)).await {
+            // The file declares the whole coalition: its digest names the state after the change.
+            let state = tearline_ledger::digest_text(&Sha256::digest(text.as_bytes()).into());
+            let recorded = changes
+                .iter()
+                .map(|change| {
+                    ledger::entry(now, tearline_ledger::Event::Coalition { change: change.clone(), state: state.clone() })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let indexer = Indexer(&decider);
+            match self.store.apply(snapshot.state.version, &declared, now, valid_until, &indexer, &recorded).await {
                 Err(StoreError::Stale { .. }) => continue,
                 other => {
                     other?;
@@ -437,12 +475,20 @@ impl Hub {
     }
 
     /// The rendering `viewer` gets, from the release index; withheld is [`HubError::NotFound`].
-    /// The delivery is recorded for the originators' audit.
+    /// The delivery is recorded for the originators' audit, with its ledger entry.
     pub async fn view(&self, viewer: &User, id: &str, now: OffsetDateTime) -> Result<Rendering> {
+        Ok(self.view_with_receipt(viewer, id, now).await?.0)
+    }
+
+    /// [`Hub::view`], with the receipt of the release (the ledger entry binds the digest of
+    /// [`rendering_json`]; the other forms of a rendering present the same content).
+    pub async fn view_with_receipt(&self, viewer: &User, id: &str, now: OffsetDateTime) -> Result<(Rendering, Receipt)> {
         let rendering = self.render_report(viewer, id, now).await?;
         let shown = std::iter::once(0).chain(rendering.paragraphs.iter().map(|(i, _)| i + 1)).collect();
-        self.record_delivery(viewer, &rendering.id, rendering.created, shown, "rest", now).await?;
-        Ok(rendering)
+        let json = rendering_json(&rendering);
+        let given = ledger::Given { object_id: &rendering.id, version: rendering.created, portions: shown, rendering: &json };
+        let receipt = self.deliver(viewer, &[given], "rest", now).await?.ok_or(HubError::NotFound)?;
+        Ok((rendering, receipt))
     }
 
     async fn render_report(&self, viewer: &User, id: &str, now: OffsetDateTime) -> Result<Rendering> {
@@ -458,28 +504,6 @@ impl Hub {
             .ok_or(HubError::NotFound)
     }
 
-    /// Records that `viewer` was given `portions` of an object version.
-    pub(crate) async fn record_delivery(
-        &self,
-        viewer: &User,
-        object_id: &str,
-        object_version: OffsetDateTime,
-        portions: tearline_model::PortionSet,
-        channel: &str,
-        now: OffsetDateTime,
-    ) -> Result<()> {
-        let delivery = Delivery {
-            at: now,
-            party: viewer.party.clone(),
-            user: viewer.name.clone(),
-            object_id: object_id.to_string(),
-            object_version,
-            portions,
-            channel: channel.to_string(),
-        };
-        Ok(self.store.record_deliveries(&[delivery]).await?)
-    }
-
     /// The reports `viewer` may see, oldest first, after the report `after`. Each title shown
     /// is a delivery of the report's portion 0.
     pub async fn list(
@@ -489,23 +513,34 @@ impl Hub {
         limit: u32,
         now: OffsetDateTime,
     ) -> Result<Vec<ReportSummary>> {
+        Ok(self.list_with_receipt(viewer, after, limit, now).await?.0)
+    }
+
+    /// [`Hub::list`], with the receipt of the release (none for an empty page); each entry binds
+    /// the digest of the report's [`summary_json`].
+    pub async fn list_with_receipt(
+        &self,
+        viewer: &User,
+        after: Option<&str>,
+        limit: u32,
+        now: OffsetDateTime,
+    ) -> Result<(Vec<ReportSummary>, Option<Receipt>)> {
         self.current(now).await?;
         let limit = limit.clamp(1, MAX_PAGE);
         let page = self.store.list_reports(&viewer.party, viewer.clearance, after, limit).await?;
-        let deliveries: Vec<Delivery> = page
+        let renderings: Vec<serde_json::Value> = page.iter().map(summary_json).collect();
+        let given: Vec<ledger::Given> = page
             .iter()
-            .map(|summary| Delivery {
-                at: now,
-                party: viewer.party.clone(),
-                user: viewer.name.clone(),
-                object_id: summary.id.clone(),
-                object_version: summary.created,
+            .zip(&renderings)
+            .map(|(summary, rendering)| ledger::Given {
+                object_id: &summary.id,
+                version: summary.created,
                 portions: std::iter::once(0).collect(),
-                channel: "rest".to_string(),
+                rendering,
             })
             .collect();
-        self.store.record_deliveries(&deliveries).await?;
-        Ok(page)
+        let receipt = self.deliver(viewer, &given, "rest", now).await?;
+        Ok((page, receipt))
     }
 
     /// Why each portion is shown to or withheld from `viewer` (Cedar's decision, re-run).
@@ -739,6 +774,34 @@ fn in_batch(index: usize, error: HubError) -> HubError {
         HubError::Rejected(message) => HubError::Rejected(format!("report {index} of the batch: {message}")),
         other => other,
     }
+}
+
+/// A rendering as the REST API gives it: `{"id", "title", "banner", "portions": [{"marking",
+/// "text"}]}` and a little more. Its digest is what the ledger records of a view.
+pub fn rendering_json(rendering: &Rendering) -> serde_json::Value {
+    serde_json::json!({
+        "id": rendering.id,
+        "title": rendering.title.text,
+        "title_marking": rendering.title.marking.portion_mark(),
+        "banner": rendering.banner.banner(),
+        "originator": rendering.originator.as_str(),
+        "created": stix::timestamp(rendering.created),
+        "topics": rendering.topics.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+        "portions": rendering.paragraphs.iter().map(|(_, p)| serde_json::json!({
+            "marking": p.marking.portion_mark(),
+            "text": p.text,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// A report as a listing gives it; its digest is what the ledger records of a listed title.
+pub fn summary_json(summary: &ReportSummary) -> serde_json::Value {
+    serde_json::json!({
+        "id": summary.id,
+        "title": summary.title,
+        "originator": summary.originator.as_str(),
+        "created": stix::timestamp(summary.created),
+    })
 }
 
 async fn load_snapshot(store: &dyn Store, previous: Option<&Snapshot>, now: OffsetDateTime) -> Result<Snapshot> {

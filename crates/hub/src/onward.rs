@@ -95,6 +95,10 @@ pub struct ReceivedRecord {
     pub object: String,
     pub version: String,
     pub portions: Vec<usize>,
+    /// The ledger entry recording the delivery (none before the ledger existed), and the
+    /// digest of the rendering given, as the entry holds it.
+    pub ledger_index: Option<u64>,
+    pub rendering: String,
 }
 
 /// One onward event about the caller's content, for `audit onward` and alerts.
@@ -156,7 +160,8 @@ impl Hub {
             } else {
                 vec![FactsUpdate { seq: stored.seq, previous: stored.facts.clone(), facts, entries }]
             };
-            let change = OnwardChange { objects, events, approvals: Vec::new() };
+            let ledger = share_entries(&self.ledger, &outcome, &stored, viewer, now)?;
+            let change = OnwardChange { objects, events, approvals: Vec::new(), ledger };
             match self.store.change_onward(snapshot.state.version, &change).await {
                 Err(StoreError::Stale { .. } | StoreError::ObjectChanged(_)) => continue,
                 Err(other) => return Err(other.into()),
@@ -223,7 +228,11 @@ impl Hub {
             })
             .collect();
         let views = approvals.iter().map(|a| approval_view(a, &stored)).collect();
-        let change = OnwardChange { objects: Vec::new(), events, approvals };
+        let ledger = approvals
+            .iter()
+            .map(|approval| approval_entry(&self.ledger, approval, &stored, "requested", &viewer.name, now))
+            .collect::<Result<Vec<_>>>()?;
+        let change = OnwardChange { objects: Vec::new(), events, approvals, ledger };
         self.store.change_onward(snapshot.state.version, &change).await.map_err(retry_later)?;
         Ok(views)
     }
@@ -308,7 +317,9 @@ impl Hub {
                 }),
             };
             let view = approval_view(&decided, &stored);
-            let change = OnwardChange { objects, events: vec![event], approvals: vec![decided] };
+            let decision = if approve { "approved" } else { "denied" };
+            let ledger = vec![approval_entry(&self.ledger, &decided, &stored, decision, &viewer.name, now)?];
+            let change = OnwardChange { objects, events: vec![event], approvals: vec![decided], ledger };
             match self.store.change_onward(snapshot.state.version, &change).await {
                 Err(StoreError::Stale { .. } | StoreError::ObjectChanged(_)) => continue,
                 Err(other) => return Err(other.into()),
@@ -381,7 +392,20 @@ impl Hub {
                 object_version: latest,
                 detail: serde_json::json!({ "versions": outcome.versions, "derived": outcome.derived }),
             };
-            let change = OnwardChange { objects: updates, events: vec![event], approvals: Vec::new() };
+            let ledger = own
+                .iter()
+                .map(|version| {
+                    crate::ledger::entry(
+                        now,
+                        tearline_ledger::Event::Recall {
+                            object: self.ledger.object_ref(&version.id, version.version),
+                            version: crate::taxii::taxii_timestamp(version.version),
+                            by: viewer.name.to_string(),
+                        },
+                    )
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let change = OnwardChange { objects: updates, events: vec![event], approvals: Vec::new(), ledger };
             match self.store.change_onward(snapshot.state.version, &change).await {
                 Err(StoreError::Stale { .. } | StoreError::ObjectChanged(_)) => continue,
                 Err(other) => return Err(other.into()),
@@ -407,6 +431,11 @@ impl Hub {
                 object: record.delivery.object_id,
                 version: crate::taxii::taxii_timestamp(record.delivery.object_version),
                 portions: record.delivery.portions.iter().collect(),
+                ledger_index: record.ledger_index,
+                rendering: match record.ledger_index {
+                    Some(_) => tearline_ledger::digest_text(&record.delivery.rendering),
+                    None => String::new(),
+                },
             })
             .collect())
     }
@@ -534,6 +563,75 @@ fn share_outcome(
 }
 
 /// One event per originator of `facts` other than the acting party.
+/// The ledger entries of a share: per party named, what it now receives and what was refused
+/// (with the rules that refused it).
+fn share_entries(
+    ledger: &crate::ledger::Ledger,
+    outcome: &ShareOutcome,
+    stored: &StoredObject,
+    viewer: &User,
+    now: OffsetDateTime,
+) -> Result<Vec<Vec<u8>>> {
+    let mut entries = Vec::new();
+    for recipient in &outcome.recipients {
+        if !recipient.released.is_empty() {
+            entries.push(crate::ledger::entry(
+                now,
+                tearline_ledger::Event::Share {
+                    object: ledger.object_ref(&stored.id, stored.version),
+                    version: outcome.version.clone(),
+                    holder: viewer.party.to_string(),
+                    to: recipient.party.clone(),
+                    by: viewer.name.to_string(),
+                },
+            )?);
+        }
+        if !recipient.refused.is_empty() {
+            let rules: BTreeSet<&str> = recipient
+                .refused
+                .iter()
+                .flat_map(|refusal| refusal.reasons.iter().map(|reason| reason.rule.as_str()))
+                .collect();
+            entries.push(crate::ledger::entry(
+                now,
+                tearline_ledger::Event::OnwardRefused {
+                    object: ledger.object_ref(&stored.id, stored.version),
+                    version: outcome.version.clone(),
+                    holder: viewer.party.to_string(),
+                    to: recipient.party.clone(),
+                    by: viewer.name.to_string(),
+                    rule: rules.into_iter().collect::<Vec<_>>().join(","),
+                },
+            )?);
+        }
+    }
+    Ok(entries)
+}
+
+/// The ledger entry of an approval requested or decided.
+fn approval_entry(
+    ledger: &crate::ledger::Ledger,
+    approval: &ApprovalRecord,
+    stored: &StoredObject,
+    decision: &str,
+    by: &tearline_model::UserName,
+    now: OffsetDateTime,
+) -> Result<Vec<u8>> {
+    crate::ledger::entry(
+        now,
+        tearline_ledger::Event::Approval {
+            approval: approval.id.clone(),
+            object: ledger.object_ref(&stored.id, stored.version),
+            version: crate::taxii::taxii_timestamp(stored.version),
+            requester: approval.requester.to_string(),
+            to: approval.recipient.to_string(),
+            decision: decision.to_string(),
+            by: by.to_string(),
+            until: approval.expires_at.map(crate::taxii::taxii_timestamp),
+        },
+    )
+}
+
 fn events_for(
     facts: &ReleaseFacts,
     viewer: &User,
@@ -628,7 +726,8 @@ pub fn to_csv(columns: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> 
 }
 
 impl ReceivedRecord {
-    pub const COLUMNS: [&'static str; 7] = ["at", "party", "user", "channel", "object", "version", "portions"];
+    pub const COLUMNS: [&'static str; 9] =
+        ["at", "party", "user", "channel", "object", "version", "portions", "ledger_index", "rendering"];
 
     pub fn fields(&self) -> Vec<String> {
         let portions: Vec<String> = self.portions.iter().map(ToString::to_string).collect();
@@ -640,6 +739,8 @@ impl ReceivedRecord {
             self.object.clone(),
             self.version.clone(),
             portions.join(" "),
+            self.ledger_index.map(|index| index.to_string()).unwrap_or_default(),
+            self.rendering.clone(),
         ]
     }
 }

@@ -54,6 +54,8 @@ pub struct Page<T> {
     pub next: Option<String>,
     pub first_added: Option<OffsetDateTime>,
     pub last_added: Option<OffsetDateTime>,
+    /// The receipt of the release, when the page released object versions.
+    pub receipt: Option<crate::Receipt>,
 }
 
 /// A manifest record.
@@ -105,8 +107,8 @@ impl Hub {
         now: OffsetDateTime,
     ) -> Result<Page<Value>> {
         let view = self.collection(viewer, collection, now).await?;
-        let page = self.released_page(viewer, &view, query, None, "objects").await?;
-        self.record_taxii_deliveries(viewer, &page.items, now).await?;
+        let mut page = self.released_page(viewer, &view, query, None, "objects").await?;
+        page.receipt = self.record_taxii_deliveries(viewer, &page.items, now).await?;
         let mut page = page.map(|rendered| rendered.value);
         // Public definitions asked for by id come first, on the first page.
         if query.next.is_none() {
@@ -152,10 +154,11 @@ impl Hub {
     ) -> Result<Page<Value>> {
         let view = self.collection(viewer, collection, now).await?;
         if let Some(definition) = public_definition(object_id) {
-            return Ok(Page { items: vec![definition], more: false, next: None, first_added: None, last_added: None });
+            let items = vec![definition];
+            return Ok(Page { items, more: false, next: None, first_added: None, last_added: None, receipt: None });
         }
-        let page = self.object_page(viewer, &view, object_id, query, "object").await?;
-        self.record_taxii_deliveries(viewer, &page.items, now).await?;
+        let mut page = self.object_page(viewer, &view, object_id, query, "object").await?;
+        page.receipt = self.record_taxii_deliveries(viewer, &page.items, now).await?;
         Ok(page.map(|rendered| rendered.value))
     }
 
@@ -340,21 +343,23 @@ impl Hub {
         Ok((shared, own))
     }
 
-    /// Records the renderings given to `viewer`, for the originators' audit.
-    async fn record_taxii_deliveries(&self, viewer: &User, items: &[Rendered], now: OffsetDateTime) -> Result<()> {
-        let deliveries: Vec<tearline_store::Delivery> = items
+    /// Records the renderings given to `viewer`, for the originators' audit and the ledger.
+    async fn record_taxii_deliveries(
+        &self,
+        viewer: &User,
+        items: &[Rendered],
+        now: OffsetDateTime,
+    ) -> Result<Option<crate::Receipt>> {
+        let given: Vec<crate::ledger::Given> = items
             .iter()
-            .map(|rendered| tearline_store::Delivery {
-                at: now,
-                party: viewer.party.clone(),
-                user: viewer.name.clone(),
-                object_id: rendered.object.id.clone(),
-                object_version: rendered.object.version,
+            .map(|rendered| crate::ledger::Given {
+                object_id: &rendered.object.id,
+                version: rendered.object.version,
                 portions: rendered.portions.clone(),
-                channel: "taxii".to_string(),
+                rendering: &rendered.value,
             })
             .collect();
-        Ok(self.store.record_deliveries(&deliveries).await?)
+        self.deliver(viewer, &given, "taxii", now).await
     }
 
     /// What `viewer` receives of a stored object version (for comparing a re-posted copy).
@@ -629,6 +634,7 @@ impl Hub {
             items,
             more,
             next,
+            receipt: None,
         })
     }
 
@@ -714,6 +720,7 @@ impl<T> Page<T> {
             next: self.next,
             first_added: self.first_added,
             last_added: self.last_added,
+            receipt: self.receipt,
         }
     }
 }

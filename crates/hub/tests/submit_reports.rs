@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -11,9 +11,11 @@ use async_trait::async_trait;
 use tearline_hub::{Hub, HubError, SqlStore};
 use tearline_model::{Classification, Code, ReleaseEntry, ReleaseFacts, Report, User, UserName};
 use tearline_store::{
-    Added, ApprovalRecord, Declared, Delivery, DeliveryRecord, HubState, NewObject, ObjectQuery, OnwardChange,
-    OnwardEvent, PolicySource, Reindexer, Released, ReportSummary, Result, StatusWrite, Store, StoredObject,
+    Added, ApprovalRecord, Declared, Delivery, DeliveryRecord, Fork, HubState, LedgerHead, NewObject, ObjectQuery,
+    OnwardChange, OnwardEvent, PolicySource, Reindexer, Released, ReportSummary, Result, StatusWrite, Store,
+    StoredCheckpoint, StoredObject,
 };
+use tearline_ledger::Hash;
 use time::macros::datetime;
 use time::OffsetDateTime;
 
@@ -27,7 +29,7 @@ fn text(number: usize, to_irq: bool) -> String {
 }
 
 async fn hub_on(store: Arc<dyn Store>) -> Hub {
-    tearline_hub::init(store.as_ref()).await.unwrap();
+    tearline_hub::init(store.as_ref(), None).await.unwrap();
     let hub = Hub::open(store, None, NOW).await.unwrap();
     hub.apply(COALITION, NOW).await.unwrap();
     hub
@@ -186,8 +188,9 @@ impl Store for MovesOnOnce {
         now: OffsetDateTime,
         index_valid_until: Option<OffsetDateTime>,
         reindexer: &dyn Reindexer,
+        ledger: &[Vec<u8>],
     ) -> Result<i64> {
-        self.inner.apply(expected_version, declared, now, index_valid_until, reindexer).await
+        self.inner.apply(expected_version, declared, now, index_valid_until, reindexer, ledger).await
     }
     async fn set_policies(
         &self,
@@ -195,8 +198,9 @@ impl Store for MovesOnOnce {
         policies: &PolicySource,
         index_valid_until: Option<OffsetDateTime>,
         reindexer: &dyn Reindexer,
+        ledger: &[Vec<u8>],
     ) -> Result<i64> {
-        self.inner.set_policies(expected_version, policies, index_valid_until, reindexer).await
+        self.inner.set_policies(expected_version, policies, index_valid_until, reindexer, ledger).await
     }
     async fn reindex(
         &self,
@@ -260,8 +264,8 @@ impl Store for MovesOnOnce {
     async fn change_onward(&self, expected_version: i64, change: &OnwardChange) -> Result<()> {
         self.inner.change_onward(expected_version, change).await
     }
-    async fn record_deliveries(&self, deliveries: &[Delivery]) -> Result<()> {
-        self.inner.record_deliveries(deliveries).await
+    async fn record_deliveries(&self, deliveries: &[Delivery], ledger: &[Vec<u8>]) -> Result<Option<u64>> {
+        self.inner.record_deliveries(deliveries, ledger).await
     }
     async fn deliveries(&self, party: &Code, since: OffsetDateTime) -> Result<Vec<DeliveryRecord>> {
         self.inner.deliveries(party, since).await
@@ -279,5 +283,44 @@ impl Store for MovesOnOnce {
     }
     async fn approvals(&self, party: &Code, as_requester: bool, pending_only: bool) -> Result<Vec<ApprovalRecord>> {
         self.inner.approvals(party, as_requester, pending_only).await
+    }
+    async fn append_ledger(&self, entries: &[Vec<u8>]) -> Result<u64> {
+        self.inner.append_ledger(entries).await
+    }
+    async fn ledger_head(&self) -> Result<LedgerHead> {
+        self.inner.ledger_head().await
+    }
+    async fn ledger_hashes(&self, indexes: &[u64]) -> Result<HashMap<u64, Hash>> {
+        self.inner.ledger_hashes(indexes).await
+    }
+    async fn ledger_hash_range(&self, from: u64, to: u64) -> Result<Vec<(u64, Hash)>> {
+        self.inner.ledger_hash_range(from, to).await
+    }
+    async fn ledger_entries(&self, from: u64, to: u64) -> Result<Vec<(u64, Vec<u8>)>> {
+        self.inner.ledger_entries(from, to).await
+    }
+    async fn add_checkpoint(&self, size: u64, note: &str, at: OffsetDateTime) -> Result<()> {
+        self.inner.add_checkpoint(size, note, at).await
+    }
+    async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
+        self.inner.latest_checkpoint().await
+    }
+    async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
+        self.inner.checkpoints().await
+    }
+    async fn add_cosignature(&self, size: u64, witness: &str, line: &str, at: OffsetDateTime) -> Result<()> {
+        self.inner.add_cosignature(size, witness, line, at).await
+    }
+    async fn witnessed(&self, origin: &str) -> Result<Option<(String, String)>> {
+        self.inner.witnessed(origin).await
+    }
+    async fn keep_witnessed(&self, origin: &str, verifier_key: &str, note: &str, at: OffsetDateTime) -> Result<()> {
+        self.inner.keep_witnessed(origin, verifier_key, note, at).await
+    }
+    async fn record_fork(&self, fork: &Fork) -> Result<()> {
+        self.inner.record_fork(fork).await
+    }
+    async fn forks(&self) -> Result<Vec<Fork>> {
+        self.inner.forks().await
     }
 }

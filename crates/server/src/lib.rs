@@ -14,14 +14,16 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
-use tearline_hub::{Hub, HubError};
-use tearline_model::{Rendering, User};
+use tearline_hub::{rendering_json, Hub, HubError};
+use tearline_model::User;
 use time::OffsetDateTime;
 
+mod ledger;
 mod metrics;
 mod onward;
 mod taxii;
 
+pub use ledger::{LEDGER_COUNT_HEADER, LEDGER_INDEX_HEADER, RECEIPT_HEADER};
 pub use metrics::Metrics;
 
 /// Largest report text accepted.
@@ -58,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/reports/{id}/explain", get(explain_report))
         .route("/v1/stix/extension-definitions", get(extension_definitions))
         .merge(onward::routes())
+        .merge(ledger::routes())
         .merge(taxii::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count))
@@ -239,31 +242,18 @@ async fn view_report(
     Path(id): Path<String>,
     Query(query): Query<ViewQuery>,
 ) -> Result<Response, ApiError> {
-    let rendering = state.hub.view(&user, &id, state.now()).await?;
+    // Checked before the release, so that a bad request releases (and records) nothing.
+    if !matches!(query.format.as_deref(), None | Some("json" | "text" | "stix")) {
+        return Err(ApiError::BadRequest("unknown format (json, text or stix)".into()));
+    }
+    let (rendering, receipt) = state.hub.view_with_receipt(&user, &id, state.now()).await?;
     state.metrics.renderings.inc();
-    Ok(match query.format.as_deref() {
-        None | Some("json") => Json(rendering_json(&rendering)).into_response(),
+    let response = match query.format.as_deref() {
         Some("text") => ([(CONTENT_TYPE, "text/markdown; charset=utf-8")], rendering.marked_text()).into_response(),
         Some("stix") => Json(Hub::stix_bundle(&rendering)).into_response(),
-        Some(other) => return Err(ApiError::BadRequest(format!("unknown format `{other}` (json, text or stix)"))),
-    })
-}
-
-/// `{"id", "title", "banner", "portions": [{"marking", "text"}]}` and a little more.
-pub fn rendering_json(rendering: &Rendering) -> serde_json::Value {
-    json!({
-        "id": rendering.id,
-        "title": rendering.title.text,
-        "title_marking": rendering.title.marking.portion_mark(),
-        "banner": rendering.banner.banner(),
-        "originator": rendering.originator.as_str(),
-        "created": tearline_model::stix::timestamp(rendering.created),
-        "topics": rendering.topics.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
-        "portions": rendering.paragraphs.iter().map(|(_, p)| json!({
-            "marking": p.marking.portion_mark(),
-            "text": p.text,
-        })).collect::<Vec<_>>(),
-    })
+        _ => Json(rendering_json(&rendering)).into_response(),
+    };
+    Ok(ledger::with_receipt(response, Some(&receipt)))
 }
 
 #[derive(Deserialize)]
@@ -278,21 +268,12 @@ async fn list_reports(
     Query(query): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
     let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, tearline_hub::MAX_PAGE);
-    let page = state.hub.list(&user, query.after.as_deref(), limit, state.now()).await?;
+    let (page, receipt) = state.hub.list_with_receipt(&user, query.after.as_deref(), limit, state.now()).await?;
     // A full page may have more behind it; the cursor is the last id the caller saw.
     let next = (page.len() == limit as usize).then(|| page.last().map(|r| r.id.clone())).flatten();
-    let reports: Vec<serde_json::Value> = page
-        .iter()
-        .map(|r| {
-            json!({
-                "id": r.id,
-                "title": r.title,
-                "originator": r.originator.as_str(),
-                "created": tearline_model::stix::timestamp(r.created),
-            })
-        })
-        .collect();
-    Ok(Json(json!({ "reports": reports, "next": next })).into_response())
+    let reports: Vec<serde_json::Value> = page.iter().map(tearline_hub::summary_json).collect();
+    let response = Json(json!({ "reports": reports, "next": next })).into_response();
+    Ok(ledger::with_receipt(response, receipt.as_ref()))
 }
 
 async fn explain_report(

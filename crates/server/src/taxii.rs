@@ -292,6 +292,7 @@ async fn add_objects(
 
 /// A TAXII envelope (`more`, `next`, the items under `key`) with the date-added headers.
 fn envelope<T>(page: Page<T>, key: &str, item: impl FnMut(T) -> Value) -> Response {
+    let receipt = page.receipt.clone();
     let mut body = serde_json::Map::new();
     body.insert("more".into(), json!(page.more));
     if let Some(next) = &page.next {
@@ -307,7 +308,7 @@ fn envelope<T>(page: Page<T>, key: &str, item: impl FnMut(T) -> Value) -> Respon
             response.headers_mut().insert(name, value);
         }
     }
-    response
+    crate::ledger::with_receipt(response, receipt.as_ref())
 }
 
 /// Which filters an endpoint takes (TAXII 2.1 section 3.4).

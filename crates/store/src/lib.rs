@@ -5,13 +5,14 @@
 //! with; the store refuses with [`StoreError::Stale`] when the state has moved on meanwhile, so the
 //! release index can never be computed from a coalition that is no longer in force.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use tearline_model::{
     Agreement, Classification, Code, Collection, Embargo, Group, Party, PortionSet, ReleaseEntry, ReleaseFacts, Report,
     User, UserName,
 };
+use tearline_ledger::Hash;
 use time::OffsetDateTime;
 
 mod sql;
@@ -154,6 +155,8 @@ pub struct Delivery {
     pub portions: PortionSet,
     /// `rest`, `taxii`, ...
     pub channel: String,
+    /// SHA-256 of the rendering given (`tearline_ledger::rendering_digest`).
+    pub rendering: [u8; 32],
 }
 
 /// A delivery with the facts of the object version it delivered, for audits.
@@ -161,6 +164,8 @@ pub struct Delivery {
 pub struct DeliveryRecord {
     pub delivery: Delivery,
     pub facts: ReleaseFacts,
+    /// The ledger entry that records it (none for deliveries made before the ledger existed).
+    pub ledger_index: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -209,6 +214,8 @@ pub struct OnwardChange {
     /// Approvals to store (inserted, or replaced by id). An approved one with an expiry brings
     /// the index's validity forward to it.
     pub approvals: Vec<ApprovalRecord>,
+    /// Ledger entries (canonical bytes) recording the change, appended in its transaction.
+    pub ledger: Vec<Vec<u8>>,
 }
 
 #[derive(Debug, Clone)]
@@ -350,6 +357,9 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
+    /// The ledger's tree could not be extended or read (a stored hash missing, an entry too big).
+    #[error("the ledger: {0}")]
+    Ledger(#[from] tearline_ledger::LedgerError),
     #[error("migrating the schema: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -376,7 +386,8 @@ pub trait Store: Send + Sync {
     async fn version(&self) -> Result<i64>;
 
     /// Makes the stored coalition and users match `declared` (what it no longer declares is
-    /// retired or revoked at `now`), and rebuilds the release index with `reindexer`.
+    /// retired or revoked at `now`), and rebuilds the release index with `reindexer`; appends the
+    /// `ledger` entries recording the change in the same transaction.
     async fn apply(
         &self,
         expected_version: i64,
@@ -384,15 +395,18 @@ pub trait Store: Send + Sync {
         now: OffsetDateTime,
         index_valid_until: Option<OffsetDateTime>,
         reindexer: &dyn Reindexer,
+        ledger: &[Vec<u8>],
     ) -> Result<i64>;
 
-    /// Replaces the operator policies in force and rebuilds the index.
+    /// Replaces the operator policies in force and rebuilds the index; appends the `ledger`
+    /// entries recording the change in the same transaction.
     async fn set_policies(
         &self,
         expected_version: i64,
         policies: &PolicySource,
         index_valid_until: Option<OffsetDateTime>,
         reindexer: &dyn Reindexer,
+        ledger: &[Vec<u8>],
     ) -> Result<i64>;
 
     /// Rebuilds the whole release index (after time passed an agreement boundary).
@@ -550,8 +564,9 @@ pub trait Store: Send + Sync {
     /// with.
     async fn change_onward(&self, expected_version: i64, change: &OnwardChange) -> Result<()>;
 
-    /// Records deliveries (one row each).
-    async fn record_deliveries(&self, deliveries: &[Delivery]) -> Result<()>;
+    /// Records deliveries, each with its ledger entry (`ledger[i]` records `deliveries[i]`), in
+    /// one transaction; returns the index of the first entry (`None` when there was nothing).
+    async fn record_deliveries(&self, deliveries: &[Delivery], ledger: &[Vec<u8>]) -> Result<Option<u64>>;
 
     /// What `party` was delivered since `since`, oldest first.
     async fn deliveries(&self, party: &Code, since: OffsetDateTime) -> Result<Vec<DeliveryRecord>>;
@@ -570,6 +585,72 @@ pub trait Store: Send + Sync {
     /// Approvals that `originator` decides (or, with `requester`, that party asked for), newest
     /// first; only pending ones with `pending_only`.
     async fn approvals(&self, party: &Code, as_requester: bool, pending_only: bool) -> Result<Vec<ApprovalRecord>>;
+
+    // The ledger (tearline-ledger): entries, the tree's stored hashes, checkpoints, witnessing.
+
+    /// Appends entries on their own, in one transaction; returns the index of the first.
+    async fn append_ledger(&self, entries: &[Vec<u8>]) -> Result<u64>;
+
+    /// The log's size and root, as of the last append.
+    async fn ledger_head(&self) -> Result<LedgerHead>;
+
+    /// The stored hashes at these stored hash indexes (missing ones are absent from the map).
+    async fn ledger_hashes(&self, indexes: &[u64]) -> Result<HashMap<u64, Hash>>;
+
+    /// Stored hashes with stored index in `from..to`, ascending.
+    async fn ledger_hash_range(&self, from: u64, to: u64) -> Result<Vec<(u64, Hash)>>;
+
+    /// Entries with index in `from..to`, ascending, as stored.
+    async fn ledger_entries(&self, from: u64, to: u64) -> Result<Vec<(u64, Vec<u8>)>>;
+
+    /// Keeps a signed checkpoint (one per size; a second of the same size is ignored).
+    async fn add_checkpoint(&self, size: u64, note: &str, at: OffsetDateTime) -> Result<()>;
+
+    /// The checkpoint of the largest size, with the cosignature lines received for it.
+    async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>>;
+
+    /// Every checkpoint kept, by size.
+    async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>>;
+
+    /// Keeps a witness's cosignature line on the checkpoint of `size` (replacing its earlier one).
+    async fn add_cosignature(&self, size: u64, witness: &str, line: &str, at: OffsetDateTime) -> Result<()>;
+
+    /// As a witness: the verifier key and last checkpoint kept of the log `origin`.
+    async fn witnessed(&self, origin: &str) -> Result<Option<(String, String)>>;
+
+    /// As a witness: keeps `note` as the last checkpoint of `origin`, signed by `verifier_key`.
+    async fn keep_witnessed(&self, origin: &str, verifier_key: &str, note: &str, at: OffsetDateTime) -> Result<()>;
+
+    /// As a witness: records two inconsistent checkpoints of one origin.
+    async fn record_fork(&self, fork: &Fork) -> Result<()>;
+
+    /// Every fork recorded, oldest first.
+    async fn forks(&self) -> Result<Vec<Fork>>;
+}
+
+/// The ledger's size and root.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LedgerHead {
+    pub size: u64,
+    pub root: Hash,
+}
+
+/// A signed checkpoint kept by the hub, with the witnesses' cosignature lines on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    pub size: u64,
+    pub note: String,
+    pub cosignatures: Vec<String>,
+}
+
+/// Two checkpoints of one origin that are not consistent: the evidence, as signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fork {
+    pub origin: String,
+    pub kept: String,
+    pub seen: String,
+    pub reason: String,
+    pub found_at: OffsetDateTime,
 }
 
 /// An active user of an active party, by name, from a state.

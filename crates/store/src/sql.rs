@@ -46,11 +46,14 @@ use time::{OffsetDateTime, UtcOffset};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::{
-    Added, ApprovalRecord, Declared, Delivery, DeliveryRecord, HubState, NewObject, ObjectQuery, OnwardChange,
-    OnwardEvent, PolicySource, Reindexer, Released, ReportSummary, Result, StatusWrite, Store, StoreError,
-    StoredObject,
+    Added, ApprovalRecord, Declared, Delivery, DeliveryRecord, Fork, HubState, LedgerHead, NewObject, ObjectQuery,
+    OnwardChange, OnwardEvent, PolicySource, Reindexer, Released, ReportSummary, Result, StatusWrite, Store,
+    StoreError, StoredCheckpoint, StoredObject,
 };
+use std::collections::HashMap;
+use tearline_ledger::Hash;
 
+mod ledger;
 mod objects;
 mod onward;
 
@@ -345,11 +348,13 @@ impl Store for SqlStore {
         now: OffsetDateTime,
         index_valid_until: Option<OffsetDateTime>,
         reindexer: &dyn Reindexer,
+        ledger: &[Vec<u8>],
     ) -> Result<i64> {
         let mut write = self.begin_write().await?;
         self.check_version(&mut write.tx, expected_version).await?;
         write_coalition(&mut write.tx, declared, now).await?;
         rebuild_index(self, &mut write.tx, reindexer).await?;
+        ledger::append(self.backend, &mut write.tx, ledger).await?;
         self.commit_state_change(write, expected_version, index_valid_until).await
     }
 
@@ -359,9 +364,11 @@ impl Store for SqlStore {
         policies: &PolicySource,
         index_valid_until: Option<OffsetDateTime>,
         reindexer: &dyn Reindexer,
+        ledger: &[Vec<u8>],
     ) -> Result<i64> {
         let mut write = self.begin_write().await?;
         self.check_version(&mut write.tx, expected_version).await?;
+        ledger::append(self.backend, &mut write.tx, ledger).await?;
         let text = serde_json::to_string(policies)
             .map_err(|e| StoreError::Unstorable { what: "the policies", reason: e.to_string() })?;
         sqlx::query("UPDATE hub_state SET policies = $1 WHERE id = 1")
@@ -684,8 +691,8 @@ impl Store for SqlStore {
         self.apply_onward_change(expected_version, change).await
     }
 
-    async fn record_deliveries(&self, deliveries: &[Delivery]) -> Result<()> {
-        self.insert_deliveries(deliveries).await
+    async fn record_deliveries(&self, deliveries: &[Delivery], ledger: &[Vec<u8>]) -> Result<Option<u64>> {
+        self.insert_deliveries(deliveries, ledger).await
     }
 
     async fn deliveries(&self, party: &Code, since: OffsetDateTime) -> Result<Vec<DeliveryRecord>> {
@@ -707,6 +714,58 @@ impl Store for SqlStore {
 
     async fn approvals(&self, party: &Code, as_requester: bool, pending_only: bool) -> Result<Vec<ApprovalRecord>> {
         self.query_approvals(party, as_requester, pending_only).await
+    }
+
+    async fn append_ledger(&self, entries: &[Vec<u8>]) -> Result<u64> {
+        self.append_entries(entries).await
+    }
+
+    async fn ledger_head(&self) -> Result<LedgerHead> {
+        self.query_ledger_head().await
+    }
+
+    async fn ledger_hashes(&self, indexes: &[u64]) -> Result<HashMap<u64, Hash>> {
+        self.query_ledger_hashes(indexes).await
+    }
+
+    async fn ledger_hash_range(&self, from: u64, to: u64) -> Result<Vec<(u64, Hash)>> {
+        self.query_ledger_hash_range(from, to).await
+    }
+
+    async fn ledger_entries(&self, from: u64, to: u64) -> Result<Vec<(u64, Vec<u8>)>> {
+        self.query_ledger_entries(from, to).await
+    }
+
+    async fn add_checkpoint(&self, size: u64, note: &str, at: OffsetDateTime) -> Result<()> {
+        self.insert_checkpoint(size, note, at).await
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
+        Ok(self.query_checkpoints(true).await?.pop())
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
+        self.query_checkpoints(false).await
+    }
+
+    async fn add_cosignature(&self, size: u64, witness: &str, line: &str, at: OffsetDateTime) -> Result<()> {
+        self.insert_cosignature(size, witness, line, at).await
+    }
+
+    async fn witnessed(&self, origin: &str) -> Result<Option<(String, String)>> {
+        self.query_witnessed(origin).await
+    }
+
+    async fn keep_witnessed(&self, origin: &str, verifier_key: &str, note: &str, at: OffsetDateTime) -> Result<()> {
+        self.upsert_witnessed(origin, verifier_key, note, at).await
+    }
+
+    async fn record_fork(&self, fork: &Fork) -> Result<()> {
+        self.insert_fork(fork).await
+    }
+
+    async fn forks(&self) -> Result<Vec<Fork>> {
+        self.query_forks().await
     }
 
     async fn user(&self, name: &UserName) -> Result<Option<User>> {

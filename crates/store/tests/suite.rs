@@ -216,6 +216,10 @@ on_both_backends! {
         reports_page_iterates_everything,
         a_rebuild_pages_through_more_reports_than_one_batch,
         concurrent_writers_with_one_version_succeed_once,
+        ledger_appends_keep_entries_tree_and_head_together,
+        ledger_entries_go_with_the_change_or_not_at_all,
+        concurrent_ledger_appends_make_one_log,
+        checkpoints_cosignatures_and_witnessed_logs_round_trip,
     ],
     unmigrated: [an_unmigrated_store_says_so, reports_stored_before_stix_objects_are_carried_over],
 }
@@ -358,7 +362,7 @@ fn nobody(_: u32) -> Vec<ReleaseEntry> {
 /// Applies the brief's coalition to a fresh store; returns the new version.
 async fn applied(store: &SqlStore) -> i64 {
     let version = store.version().await.unwrap();
-    store.apply(version, &coalition(), NOW, None, &Rule(nobody)).await.unwrap()
+    store.apply(version, &coalition(), NOW, None, &Rule(nobody), &[]).await.unwrap()
 }
 
 /// Inserts reports `numbers` with their entries under `rule`.
@@ -480,7 +484,7 @@ async fn apply_then_state_round_trips(fixture: &Fixture) {
     assert_eq!(initial.index_valid_until, None);
 
     let until = datetime!(2027-01-01 0:00:00.123456789 UTC);
-    let version = store.apply(0, &coalition(), NOW, Some(until), &Rule(nobody)).await.unwrap();
+    let version = store.apply(0, &coalition(), NOW, Some(until), &Rule(nobody), &[]).await.unwrap();
     assert_eq!(version, 1);
     let state = store.state().await.unwrap();
     assert_eq!(state.version, 1);
@@ -496,10 +500,10 @@ async fn apply_then_state_round_trips(fixture: &Fixture) {
 
 async fn reapplying_the_same_declaration_changes_only_the_version(fixture: &Fixture) {
     let store = &fixture.store;
-    store.apply(0, &coalition_without_syria(), NOW, None, &Rule(nobody)).await.unwrap();
-    store.apply(1, &coalition(), NOW, None, &Rule(nobody)).await.unwrap();
+    store.apply(0, &coalition_without_syria(), NOW, None, &Rule(nobody), &[]).await.unwrap();
+    store.apply(1, &coalition(), NOW, None, &Rule(nobody), &[]).await.unwrap();
     let before = store.state().await.unwrap();
-    let version = store.apply(2, &coalition(), NOW + Duration::hours(1), None, &Rule(nobody)).await.unwrap();
+    let version = store.apply(2, &coalition(), NOW + Duration::hours(1), None, &Rule(nobody), &[]).await.unwrap();
     assert_eq!(version, 3);
     let after = store.state().await.unwrap();
     assert_eq!(after.version, 3);
@@ -510,7 +514,7 @@ async fn undeclared_parties_and_users_retire_and_agreements_are_revoked_once(fix
     let store = &fixture.store;
     applied(store).await;
     let later = NOW + Duration::days(1);
-    store.apply(1, &coalition_without_syria(), later, None, &Rule(nobody)).await.unwrap();
+    store.apply(1, &coalition_without_syria(), later, None, &Rule(nobody), &[]).await.unwrap();
     let state = store.state().await.unwrap();
     assert_eq!(state.declared, coalition_without_syria());
     assert_eq!(state.retired_parties, vec![code("SYR")]);
@@ -520,11 +524,11 @@ async fn undeclared_parties_and_users_retire_and_agreements_are_revoked_once(fix
     assert_eq!(store.user(&name("syr-analyst")).await.unwrap(), None);
 
     // Revoked once: a later apply keeps the first revocation time.
-    store.apply(2, &coalition_without_syria(), later + Duration::days(1), None, &Rule(nobody)).await.unwrap();
+    store.apply(2, &coalition_without_syria(), later + Duration::days(1), None, &Rule(nobody), &[]).await.unwrap();
     assert_eq!(store.state().await.unwrap().revoked_agreements, vec![revoked]);
 
     // Declared again, everything is back in force.
-    store.apply(3, &coalition(), later + Duration::days(2), None, &Rule(nobody)).await.unwrap();
+    store.apply(3, &coalition(), later + Duration::days(2), None, &Rule(nobody), &[]).await.unwrap();
     let state = store.state().await.unwrap();
     assert_eq!(state.declared, coalition());
     assert!(state.retired_parties.is_empty() && state.retired_users.is_empty());
@@ -546,18 +550,18 @@ async fn tokens_work_only_for_active_users_of_active_parties(fixture: &Fixture) 
     assert!(matches!(store.insert_token(&irq_analyst.name, &irq_token, NOW).await, Err(StoreError::DuplicateToken)));
 
     // SYR retired with its user: the token stops working, and no new one can be issued.
-    store.apply(1, &coalition_without_syria(), NOW, None, &Rule(nobody)).await.unwrap();
+    store.apply(1, &coalition_without_syria(), NOW, None, &Rule(nobody), &[]).await.unwrap();
     assert_eq!(store.user_for_token(&syr_token).await.unwrap(), None);
     assert!(matches!(store.insert_token(&syr_analyst.name, &[5; 32], NOW).await, Err(StoreError::UnknownUser(_))));
 
     // A user still declared, of a party no longer declared, has no access either.
     let mut party_retired = coalition();
     party_retired.parties.retain(|p| p.code.as_str() != "IRQ");
-    store.apply(2, &party_retired, NOW, None, &Rule(nobody)).await.unwrap();
+    store.apply(2, &party_retired, NOW, None, &Rule(nobody), &[]).await.unwrap();
     assert_eq!(store.user_for_token(&irq_token).await.unwrap(), None);
 
     // Declared again, the old tokens work again.
-    store.apply(3, &coalition(), NOW, None, &Rule(nobody)).await.unwrap();
+    store.apply(3, &coalition(), NOW, None, &Rule(nobody), &[]).await.unwrap();
     assert_eq!(store.user_for_token(&irq_token).await.unwrap(), Some(irq_analyst));
     assert_eq!(store.user_for_token(&syr_token).await.unwrap(), Some(syr_analyst));
 }
@@ -629,9 +633,9 @@ async fn a_stale_version_is_refused_and_nothing_is_stored(fixture: &Fixture) {
     assert_eq!(store.report(&report.id).await.unwrap(), None);
 
     let before = store.state().await.unwrap();
-    assert!(stale_error(store.apply(stale, &coalition_without_syria(), NOW, None, &Rule(irq_even)).await));
+    assert!(stale_error(store.apply(stale, &coalition_without_syria(), NOW, None, &Rule(irq_even), &[]).await));
     let policies = PolicySource { digest: "d".into(), files: [("a.cedar".into(), "forbid(...);".into())].into() };
-    assert!(stale_error(store.set_policies(stale, &policies, None, &Rule(irq_even)).await));
+    assert!(stale_error(store.set_policies(stale, &policies, None, &Rule(irq_even), &[]).await));
     assert!(stale_error(store.reindex(stale, Some(NOW), &Rule(irq_even)).await));
     assert_eq!(store.state().await.unwrap(), before);
 }
@@ -805,7 +809,7 @@ async fn apply_set_policies_and_reindex_rebuild_the_index(fixture: &Fixture) {
     assert_eq!(listed_all(store, "IRQ", TopSecret).await, [2, 4, 6]);
 
     let until = NOW + Duration::days(30);
-    let version = store.apply(1, &coalition(), NOW, Some(until), &Rule(irq_odd)).await.unwrap();
+    let version = store.apply(1, &coalition(), NOW, Some(until), &Rule(irq_odd), &[]).await.unwrap();
     assert_eq!(version, 2);
     assert_eq!(listed_all(store, "IRQ", TopSecret).await, [1, 3, 5]);
     assert_eq!(listed_all(store, "USA", Unclassified).await, [1, 2, 3, 4, 5, 6]);
@@ -816,7 +820,7 @@ async fn apply_set_policies_and_reindex_rebuild_the_index(fixture: &Fixture) {
         digest: "sha256:abc".into(),
         files: [("local.cedar".into(), "forbid(principal, action, resource);".into())].into(),
     };
-    let version = store.set_policies(version, &policies, None, &Rule(nobody)).await.unwrap();
+    let version = store.set_policies(version, &policies, None, &Rule(nobody), &[]).await.unwrap();
     assert_eq!(version, 3);
     assert!(listed_all(store, "IRQ", TopSecret).await.is_empty());
     assert!(listed_all(store, "USA", TopSecret).await.is_empty());
@@ -883,7 +887,7 @@ async fn concurrent_writers_with_one_version_succeed_once(fixture: &Fixture) {
     for i in 0..6 {
         let store = if i % 2 == 0 { fixture.store.clone() } else { other.clone() };
         tasks.push(tokio::spawn(async move {
-            store.apply(version, &coalition(), NOW, None, &Rule(irq_even)).await.map(|_| ())
+            store.apply(version, &coalition(), NOW, None, &Rule(irq_even), &[]).await.map(|_| ())
         }));
     }
     let mut applied_ok = 0;
@@ -1075,12 +1079,20 @@ async fn deliveries_events_and_approvals_round_trip(fixture: &Fixture) {
         object_version: object.version,
         portions: [0, 2].into_iter().collect(),
         channel: "taxii".into(),
+        rendering: [at.second(); 32],
     };
-    store.record_deliveries(&[delivery(&first, NOW), delivery(&second, NOW + Duration::hours(1))]).await.unwrap();
+    let deliveries = [delivery(&first, NOW), delivery(&second, NOW + Duration::hours(1))];
+    // A delivery without its ledger entry is refused, and nothing is stored.
+    assert!(store.record_deliveries(&deliveries, &[b"one".to_vec()]).await.is_err());
+    assert_eq!(store.ledger_head().await.unwrap().size, 0);
+    let first_index = store.record_deliveries(&deliveries, &[b"one".to_vec(), b"two".to_vec()]).await.unwrap();
+    assert_eq!(first_index, Some(0));
     let records = store.deliveries(&code("IRQ"), NOW + Duration::minutes(1)).await.unwrap();
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].delivery, delivery(&second, NOW + Duration::hours(1)));
     assert_eq!(records[0].facts, second.facts);
+    assert_eq!(records[0].ledger_index, Some(1));
+    assert_eq!(store.ledger_entries(1, 2).await.unwrap(), vec![(1, b"two".to_vec())]);
     assert!(store.deliveries(&code("SYR"), NOW).await.unwrap().is_empty());
 
     let event = |kind, party: &str, at| tearline_store::OnwardEvent {
@@ -1111,8 +1123,15 @@ async fn deliveries_events_and_approvals_round_trip(fixture: &Fixture) {
         decided_at: Some(NOW),
         expires_at: Some(NOW + Duration::days(1)),
     };
-    let change = tearline_store::OnwardChange { objects: Vec::new(), events: events.clone(), approvals: vec![approval.clone()] };
+    let change = tearline_store::OnwardChange {
+        objects: Vec::new(),
+        events: events.clone(),
+        approvals: vec![approval.clone()],
+        ledger: vec![b"approved".to_vec()],
+    };
     store.change_onward(version, &change).await.unwrap();
+    // The change's entry is in the log, after the deliveries'.
+    assert_eq!(store.ledger_entries(0, 10).await.unwrap().last(), Some(&(2, b"approved".to_vec())));
     assert_eq!(store.onward_events(&code("USA"), None, NOW).await.unwrap(), events);
     assert_eq!(store.onward_events(&code("USA"), Some(&code("SYR")), NOW).await.unwrap(), events[1..]);
     assert!(store.onward_events(&code("IRQ"), None, NOW).await.unwrap().is_empty());
@@ -1163,4 +1182,127 @@ async fn sketches_are_found_only_in_text_released_to_the_party_by_others(fixture
     assert_eq!(store.sketch_matches(&code("IRQ"), &[7, u64::MAX, 9], 10).await.unwrap(), vec![(first.seq, 1, 2)]);
     assert!(store.sketch_matches(&code("IRQ"), &[9], 10).await.unwrap().is_empty());
     assert!(store.sketch_matches(&code("USA"), &[7], 10).await.unwrap().is_empty(), "its own text");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The ledger
+
+fn entries(from: usize, count: usize) -> Vec<Vec<u8>> {
+    (from..from + count).map(|i| format!("entry {i}").into_bytes()).collect()
+}
+
+/// The root of `entries` computed from scratch, in memory, by the ledger crate.
+fn root_of(entries: &[Vec<u8>]) -> tearline_ledger::Hash {
+    let slices: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
+    tearline_ledger::append(0, &slices, &std::collections::HashMap::new()).unwrap().root
+}
+
+async fn ledger_appends_keep_entries_tree_and_head_together(fixture: &Fixture) {
+    let store = &fixture.store;
+    let mut all = Vec::new();
+    // Batches of many sizes, crossing tile and subtree boundaries.
+    for count in [1, 2, 5, 250, 13, 1, 300] {
+        let batch = entries(all.len(), count);
+        let first = store.append_ledger(&batch).await.unwrap();
+        assert_eq!(first, all.len() as u64);
+        all.extend(batch);
+        let head = store.ledger_head().await.unwrap();
+        assert_eq!(head.size, all.len() as u64);
+        assert_eq!(head.root, root_of(&all));
+    }
+    let stored = store.ledger_entries(0, all.len() as u64 + 10).await.unwrap();
+    assert_eq!(stored.len(), all.len());
+    assert!(stored.iter().enumerate().all(|(i, (index, bytes))| *index == i as u64 && *bytes == all[i]));
+    // Every stored hash of the tree is there: a root and a proof can be read at any size.
+    let size = all.len() as u64;
+    let count = tearline_ledger::stored_hash_count(size);
+    assert_eq!(store.ledger_hash_range(0, count).await.unwrap().len() as u64, count);
+    for at in [1, 7, 256, 300, size] {
+        let known = store.ledger_hashes(&tearline_ledger::root_needs(at)).await.unwrap();
+        assert_eq!(tearline_ledger::root(at, &known).unwrap(), root_of(&all[..at as usize]));
+    }
+    // Nothing to append is no change.
+    assert_eq!(store.append_ledger(&[]).await.unwrap(), size);
+    assert_eq!(store.ledger_head().await.unwrap().size, size);
+}
+
+async fn ledger_entries_go_with_the_change_or_not_at_all(fixture: &Fixture) {
+    let store = &fixture.store;
+    let version = applied(store).await;
+    assert_eq!(store.ledger_head().await.unwrap().size, 0);
+    // Refused changes leave the log as it was.
+    let stale = tearline_store::OnwardChange { ledger: entries(0, 3), ..Default::default() };
+    assert!(store.change_onward(version - 1, &stale).await.is_err());
+    assert!(store.apply(version - 1, &coalition(), NOW, None, &Rule(nobody), &entries(0, 2)).await.is_err());
+    let policies = PolicySource::default();
+    assert!(store.set_policies(version - 1, &policies, None, &Rule(nobody), &entries(0, 2)).await.is_err());
+    assert_eq!(store.ledger_head().await.unwrap().size, 0);
+    assert!(store.ledger_entries(0, 100).await.unwrap().is_empty());
+    // Accepted ones append theirs, in order.
+    let version = store.apply(version, &coalition(), NOW, None, &Rule(nobody), &entries(0, 2)).await.unwrap();
+    let version = store.set_policies(version, &policies, None, &Rule(nobody), &entries(2, 1)).await.unwrap();
+    let change = tearline_store::OnwardChange { ledger: entries(3, 2), ..Default::default() };
+    store.change_onward(version, &change).await.unwrap();
+    let stored: Vec<Vec<u8>> = store.ledger_entries(0, 100).await.unwrap().into_iter().map(|(_, e)| e).collect();
+    assert_eq!(stored, entries(0, 5));
+    assert_eq!(store.ledger_head().await.unwrap().root, root_of(&entries(0, 5)));
+}
+
+async fn concurrent_ledger_appends_make_one_log(fixture: &Fixture) {
+    let store = &fixture.store;
+    let mut writers = tokio::task::JoinSet::new();
+    for writer in 0..8 {
+        let store = store.clone();
+        writers.spawn(async move {
+            for round in 0..5 {
+                store.append_ledger(&entries(writer * 1000 + round * 10, 1 + round)).await.unwrap();
+            }
+        });
+    }
+    while let Some(done) = writers.join_next().await {
+        done.unwrap();
+    }
+    let head = store.ledger_head().await.unwrap();
+    assert_eq!(head.size, 8 * (1 + 2 + 3 + 4 + 5));
+    let stored: Vec<(u64, Vec<u8>)> = store.ledger_entries(0, head.size + 1).await.unwrap();
+    assert!(stored.iter().enumerate().all(|(i, (index, _))| *index == i as u64), "indexes are contiguous");
+    let bytes: Vec<Vec<u8>> = stored.into_iter().map(|(_, e)| e).collect();
+    // Whatever the interleaving, the tree is that of the entries in index order.
+    assert_eq!(head.root, root_of(&bytes));
+    let mut distinct = bytes.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), bytes.len());
+}
+
+async fn checkpoints_cosignatures_and_witnessed_logs_round_trip(fixture: &Fixture) {
+    let store = &fixture.store;
+    assert_eq!(store.latest_checkpoint().await.unwrap(), None);
+    store.add_checkpoint(3, "three", NOW).await.unwrap();
+    store.add_checkpoint(7, "seven", NOW).await.unwrap();
+    // One checkpoint per size: a second of the same size is ignored.
+    store.add_checkpoint(7, "other", NOW).await.unwrap();
+    store.add_checkpoint(5, "five", NOW).await.unwrap();
+    store.add_cosignature(7, "witness.example", "— witness.example AAAA\n", NOW).await.unwrap();
+    store.add_cosignature(7, "witness.example", "— witness.example BBBB\n", NOW).await.unwrap();
+    let latest = store.latest_checkpoint().await.unwrap().unwrap();
+    assert_eq!(latest.size, 7);
+    assert_eq!(latest.note, "seven");
+    assert_eq!(latest.cosignatures, vec!["— witness.example BBBB\n".to_string()]);
+    let sizes: Vec<u64> = store.checkpoints().await.unwrap().iter().map(|c| c.size).collect();
+    assert_eq!(sizes, vec![3, 5, 7]);
+
+    assert_eq!(store.witnessed("hub.example/log").await.unwrap(), None);
+    store.keep_witnessed("hub.example/log", "key-a", "note 1", NOW).await.unwrap();
+    store.keep_witnessed("hub.example/log", "key-a", "note 2", NOW).await.unwrap();
+    assert_eq!(store.witnessed("hub.example/log").await.unwrap(), Some(("key-a".into(), "note 2".into())));
+    let fork = tearline_store::Fork {
+        origin: "hub.example/log".into(),
+        kept: "note 2".into(),
+        seen: "note 3".into(),
+        reason: "roots differ".into(),
+        found_at: NOW,
+    };
+    store.record_fork(&fork).await.unwrap();
+    assert_eq!(store.forks().await.unwrap(), vec![fork]);
 }

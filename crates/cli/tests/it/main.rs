@@ -5,6 +5,7 @@
 mod cli;
 mod common;
 mod crash;
+mod ledger;
 mod onward;
 mod onward_properties;
 mod oracle;

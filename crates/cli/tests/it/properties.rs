@@ -210,7 +210,7 @@ pub(crate) struct Fixture {
 pub(crate) async fn fixture(now: OffsetDateTime) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqlStore::open_sqlite(dir.path()).await.unwrap());
-    tearline_hub::init(store.as_ref()).await.unwrap();
+    tearline_hub::init(store.as_ref(), None).await.unwrap();
     let hub = Hub::open(store, None, now).await.unwrap();
     Fixture { _dir: dir, hub }
 }

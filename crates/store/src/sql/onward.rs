@@ -66,6 +66,7 @@ impl SqlStore {
             }
         }
         insert_events(self.backend, conn, &change.events).await?;
+        super::ledger::append(self.backend, conn, &change.ledger).await?;
         for approval in &change.approvals {
             upsert_approval(conn, approval).await?;
         }
@@ -165,29 +166,40 @@ impl SqlStore {
         Ok(matches)
     }
 
-    pub(super) async fn insert_deliveries(&self, deliveries: &[Delivery]) -> Result<()> {
+    pub(super) async fn insert_deliveries(&self, deliveries: &[Delivery], ledger: &[Vec<u8>]) -> Result<Option<u64>> {
+        if deliveries.len() != ledger.len() {
+            return Err(StoreError::Unstorable {
+                what: "deliveries",
+                reason: format!("{} deliveries but {} ledger entries", deliveries.len(), ledger.len()),
+            });
+        }
         if deliveries.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let mut tx = self.begin_write().await?;
+        let first = super::ledger::append(self.backend, &mut tx.tx, ledger).await?.unwrap_or_default();
+        let mut index = first;
         for chunk in deliveries.chunks(ROWS_PER_INSERT) {
             let rows: Vec<String> = (0..chunk.len())
                 .map(|row| {
-                    let p = |n: usize| self.backend.parameter_list(row * 7 + n, 1);
+                    let p = |n: usize| self.backend.parameter_list(row * 9 + n, 1);
                     format!(
-                        "({}, {}, {}, (SELECT seq FROM objects WHERE id = {} AND version = {}), {}, {})",
+                        "({}, {}, {}, (SELECT seq FROM objects WHERE id = {} AND version = {}), {}, {}, {}, {})",
                         p(1),
                         p(2),
                         p(3),
                         p(4),
                         p(5),
                         p(6),
-                        p(7)
+                        p(7),
+                        p(8),
+                        p(9)
                     )
                 })
                 .collect();
             let sql = format!(
-                "INSERT INTO deliveries (at, party, user_name, object_seq, portions, channel) VALUES {}",
+                "INSERT INTO deliveries (at, party, user_name, object_seq, portions, channel, ledger_index, rendering) \
+                 VALUES {}",
                 rows.join(", ")
             );
             let mut query = sqlx::query(&sql);
@@ -199,12 +211,15 @@ impl SqlStore {
                     .bind(delivery.object_id.as_str())
                     .bind(timestamp(delivery.object_version)?)
                     .bind(delivery.portions.as_bytes())
-                    .bind(delivery.channel.as_str());
+                    .bind(delivery.channel.as_str())
+                    .bind(super::ledger::to_i64(index)?)
+                    .bind(delivery.rendering.to_vec());
+                index += 1;
             }
             query.execute(&mut *tx.tx).await.map_err(db("recording deliveries"))?;
         }
         tx.tx.commit().await.map_err(db("committing deliveries"))?;
-        Ok(())
+        Ok(Some(first))
     }
 
     pub(super) async fn query_deliveries(
@@ -213,8 +228,8 @@ impl SqlStore {
         since: time::OffsetDateTime,
     ) -> Result<Vec<DeliveryRecord>> {
         let rows = sqlx::query(
-            "SELECT d.at, d.party, d.user_name, d.object_seq, d.portions, d.channel, o.id, o.version, o.facts \
-             FROM deliveries d JOIN objects o ON o.seq = d.object_seq \
+            "SELECT d.at, d.party, d.user_name, d.object_seq, d.portions, d.channel, o.id, o.version, o.facts, \
+             d.ledger_index, d.rendering FROM deliveries d JOIN objects o ON o.seq = d.object_seq \
              WHERE d.party = $1 AND d.at >= $2 ORDER BY d.seq",
         )
         .bind(party.as_str())
@@ -234,7 +249,15 @@ impl SqlStore {
                         object_version: parse_timestamp(&get::<String>(row, 7)?)?,
                         portions: PortionSet::from_bytes(get(row, 4)?),
                         channel: get(row, 5)?,
+                        rendering: get::<Option<Vec<u8>>>(row, 10)?
+                            .map(<[u8; 32]>::try_from)
+                            .transpose()
+                            .map_err(|_| StoreError::Corrupt(format!("rendering digest of a delivery of {seq}")))?
+                            .unwrap_or_default(),
                     },
+                    ledger_index: get::<Option<i64>>(row, 9)?
+                        .map(|index| super::ledger::to_u64(index, "ledger index"))
+                        .transpose()?,
                     facts: serde_json::from_str(&get::<String>(row, 8)?)
                         .map_err(|e| StoreError::Corrupt(format!("release facts of object {seq}: {e}")))?,
                 })
