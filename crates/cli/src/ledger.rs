@@ -352,9 +352,12 @@ fn entries_tile_of(index: u64, size: u64) -> TileRef {
 async fn witness(hub: &Hub, watch: &[String], interval: f64, once: bool) -> anyhow::Result<()> {
     let interval = Duration::from_secs_f64(interval.max(0.1));
     let mut forked = false;
+    // Each fork is told once, however many rounds see it again.
+    let mut told = std::collections::HashSet::new();
     loop {
         for url in watch {
             match witness_round(hub, url).await {
+                Ok(Some(fork)) if !told.insert((fork.origin.clone(), fork.seen.clone())) => forked = true,
                 Ok(Some(fork)) => {
                     forked = true;
                     eprintln!(

@@ -422,7 +422,10 @@ impl Hub {
             }
             WitnessVerdict::Fork { kept, seen, reason } => {
                 let fork = Fork { origin: checkpoint.origin, kept, seen, reason, found_at: now };
-                self.store.record_fork(&fork).await?;
+                let known = self.store.forks().await?;
+                if !known.iter().any(|f| f.origin == fork.origin && f.kept == fork.kept && f.seen == fork.seen) {
+                    self.store.record_fork(&fork).await?;
+                }
                 Ok(Witnessed::Fork(fork))
             }
         }
