@@ -28,10 +28,15 @@ pub async fn run(listen: &str, no_serve: bool) -> anyhow::Result<()> {
     println!("\nus-analyst submitted examples/route-clearance.md as {id}\n");
 
     let mut views: Vec<(String, Option<Rendering>)> = Vec::new();
+    let mut receipts = Vec::new();
     for name in USERS {
         let user = hub.user(name).await?;
         let label = format!("{name} ({}, {})", user.party, user.clearance.abbreviation());
-        views.push((label, hub.view(&user, &id, now).await.ok()));
+        let viewed = hub.view_with_receipt(&user, &id, now).await.ok();
+        if let Some((_, receipt)) = &viewed {
+            receipts.push((name, receipt.first));
+        }
+        views.push((label, viewed.map(|(rendering, _)| rendering)));
     }
     print_side_by_side(&author_view(&hub, &id, now).await?, &views);
 
@@ -42,6 +47,12 @@ pub async fn run(listen: &str, no_serve: bool) -> anyhow::Result<()> {
             None => println!("(nothing: the report does not exist for this user, 404 like any unknown id)\n"),
         }
     }
+
+    println!("The dissemination ledger: every view above is an entry of a signed Merkle log.");
+    for (name, index) in &receipts {
+        println!("  {name:<11} receipt for ledger entry {index}");
+    }
+    print!("Checkpoint (C2SP signed note):\n{}", hub.make_checkpoint(now).await?);
 
     let mut tokens = Vec::new();
     for name in USERS {
@@ -75,12 +86,17 @@ pub async fn run(listen: &str, no_serve: bool) -> anyhow::Result<()> {
         "  .venv/bin/python -c \"from taxii2client.v21 import Server; print(Server('{base}/taxii2/', user='iq', password='{}').api_roots[0].collections)\"",
         token_of("iq-analyst")
     );
+    println!("\nThe ledger (no token needed):");
+    println!("  curl -s {base}/ledger/checkpoint");
+    println!("  curl -s {base}/v1/ledger/proof/inclusion?index=0\\&size=1");
+    println!("  curl -si -H 'Authorization: Bearer {}' {base}/v1/reports/{id} | grep -i tearline-   # the receipt", token_of("iq-analyst"));
+    println!("  tearline ledger check --url {base} --state /tmp/tearline-demo-check.json");
 
     if no_serve {
         return Ok(());
     }
     println!("\nServing on {base} until Ctrl-C.");
-    crate::serve(hub, listen, None).await
+    crate::serve(hub, listen, None, std::time::Duration::from_secs(1)).await
 }
 
 /// The author's full view: every portion, to label the rows.

@@ -191,8 +191,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { listen, witnesses, checkpoint_interval } => {
             init_tracing();
             let hub = Arc::new(open_hub(&cli).await?.with_witnesses(witnesses.clone())?);
-            tokio::spawn(make_checkpoints(Arc::clone(&hub), Duration::from_secs_f64(checkpoint_interval.max(0.01))));
-            serve(hub, listen, None).await
+            serve(hub, listen, None, Duration::from_secs_f64(checkpoint_interval.max(0.01))).await
         }
         Command::Report(ReportCommand::Submit { file, user }) => {
             let text = read(file)?;
@@ -338,9 +337,16 @@ async fn make_checkpoints(hub: Arc<Hub>, interval: Duration) {
     }
 }
 
-/// Serves `hub` until Ctrl-C or SIGTERM; `ready` is told the bound address.
-async fn serve(hub: Arc<Hub>, listen: &str, ready: Option<&dyn Fn(std::net::SocketAddr)>) -> anyhow::Result<()> {
+/// Serves `hub` until Ctrl-C or SIGTERM, signing a ledger checkpoint every `checkpoint_interval`;
+/// `ready` is told the bound address.
+async fn serve(
+    hub: Arc<Hub>,
+    listen: &str,
+    ready: Option<&dyn Fn(std::net::SocketAddr)>,
+    checkpoint_interval: Duration,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    tokio::spawn(make_checkpoints(Arc::clone(&hub), checkpoint_interval));
     let address = listener.local_addr()?;
     match ready {
         Some(tell) => tell(address),
