@@ -89,7 +89,10 @@ pub async fn run(listen: &str, no_serve: bool) -> anyhow::Result<()> {
     println!("\nThe ledger (no token needed):");
     println!("  curl -s {base}/ledger/checkpoint");
     println!("  curl -s {base}/v1/ledger/proof/inclusion?index=0\\&size=1");
-    println!("  curl -si -H 'Authorization: Bearer {}' {base}/v1/reports/{id} | grep -i tearline-   # the receipt", token_of("iq-analyst"));
+    println!(
+        "  curl -si -H 'Authorization: Bearer {}' {base}/v1/reports/{id} | grep -i tearline-   # the receipt",
+        token_of("iq-analyst")
+    );
     println!("  tearline ledger check --url {base} --state /tmp/tearline-demo-check.json");
 
     if no_serve {

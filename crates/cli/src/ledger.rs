@@ -76,7 +76,9 @@ pub async fn run(hub: &Hub, command: &LedgerCommand) -> anyhow::Result<()> {
             println!("{answer:#}");
             Ok(())
         }
-        LedgerCommand::Check { url, key, receipt, state } => check(url, key.as_deref(), receipt, state.as_deref()).await,
+        LedgerCommand::Check { url, key, receipt, state } => {
+            check(url, key.as_deref(), receipt, state.as_deref()).await
+        }
         LedgerCommand::Witness { watch, interval, once } => witness(hub, watch, *interval, *once).await,
     }
 }
@@ -171,7 +173,8 @@ impl Remote {
     }
 
     async fn consistency(&self, from: u64, to: u64) -> anyhow::Result<Vec<Hash>> {
-        let body: serde_json::Value = self.get(&format!("/v1/ledger/proof/consistency?from={from}&to={to}")).await?.json().await?;
+        let body: serde_json::Value =
+            self.get(&format!("/v1/ledger/proof/consistency?from={from}&to={to}")).await?.json().await?;
         let hashes = body.get("proof").and_then(|p| p.as_array()).context("a consistency proof without `proof`")?;
         hashes
             .iter()
@@ -251,8 +254,12 @@ async fn check(url: &str, key: Option<&str>, receipts: &[PathBuf], state: Option
         for (path, note) in receipt_notes {
             let receipt = tearline_ledger::verify_receipt(&note, &verifier)
                 .map_err(|e| anyhow::anyhow!("receipt {}: does not verify: {e}", path.display()))?;
-            let range = receipt_in_log(&receipt, &checked, &tiles).with_context(|| format!("receipt {}", path.display()))?;
-            reports.push(format!("receipt {}: entries {range} are in the log and hold the renderings it binds", path.display()));
+            let range =
+                receipt_in_log(&receipt, &checked, &tiles).with_context(|| format!("receipt {}", path.display()))?;
+            reports.push(format!(
+                "receipt {}: entries {range} are in the log and hold the renderings it binds",
+                path.display()
+            ));
         }
         Ok(reports)
     })
@@ -395,8 +402,8 @@ async fn witness_round(hub: &Hub, url: &str) -> anyhow::Result<Option<tearline_s
     };
     match hub.witness(&note, &key, &proof, now()).await? {
         Witnessed::Cosigned { checkpoint, line } => {
-            let cosigned = tearline_ledger::with_signature_lines(&checkpoint.note, &[line])
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let cosigned =
+                tearline_ledger::with_signature_lines(&checkpoint.note, &[line]).map_err(|e| anyhow::anyhow!("{e}"))?;
             remote.cosign(&cosigned).await?;
             println!("cosigned {} at {} entries", checkpoint.origin, checkpoint.size);
             Ok(None)

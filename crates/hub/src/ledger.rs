@@ -3,12 +3,12 @@
 //! answers; signed checkpoints; proofs and C2SP tiles; cosignatures from witnesses; verification
 //! of the whole stored log; and the witness's side of watching another hub's log.
 
-use tearline_ledger::{
-    digest_text, Entry, Event, Finding, Hash, LogAudit, LogKey, SignedCheckpoint, TileRef, WitnessVerdict,
-};
 use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
+use tearline_ledger::{
+    digest_text, Entry, Event, Finding, Hash, LogAudit, LogKey, SignedCheckpoint, TileRef, WitnessVerdict,
+};
 use tearline_model::{PortionSet, User};
 use tearline_store::{Delivery, Fork, StoreError};
 use time::OffsetDateTime;
@@ -324,7 +324,8 @@ impl Hub {
         let mut kept = 0;
         for witness in &self.ledger.witnesses {
             let name = witness.split('+').next().unwrap_or_default();
-            let lines = tearline_ledger::signature_lines_by(note, name).map_err(|e| HubError::Invalid(e.to_string()))?;
+            let lines =
+                tearline_ledger::signature_lines_by(note, name).map_err(|e| HubError::Invalid(e.to_string()))?;
             for line in lines {
                 let alone = format!("{bare}\n{line}");
                 if tearline_ledger::verify_cosignature(&alone, witness).is_ok() {
@@ -346,18 +347,22 @@ impl Hub {
         let head = self.store.ledger_head().await?;
         let checkpoints = self.store.checkpoints().await?;
         let mut audit = LogAudit::with_checkpoints(checkpoints.iter().map(|c| c.size).collect());
-        // Rows beyond the recorded size are read too: an entry inserted at the end is a finding.
+        // Rows just beyond the recorded size are read too: an entry inserted at the end is a finding.
         let mut from = 0;
         loop {
             let entries = self.store.ledger_entries(from, from.saturating_add(VERIFY_CHUNK)).await?;
             let Some(&(last, _)) = entries.last() else {
-                // A gap of a whole chunk: look for anything after it.
-                let rest = self.store.ledger_entries(from, u64::MAX >> 1).await?;
-                if rest.is_empty() {
-                    break;
+                if from < head.size {
+                    // A whole chunk missing inside the log: its first entry was removed.
+                    let finding = Some(Finding::Removed { index: from });
+                    return Ok(LedgerVerification {
+                        size: head.size,
+                        root: head.root,
+                        checkpoints: checkpoints.len(),
+                        finding,
+                    });
                 }
-                from = rest.first().map_or(from, |(index, _)| *index);
-                continue;
+                break;
             };
             let stored_from = tearline_ledger::stored_hash_count(from);
             let stored_to = tearline_ledger::stored_hash_count(last + 1);

@@ -14,8 +14,7 @@ use tearline_model::{
 };
 use tearline_policy::{Decider, Policies, PolicyError, PortionFacts, Reason};
 use tearline_store::{
-    coalition_of, Added, HubState, MarkingUse, NewObject, PolicySource, Reindexer, ReportSummary, Store,
-    StoreError,
+    coalition_of, Added, HubState, MarkingUse, NewObject, PolicySource, Reindexer, ReportSummary, Store, StoreError,
 };
 use time::OffsetDateTime;
 use tokio::sync::RwLock;
@@ -28,7 +27,7 @@ pub mod taxii;
 
 pub use coalition_file::ApplyError;
 pub use ledger::{LedgerVerification, Proof, Receipt, Witnessed};
-pub use onward::{ApprovalView, OnwardRecord, ReceivedRecord, RecallOutcome, ShareOutcome, ShareRequest};
+pub use onward::{ApprovalView, OnwardRecord, RecallOutcome, ReceivedRecord, ShareOutcome, ShareRequest};
 pub use provenance::{DerivedNote, PassageNote};
 pub use tearline_store::{Backend, SqlStore};
 
@@ -319,7 +318,10 @@ impl Hub {
             let recorded = changes
                 .iter()
                 .map(|change| {
-                    ledger::entry(now, tearline_ledger::Event::Coalition { change: change.clone(), state: state.clone() })
+                    ledger::entry(
+                        now,
+                        tearline_ledger::Event::Coalition { change: change.clone(), state: state.clone() },
+                    )
                 })
                 .collect::<Result<Vec<_>>>()?;
             let indexer = Indexer(&decider);
@@ -360,13 +362,12 @@ impl Hub {
     /// Stores a portion-marked report written by `author`: its id, and what it derives from
     /// (declared `SOURCES:`, or released text of another party it reuses). Atomic.
     pub async fn submit_report(&self, author: &User, text: &str, now: OffsetDateTime) -> Result<Submitted> {
-        let mut submitted =
-            self.submit_all(author, &[text.to_string()], now).await.map_err(|error| match error {
-                HubError::Rejected(message) => {
-                    HubError::Rejected(message.trim_start_matches("report 0 of the batch: ").to_string())
-                }
-                other => other,
-            })?;
+        let mut submitted = self.submit_all(author, &[text.to_string()], now).await.map_err(|error| match error {
+            HubError::Rejected(message) => {
+                HubError::Rejected(message.trim_start_matches("report 0 of the batch: ").to_string())
+            }
+            other => other,
+        })?;
         submitted.pop().ok_or(HubError::Busy)
     }
 
@@ -387,8 +388,7 @@ impl Hub {
             for (index, (text, id)) in texts.iter().zip(&ids).enumerate() {
                 let (report, declared) =
                     parse_report(&snapshot, author, text, id.clone(), now).map_err(|error| in_batch(index, error))?;
-                let sources =
-                    self.declared_sources(author, &declared).await.map_err(|error| in_batch(index, error))?;
+                let sources = self.declared_sources(author, &declared).await.map_err(|error| in_batch(index, error))?;
                 parsed.push((report, sources));
             }
             let portion_texts: Vec<Vec<(usize, String)>> = parsed
@@ -421,15 +421,8 @@ impl Hub {
                 }
                 let facts = derivation.facts;
                 let entries = snapshot.decider.release_entries_for_coalition(&facts);
-                let events = provenance::derivation_events(
-                    author,
-                    &report.id,
-                    report.created,
-                    &sources,
-                    &tried,
-                    &entries,
-                    now,
-                );
+                let events =
+                    provenance::derivation_events(author, &report.id, report.created, &sources, &tried, &entries, now);
                 notes.push(derivation.notes);
                 let stix = stix::report_to_stix(&report);
                 objects.push(NewObject {
@@ -467,7 +460,11 @@ impl Hub {
                     {
                         return Err(HubError::Store(StoreError::Duplicate(ids[object].clone())));
                     }
-                    return Ok(ids.into_iter().zip(notes).map(|(id, derived_from)| Submitted { id, derived_from }).collect());
+                    return Ok(ids
+                        .into_iter()
+                        .zip(notes)
+                        .map(|(id, derived_from)| Submitted { id, derived_from })
+                        .collect());
                 }
             }
         }
@@ -482,11 +479,17 @@ impl Hub {
 
     /// [`Hub::view`], with the receipt of the release (the ledger entry binds the digest of
     /// [`rendering_json`]; the other forms of a rendering present the same content).
-    pub async fn view_with_receipt(&self, viewer: &User, id: &str, now: OffsetDateTime) -> Result<(Rendering, Receipt)> {
+    pub async fn view_with_receipt(
+        &self,
+        viewer: &User,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<(Rendering, Receipt)> {
         let rendering = self.render_report(viewer, id, now).await?;
         let shown = std::iter::once(0).chain(rendering.paragraphs.iter().map(|(i, _)| i + 1)).collect();
         let json = rendering_json(&rendering);
-        let given = ledger::Given { object_id: &rendering.id, version: rendering.created, portions: shown, rendering: &json };
+        let given =
+            ledger::Given { object_id: &rendering.id, version: rendering.created, portions: shown, rendering: &json };
         let receipt = self.deliver(viewer, &[given], "rest", now).await?.ok_or(HubError::NotFound)?;
         Ok((rendering, receipt))
     }

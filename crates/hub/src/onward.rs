@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use serde::Serialize;
-use tearline_model::{stix, Approval, Code, Coalition, PortionSet, ReleaseEntry, ReleaseFacts, Share, User};
+use tearline_model::{stix, Approval, Coalition, Code, PortionSet, ReleaseEntry, ReleaseFacts, Share, User};
 use tearline_policy::{PortionFacts, Reason};
 use tearline_store::{
     ApprovalRecord, ApprovalStatus, FactsUpdate, OnwardChange, OnwardEvent, OnwardKind, StoreError, StoredObject,
@@ -118,7 +118,13 @@ impl Hub {
     /// its own agreements (DESIGN.md section 3, onward release). The answer says, per party named,
     /// which portions it now receives and why the others are refused; every originator concerned
     /// gets the event. A share that releases nothing is recorded but not kept.
-    pub async fn share(&self, viewer: &User, request: &ShareRequest, channel: &str, now: OffsetDateTime) -> Result<ShareOutcome> {
+    pub async fn share(
+        &self,
+        viewer: &User,
+        request: &ShareRequest,
+        channel: &str,
+        now: OffsetDateTime,
+    ) -> Result<ShareOutcome> {
         for _ in 0..STALE_RETRIES {
             let snapshot = self.current(now).await?;
             let (stored, entry) = self.received_version(viewer, &request.object, request.version).await?;
@@ -346,7 +352,9 @@ impl Hub {
                 .filter(|v| {
                     let same = |at: OffsetDateTime| stix::timestamp(v.version) == stix::timestamp(at);
                     // Marking definitions go with the objects using them: recalling those is enough.
-                    v.object_type != "marking-definition" && v.facts.originator == viewer.party && version.is_none_or(same)
+                    v.object_type != "marking-definition"
+                        && v.facts.originator == viewer.party
+                        && version.is_none_or(same)
                 })
                 .collect();
             if own.is_empty() {
@@ -417,7 +425,12 @@ impl Hub {
 
     /// Every delivery to `party` since `since` of content the caller's party originated (or
     /// that derives from it), oldest first.
-    pub async fn audit_received(&self, viewer: &User, party: &str, since: OffsetDateTime) -> Result<Vec<ReceivedRecord>> {
+    pub async fn audit_received(
+        &self,
+        viewer: &User,
+        party: &str,
+        since: OffsetDateTime,
+    ) -> Result<Vec<ReceivedRecord>> {
         let party = Code::new(party).map_err(|e| HubError::Invalid(e.to_string()))?;
         let records = self.store.deliveries(&party, since).await?;
         Ok(records
@@ -443,7 +456,12 @@ impl Hub {
     /// Every attempt since `since` by `party` (every party: `None`) to pass on the caller's
     /// party's content, or content derived or copied from it, with its outcome; and the
     /// approvals asked and decided, and recalls.
-    pub async fn audit_onward(&self, viewer: &User, party: Option<&str>, since: OffsetDateTime) -> Result<Vec<OnwardRecord>> {
+    pub async fn audit_onward(
+        &self,
+        viewer: &User,
+        party: Option<&str>,
+        since: OffsetDateTime,
+    ) -> Result<Vec<OnwardRecord>> {
         let party = party.map(Code::new).transpose().map_err(|e| HubError::Invalid(e.to_string()))?;
         let events = self.store.onward_events(&viewer.party, party.as_ref(), since).await?;
         Ok(events.into_iter().map(onward_record).collect())

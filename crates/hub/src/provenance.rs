@@ -68,9 +68,7 @@ impl Hub {
         let mut sources = Vec::new();
         for id in declared.iter().collect::<BTreeSet<_>>() {
             let (object, entry) = self.received_version(author, id, None).await.map_err(|error| match error {
-                HubError::NotFound => {
-                    HubError::Rejected(format!("the source `{id}` is not an object released to you"))
-                }
+                HubError::NotFound => HubError::Rejected(format!("the source `{id}` is not an object released to you")),
                 other => other,
             })?;
             if object.facts.is_originator(&author.party) && object.facts.ancestors.is_empty() {
@@ -151,7 +149,8 @@ pub(crate) fn derive(own: &ReleaseFacts, sources: &[SourceUse]) -> Derivation {
     for source in sources {
         let Some(inherited) = source.inherited() else { continue };
         facts.derive_from(&source.object.facts, &inherited);
-        inherited_all = Some(inherited_all.map_or_else(|| inherited.clone(), |all| all.restricted_by(&inherited.standalone())));
+        inherited_all =
+            Some(inherited_all.map_or_else(|| inherited.clone(), |all| all.restricted_by(&inherited.standalone())));
         notes.push(DerivedNote {
             source: source.object.id.clone(),
             version: crate::taxii::taxii_timestamp(source.object.version),
@@ -209,11 +208,7 @@ pub(crate) fn derivation_events(
 /// passage that counts as reuse can be neither a source nor a copy: it gets none, so that short
 /// stock texts (an indicator's one-line description) do not pile up under one hash.
 pub(crate) fn sketches(texts: &[(usize, String)]) -> Vec<(usize, Vec<u64>)> {
-    texts
-        .iter()
-        .map(|(portion, text)| (*portion, sketch(text)))
-        .filter(|(_, hashes)| !hashes.is_empty())
-        .collect()
+    texts.iter().map(|(portion, text)| (*portion, sketch(text))).filter(|(_, hashes)| !hashes.is_empty()).collect()
 }
 
 fn sketch(text: &str) -> Vec<u64> {
@@ -235,7 +230,11 @@ fn portion_text(snapshot: &Snapshot, object: &StoredObject, portion: usize) -> O
 }
 
 /// The prose of a STIX object by portion.
-pub(crate) fn object_texts(snapshot: &Snapshot, stix: &serde_json::Value, originator: &Code) -> Option<Vec<(usize, String)>> {
+pub(crate) fn object_texts(
+    snapshot: &Snapshot,
+    stix: &serde_json::Value,
+    originator: &Code,
+) -> Option<Vec<(usize, String)>> {
     let object = StixObject::parse(stix.clone()).ok()?;
     // Only where the portions are matters here: every marking may stand for nothing.
     let anything = |_: &str| Some(MarkingMeaning::Statement);

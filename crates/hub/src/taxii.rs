@@ -389,8 +389,11 @@ impl Hub {
         let parsed_objects: Vec<&StixObject> = parsed.iter().map(|(_, o)| o).collect();
         // Marking definitions come from the envelope itself or from the store. They never change
         // (STIX gives them no versions): one already stored must come again identical.
-        let posted: Vec<String> =
-            parsed_objects.iter().filter(|o| o.object_type() == "marking-definition").map(|o| o.id().to_string()).collect();
+        let posted: Vec<String> = parsed_objects
+            .iter()
+            .filter(|o| o.object_type() == "marking-definition")
+            .map(|o| o.id().to_string())
+            .collect();
         let stored: std::collections::BTreeMap<String, Value> =
             self.store.marking_definitions(&posted).await?.into_iter().map(|d| (d.id, d.stix)).collect();
         let mut definitions: std::collections::BTreeMap<String, Result<MarkingMeaning, String>> = Default::default();
@@ -519,8 +522,7 @@ impl Hub {
                 }
             }
         }
-        let referenced: Vec<String> =
-            declared.iter().flatten().cloned().collect::<BTreeSet<_>>().into_iter().collect();
+        let referenced: Vec<String> = declared.iter().flatten().cloned().collect::<BTreeSet<_>>().into_iter().collect();
         let originators = self.store.stored_originators(&referenced).await?;
         // Only references to objects of other parties count; ones the caller cannot see name nothing.
         let released = self.store.released_ids(&viewer.party, viewer.clearance, &referenced).await?;

@@ -9,13 +9,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use tearline_hub::{Hub, HubError, SqlStore};
+use tearline_ledger::Hash;
 use tearline_model::{Classification, Code, ReleaseEntry, ReleaseFacts, Report, User, UserName};
 use tearline_store::{
     Added, ApprovalRecord, Declared, Delivery, DeliveryRecord, Fork, HubState, LedgerHead, NewObject, ObjectQuery,
     OnwardChange, OnwardEvent, PolicySource, Reindexer, Released, ReportSummary, Result, StatusWrite, Store,
     StoredCheckpoint, StoredObject,
 };
-use tearline_ledger::Hash;
 use time::macros::datetime;
 use time::OffsetDateTime;
 

@@ -71,10 +71,7 @@ async fn checkpoint(State(state): State<AppState>) -> Result<Response, ApiError>
 async fn tile(State(state): State<AppState>, Path(path): Path<String>) -> Result<Response, ApiError> {
     let data = state.hub.ledger_tile(&format!("tile/{path}")).await?;
     // Full tiles never change; a partial tile of a width never changes either.
-    Ok((
-        [(CONTENT_TYPE, "application/octet-stream"), (CACHE_CONTROL, "public, max-age=31536000, immutable")],
-        data,
-    )
+    Ok(([(CONTENT_TYPE, "application/octet-stream"), (CACHE_CONTROL, "public, max-age=31536000, immutable")], data)
         .into_response())
 }
 
@@ -104,7 +101,8 @@ async fn inclusion(
     State(state): State<AppState>,
     query: Result<Query<InclusionQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::BadRequest(format!("expected ?index=N&size=M: {}", e.body_text())))?;
+    let Query(query) =
+        query.map_err(|e| ApiError::BadRequest(format!("expected ?index=N&size=M: {}", e.body_text())))?;
     Ok(Json(state.hub.inclusion_proof(query.index, query.size).await?).into_response())
 }
 

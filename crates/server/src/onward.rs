@@ -111,7 +111,11 @@ async fn approve(
     Ok(Json(approval).into_response())
 }
 
-async fn deny(State(state): State<AppState>, Caller(user): Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn deny(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let approval = state.hub.decide_approval(&user, &id, false, None, state.now()).await?;
     Ok(Json(approval).into_response())
 }

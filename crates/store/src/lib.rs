@@ -8,11 +8,11 @@
 use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
+use tearline_ledger::Hash;
 use tearline_model::{
     Agreement, Classification, Code, Collection, Embargo, Group, Party, PortionSet, ReleaseEntry, ReleaseFacts, Report,
     User, UserName,
 };
-use tearline_ledger::Hash;
 use time::OffsetDateTime;
 
 mod sql;

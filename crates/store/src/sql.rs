@@ -677,13 +677,12 @@ impl Store for SqlStore {
     }
 
     async fn next_approval_expiry(&self, after: OffsetDateTime) -> Result<Option<OffsetDateTime>> {
-        let next: Option<String> = sqlx::query_scalar(
-            "SELECT MIN(expires_at) FROM approvals WHERE status = 'approved' AND expires_at > $1",
-        )
-        .bind(timestamp(after)?)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db("reading approval expiries"))?;
+        let next: Option<String> =
+            sqlx::query_scalar("SELECT MIN(expires_at) FROM approvals WHERE status = 'approved' AND expires_at > $1")
+                .bind(timestamp(after)?)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db("reading approval expiries"))?;
         next.as_deref().map(parse_timestamp).transpose()
     }
 

@@ -1044,9 +1044,18 @@ async fn onward_changes_replace_facts_and_entries_only_from_what_was_decided(fix
     insert_reports(store, [1], |_| vec![entry("USA", Classification::Unclassified)]).await;
     let before = stored(store, 1).await;
     let mut facts = before.facts.clone();
-    facts.shares.push(tearline_model::Share { by: code("IRQ"), to: [code("SYR")].into(), portions: [0, 1].into_iter().collect() });
+    facts.shares.push(tearline_model::Share {
+        by: code("IRQ"),
+        to: [code("SYR")].into(),
+        portions: [0, 1].into_iter().collect(),
+    });
     let entries = vec![entry("USA", Classification::Unclassified), entry("SYR", Classification::Secret)];
-    let update = tearline_store::FactsUpdate { seq: before.seq, previous: before.facts.clone(), facts: facts.clone(), entries: entries.clone() };
+    let update = tearline_store::FactsUpdate {
+        seq: before.seq,
+        previous: before.facts.clone(),
+        facts: facts.clone(),
+        entries: entries.clone(),
+    };
     let change = tearline_store::OnwardChange { objects: vec![update.clone()], ..Default::default() };
     store.change_onward(version, &change).await.unwrap();
     assert_eq!(stored(store, 1).await.facts, facts);
@@ -1170,7 +1179,11 @@ async fn sketches_are_found_only_in_text_released_to_the_party_by_others(fixture
             events: Vec::new(),
         }
     };
-    let irq_only: ReleaseEntry = ReleaseEntry { party: code("IRQ"), portions: [0, 1].into_iter().collect(), min_clearance: Classification::Unclassified };
+    let irq_only: ReleaseEntry = ReleaseEntry {
+        party: code("IRQ"),
+        portions: [0, 1].into_iter().collect(),
+        min_clearance: Classification::Unclassified,
+    };
     let objects = vec![
         object(1, "USA", vec![irq_only.clone()]),
         object(2, "USA", vec![entry("SYR", Classification::Unclassified)]),

@@ -258,7 +258,8 @@ impl Ledger {
             let index = released.first + offset as u64;
             let bytes = self.entry(index, size).await;
             let proof = self.get_json(&format!("/v1/ledger/proof/inclusion?index={index}&size={size}")).await;
-            let path: Vec<Node> = proof["proof"].as_array().unwrap().iter().map(|h| node(h.as_str().unwrap())).collect();
+            let path: Vec<Node> =
+                proof["proof"].as_array().unwrap().iter().map(|h| node(h.as_str().unwrap())).collect();
             assert_eq!(node(proof["root"].as_str().unwrap()), root);
             assert!(verify_inclusion(index, size, leaf_hash(&bytes), &path, &root), "entry {index} is in the tree");
             let mut forged = path.clone();
@@ -341,7 +342,16 @@ async fn receipts_prove_what_was_given(backend: Backend) {
     let state = ledger.hub.dir.path().join("checked.json");
     let receipt = ledger.hub.write("receipt.txt", &view.header);
     let url = ledger.server.base.clone();
-    let checked = ledger.hub.ok(&["ledger", "check", "--url", &url, "--state", path_str(&state), "--receipt", path_str(&receipt)]);
+    let checked = ledger.hub.ok(&[
+        "ledger",
+        "check",
+        "--url",
+        &url,
+        "--state",
+        path_str(&state),
+        "--receipt",
+        path_str(&receipt),
+    ]);
     assert!(checked.contains("entries") && checked.contains("receipt"), "{checked}");
     ledger.release(&format!("/v1/reports/{}", ledger.report), "application/json").await;
     ledger.checkpoint_covering(later.first + 2).await;
@@ -350,7 +360,16 @@ async fn receipts_prove_what_was_given(backend: Backend) {
     // A receipt whose digest was changed does not verify.
     let forged = view.note.replacen("digest ", "digest A", 1);
     let forged = ledger.hub.write("forged.txt", &forged);
-    let refused = ledger.hub.run(&["ledger", "check", "--url", &url, "--state", path_str(&state), "--receipt", path_str(&forged)]);
+    let refused = ledger.hub.run(&[
+        "ledger",
+        "check",
+        "--url",
+        &url,
+        "--state",
+        path_str(&state),
+        "--receipt",
+        path_str(&forged),
+    ]);
     assert!(!refused.status.success());
 
     // The operator's check of the whole stored log.

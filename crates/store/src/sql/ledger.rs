@@ -81,7 +81,8 @@ async fn insert_pairs(
 async fn read_hashes(backend: Backend, conn: &mut AnyConnection, indexes: &[u64]) -> Result<HashMap<u64, Hash>> {
     let mut found = HashMap::with_capacity(indexes.len());
     for chunk in indexes.chunks(INDEXES_PER_QUERY) {
-        let sql = format!("SELECT idx, hash FROM ledger_hashes WHERE idx IN ({})", backend.parameter_list(1, chunk.len()));
+        let sql =
+            format!("SELECT idx, hash FROM ledger_hashes WHERE idx IN ({})", backend.parameter_list(1, chunk.len()));
         let mut query = sqlx::query(&sql);
         for index in chunk {
             query = query.bind(to_i64(*index)?);
@@ -139,13 +140,15 @@ impl SqlStore {
     }
 
     pub(super) async fn insert_checkpoint(&self, size: u64, note: &str, at: OffsetDateTime) -> Result<()> {
-        sqlx::query("INSERT INTO ledger_checkpoints (size, made_at, note) VALUES ($1, $2, $3) ON CONFLICT (size) DO NOTHING")
-            .bind(to_i64(size)?)
-            .bind(timestamp(at)?)
-            .bind(note)
-            .execute(&self.pool)
-            .await
-            .map_err(db("keeping a checkpoint"))?;
+        sqlx::query(
+            "INSERT INTO ledger_checkpoints (size, made_at, note) VALUES ($1, $2, $3) ON CONFLICT (size) DO NOTHING",
+        )
+        .bind(to_i64(size)?)
+        .bind(timestamp(at)?)
+        .bind(note)
+        .execute(&self.pool)
+        .await
+        .map_err(db("keeping a checkpoint"))?;
         Ok(())
     }
 
@@ -165,12 +168,22 @@ impl SqlStore {
                     .fetch_all(&self.pool)
                     .await
                     .map_err(db("reading cosignatures"))?;
-            checkpoints.push(StoredCheckpoint { size: to_u64(size, "checkpoint size")?, note: get(row, 1)?, cosignatures });
+            checkpoints.push(StoredCheckpoint {
+                size: to_u64(size, "checkpoint size")?,
+                note: get(row, 1)?,
+                cosignatures,
+            });
         }
         Ok(checkpoints)
     }
 
-    pub(super) async fn insert_cosignature(&self, size: u64, witness: &str, line: &str, at: OffsetDateTime) -> Result<()> {
+    pub(super) async fn insert_cosignature(
+        &self,
+        size: u64,
+        witness: &str,
+        line: &str,
+        at: OffsetDateTime,
+    ) -> Result<()> {
         let mut write = self.begin_write().await?;
         sqlx::query("DELETE FROM ledger_cosignatures WHERE size = $1 AND witness = $2")
             .bind(to_i64(size)?)

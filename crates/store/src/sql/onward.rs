@@ -70,12 +70,8 @@ impl SqlStore {
         for approval in &change.approvals {
             upsert_approval(conn, approval).await?;
         }
-        let expiry = change
-            .approvals
-            .iter()
-            .filter(|a| a.status == ApprovalStatus::Approved)
-            .filter_map(|a| a.expires_at)
-            .min();
+        let expiry =
+            change.approvals.iter().filter(|a| a.status == ApprovalStatus::Approved).filter_map(|a| a.expires_at).min();
         if let Some(expiry) = expiry {
             // Every process reloads the state on a new version, and rebuilds the index at expiry.
             sqlx::query(
@@ -322,10 +318,8 @@ pub(super) async fn record_provenance(
         .into_iter()
         .collect();
     for chunk in sources.chunks(ROWS_PER_INSERT) {
-        let sql = format!(
-            "INSERT INTO object_sources (object_seq, source_seq) VALUES {}",
-            backend.tuples(2, chunk.len())
-        );
+        let sql =
+            format!("INSERT INTO object_sources (object_seq, source_seq) VALUES {}", backend.tuples(2, chunk.len()));
         let mut query = sqlx::query(&sql);
         for (seq, source) in chunk {
             query = query.bind(*seq).bind(*source);
