@@ -53,7 +53,8 @@ pub enum LedgerCommand {
         /// Seconds between rounds.
         #[arg(long, default_value_t = 10.0)]
         interval: f64,
-        /// One round, then exit (status 2 when a fork was found).
+        /// One round, then exit (status 2 when a fork was found, 1 when a hub could not be
+        /// witnessed).
         #[arg(long)]
         once: bool,
     },
@@ -359,6 +360,7 @@ fn entries_tile_of(index: u64, size: u64) -> TileRef {
 async fn witness(hub: &Hub, watch: &[String], interval: f64, once: bool) -> anyhow::Result<()> {
     let interval = Duration::from_secs_f64(interval.max(0.1));
     let mut forked = false;
+    let mut failed = 0;
     // Each fork is told once, however many rounds see it again.
     let mut told = std::collections::HashSet::new();
     loop {
@@ -374,12 +376,18 @@ async fn witness(hub: &Hub, watch: &[String], interval: f64, once: bool) -> anyh
                     tracing::error!(origin = %fork.origin, reason = %fork.reason, "fork detected");
                 }
                 Ok(None) => {}
-                Err(error) => eprintln!("witnessing {url}: {error:#}"),
+                Err(error) => {
+                    failed += 1;
+                    eprintln!("witnessing {url}: {error:#}");
+                }
             }
         }
         if once {
             if forked {
                 std::process::exit(2);
+            }
+            if failed > 0 {
+                bail!("{failed} of {} hubs could not be witnessed", watch.len());
             }
             return Ok(());
         }

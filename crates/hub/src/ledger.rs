@@ -141,13 +141,11 @@ impl Hub {
         self.ledger.key.cosigner_key()
     }
 
-    /// Accepts cosignatures from these witnesses (tlog-cosignature verifier keys).
+    /// Accepts cosignatures from these witnesses (tlog-cosignature verifier keys); a key that is
+    /// not one is refused here, at start.
     pub fn with_witnesses(mut self, keys: Vec<String>) -> Result<Hub> {
         for key in &keys {
-            // A key that cannot verify anything is a configuration error, said at start.
-            if key.split('+').count() != 3 {
-                return Err(HubError::Invalid(format!("witness key `{key}` is not a verifier key (name+id+key)")));
-            }
+            tearline_ledger::cosigner_name(key).map_err(|e| HubError::Invalid(format!("witness key: {e}")))?;
         }
         self.ledger.witnesses = keys;
         Ok(self)
@@ -323,13 +321,13 @@ impl Hub {
         let bare = checkpoint.note.split("\n\n").next().map(|text| format!("{text}\n")).unwrap_or_default();
         let mut kept = 0;
         for witness in &self.ledger.witnesses {
-            let name = witness.split('+').next().unwrap_or_default();
+            let name = tearline_ledger::cosigner_name(witness).map_err(ledger_error)?;
             let lines =
-                tearline_ledger::signature_lines_by(note, name).map_err(|e| HubError::Invalid(e.to_string()))?;
+                tearline_ledger::signature_lines_by(note, &name).map_err(|e| HubError::Invalid(e.to_string()))?;
             for line in lines {
                 let alone = format!("{bare}\n{line}");
                 if tearline_ledger::verify_cosignature(&alone, witness).is_ok() {
-                    self.store.add_cosignature(checkpoint.size, name, &line, now).await?;
+                    self.store.add_cosignature(checkpoint.size, &name, &line, now).await?;
                     kept += 1;
                     break;
                 }

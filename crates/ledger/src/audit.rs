@@ -230,15 +230,17 @@ impl LogAudit {
                 let swapped = stored_here == recomputed && leaf == first_stored_leaf;
                 if swapped {
                     Some(Finding::Reordered { index: first, with: index })
+                } else if stored_here == leaf {
+                    // This entry is fine: the first one was changed, or swapped with a later one.
+                    // (Checked before a shift: when two neighbouring entries are identical, as two
+                    // views of one rendering in one millisecond are, a shift would explain it too.)
+                    self.state =
+                        State::Mismatch { index: first, recomputed, stored: first_stored_leaf, seeking_partner: true };
+                    None
                 } else if !seeking_partner && stored_here == recomputed {
                     Some(Finding::Removed { index: first })
                 } else if !seeking_partner && leaf == first_stored_leaf {
                     Some(Finding::Inserted { index: first })
-                } else if stored_here == leaf {
-                    // This entry is fine: the first one was changed, or swapped with a later one.
-                    self.state =
-                        State::Mismatch { index: first, recomputed, stored: first_stored_leaf, seeking_partner: true };
-                    None
                 } else {
                     Some(Finding::Changed { index: first })
                 }

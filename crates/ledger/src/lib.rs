@@ -103,6 +103,7 @@ pub use entry::{
 };
 pub use error::{LedgerError, Result};
 pub use notes::{
+    cosigner_name,
     parse_receipt_header, receipt_header, signature_lines, signature_lines_by, verify_checkpoint, verify_cosignature,
     verify_receipt, with_signature_lines, LogKey, Receipt, SignedCheckpoint,
 };

@@ -217,6 +217,11 @@ struct CosignerKey {
     key: VerifyingKey,
 }
 
+/// Checks a tlog-cosignature verifier key (`name+id+base64(0x04 || key)`); returns its name.
+pub fn cosigner_name(text: &str) -> Result<String> {
+    Ok(parse_cosigner_key(text)?.name)
+}
+
 fn parse_cosigner_key(text: &str) -> Result<CosignerKey> {
     let bad = |reason: &str| LedgerError::BadVerifierKey { key: text.into(), reason: reason.into() };
     let (name, rest) = text.split_once('+').ok_or_else(|| bad("not name+id+key"))?;

@@ -40,7 +40,13 @@ fn next(state: &mut u64) -> u64 {
 }
 
 fn build() -> Log {
-    let entries: Vec<(u64, Vec<u8>)> = (0..N).map(|i| (i, entry(i))).collect();
+    build_from((0..N).map(entry).collect())
+}
+
+/// A log of `N` given entries, appended in random batches, with checkpoints at 100, 500 and N.
+fn build_from(bodies: Vec<Vec<u8>>) -> Log {
+    assert_eq!(bodies.len() as u64, N);
+    let entries: Vec<(u64, Vec<u8>)> = renumber(bodies);
     let mut stored = HashMap::new();
     let mut size = 0u64;
     let mut state = 0x1234_5678_9abc_def1u64;
@@ -123,6 +129,23 @@ fn changed_entry() {
     let mut log = build();
     log.entries[999].1 = entry(5000);
     assert_eq!(finding(&log), Some(Finding::Changed { index: 999 }));
+}
+
+#[test]
+fn identical_neighbours_do_not_pass_for_a_shift() {
+    // Two views of one rendering in one millisecond are identical entries.
+    let mut twins: Vec<Vec<u8>> = (0..N).map(entry).collect();
+    twins[301] = twins[300].clone();
+    let log = build_from(twins);
+    assert_eq!(finding(&log), None);
+    let mut changed = build_from(bodies(&log));
+    changed.entries[300].1 = entry(5000);
+    assert_eq!(finding(&changed), Some(Finding::Changed { index: 300 }));
+    let mut swapped = build_from(bodies(&log));
+    swapped.entries.swap(300, 305);
+    swapped.entries[300].0 = 300;
+    swapped.entries[305].0 = 305;
+    assert_eq!(finding(&swapped), Some(Finding::Reordered { index: 300, with: 305 }));
 }
 
 #[test]

@@ -336,3 +336,21 @@ fn witness_decides() {
     assert!(witness(Some(&tampered), &twenty, &proof, &vkey).is_err());
     assert!(witness(None, &twenty, &[], &LogKey::new([1; 32], "hub.example/log").unwrap().verifier_key()).is_err());
 }
+
+#[test]
+fn cosigner_keys_are_read_whatever_their_base64_holds() {
+    // Standard base64 uses `+`: a key's last field may hold several.
+    let mut with_plus = 0;
+    for seed in 0..64u8 {
+        let key = LogKey::new([seed; 32], "w.example/witness").unwrap().cosigner_key();
+        if key.matches('+').count() > 2 {
+            with_plus += 1;
+        }
+        assert_eq!(cosigner_name(&key).unwrap(), "w.example/witness", "{key}");
+    }
+    assert!(with_plus > 0, "no key of the sample had a `+` in its base64");
+    let note_key = LogKey::new([1; 32], "w.example/witness").unwrap().verifier_key();
+    assert!(cosigner_name(&note_key).is_err(), "a signed-note (0x01) key is not a cosigner key");
+    assert!(cosigner_name("w.example/witness").is_err());
+    assert!(cosigner_name("w.example/witness+00000000+BAAA").is_err());
+}

@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod crash;
 mod ledger;
+mod ledger_integrity;
 mod onward;
 mod onward_properties;
 mod oracle;
