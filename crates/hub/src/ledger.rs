@@ -192,7 +192,7 @@ impl Hub {
                 rendering,
             });
         }
-        let Some(first) = self.store.record_deliveries(&deliveries, &entries).await? else { return Ok(None) };
+        let Some(first) = self.deliveries.record(deliveries, entries).await? else { return Ok(None) };
         let count = u64::try_from(given.len()).map_err(|_| HubError::Invalid("too many renderings".into()))?;
         let receipt = tearline_ledger::Receipt {
             origin: self.ledger.key.name().to_string(),

@@ -20,6 +20,7 @@ use time::OffsetDateTime;
 use tokio::sync::RwLock;
 
 pub mod coalition_file;
+mod deliveries;
 pub mod ledger;
 pub mod onward;
 mod provenance;
@@ -94,6 +95,7 @@ pub struct Hub {
     /// Seals TAXII paging cursors; made once per hub and kept in the store.
     paging_key: tokio::sync::OnceCell<Vec<u8>>,
     ledger: ledger::Ledger,
+    deliveries: deliveries::DeliveryWriter,
 }
 
 /// A report accepted: its id, and the sources it was found or declared to derive from.
@@ -212,7 +214,9 @@ impl Hub {
         let public = hex::encode(ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key().as_bytes());
         let origin = store.init_meta(ledger::ORIGIN_KEY, &format!("tearline/{}", &public[..16])).await?;
         let ledger = ledger::Ledger::new(seed, &origin)?;
-        let hub = Hub { store, snapshot: RwLock::new(snapshot), paging_key: tokio::sync::OnceCell::new(), ledger };
+        let deliveries = deliveries::DeliveryWriter::start(Arc::clone(&store));
+        let paging_key = tokio::sync::OnceCell::new();
+        let hub = Hub { store, snapshot: RwLock::new(snapshot), paging_key, ledger, deliveries };
         if let Some(files) = operator_policies {
             let policies = Policies::load(&files)?;
             let source = PolicySource { digest: policy_digest(&files), files };

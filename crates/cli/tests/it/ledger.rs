@@ -137,6 +137,7 @@ struct Ledger {
     hub: TestHub,
     server: Server,
     iq: String,
+    liaison: String,
     report: String,
     verifier_key: String,
 }
@@ -147,6 +148,7 @@ impl Ledger {
         hub.apply(COALITION);
         let us = hub.token("us-analyst");
         let iq = hub.token("iq-analyst");
+        let liaison = hub.token("us-liaison");
         let server = hub.serve(&["--checkpoint-interval", "0.1"]);
         let response = client()
             .post(server.url("/v1/reports"))
@@ -160,12 +162,16 @@ impl Ledger {
         let report = response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
         let identity: Value = client().get(server.url("/v1/ledger")).send().await.unwrap().json().await.unwrap();
         let verifier_key = identity["verifier_key"].as_str().unwrap().to_string();
-        Ledger { hub, server, iq, report, verifier_key }
+        Ledger { hub, server, iq, liaison, report, verifier_key }
     }
 
     async fn release(&self, path: &str, accept: &str) -> Released {
+        self.release_to(&self.iq, path, accept).await
+    }
+
+    async fn release_to(&self, token: &str, path: &str, accept: &str) -> Released {
         let response =
-            client().get(self.server.url(path)).bearer_auth(&self.iq).header("accept", accept).send().await.unwrap();
+            client().get(self.server.url(path)).bearer_auth(token).header("accept", accept).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         let header = |name: &str| response.headers().get(name).unwrap().to_str().unwrap().to_string();
         let (first, count, receipt) =
@@ -375,6 +381,53 @@ async fn receipts_prove_what_was_given(backend: Backend) {
     // The operator's check of the whole stored log.
     let verified = ledger.hub.ok(&["ledger", "verify"]);
     assert!(verified.starts_with("ledger verified"), "{verified}");
+}
+
+/// Concurrent answers are committed together (group commit): each receipt still names the
+/// entries of its own answer, whoever else was written in the same transaction.
+async fn concurrent_answers_get_their_own_entries(backend: Backend) {
+    let ledger = std::sync::Arc::new(Ledger::start(backend).await);
+    let path = format!("/v1/reports/{}", ledger.report);
+    let mut answers = tokio::task::JoinSet::new();
+    for i in 0..60 {
+        let (ledger, path) = (std::sync::Arc::clone(&ledger), path.clone());
+        answers.spawn(async move {
+            // Two users with different renderings of the same report, interleaved.
+            let (token, user) = if i % 2 == 0 { (&ledger.iq, "iq-analyst") } else { (&ledger.liaison, "us-liaison") };
+            let released = ledger.release_to(token, &path, "application/json").await;
+            (user, released)
+        });
+    }
+    let mut indexes = Vec::new();
+    let mut answered = Vec::new();
+    while let Some(done) = answers.join_next().await {
+        answered.push(done.unwrap());
+    }
+    let last = answered.iter().map(|(_, r)| r.first).max().unwrap();
+    let (size, _, _) = ledger.checkpoint_covering(last + 1).await;
+    for (user, released) in &answered {
+        assert_eq!(released.count, 1);
+        let receipt = tearline_ledger::verify_receipt(&released.note, &ledger.verifier_key).unwrap();
+        assert_eq!(receipt.user, *user);
+        let entry: Value = serde_json::from_slice(&ledger.entry(released.first, size).await).unwrap();
+        assert_eq!(entry["user"], *user, "entry {} is the answer's own", released.first);
+        assert_eq!(entry["rendering"], format!("sha256:{}", hex::encode(rendering_digest(&released.body))));
+        indexes.push(released.first);
+    }
+    indexes.sort_unstable();
+    indexes.dedup();
+    assert_eq!(indexes.len(), 60);
+    assert_eq!(indexes.last().unwrap() - indexes.first().unwrap(), 59, "one entry each, no gaps between them");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_answers_get_their_own_entries_sqlite() {
+    concurrent_answers_get_their_own_entries(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_answers_get_their_own_entries_postgres() {
+    concurrent_answers_get_their_own_entries(Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
