@@ -8,20 +8,20 @@
 //!    concurrent tasks, and 1,000 entries per call. The peer, in the same run and database: the
 //!    same entries in the same transactions into a plain table `bench_plain (idx, entry)` with
 //!    multi-row INSERTs and no tree, so that the ratio is what the Merkle tree costs.
-//! 1b. Releases through the hub (`Hub::view_with_receipt` of the brief's report): one viewer,
+//! 2. Releases through the hub (`Hub::view_with_receipt` of the brief's report): one viewer,
 //!    whose answers each commit alone, against 8 concurrent viewers, whose answers share commits
 //!    (the deliveries' group commit).
-//! 2. The log loaded to each size (batches of 10,000): at each, `Hub::inclusion_proof` for random
+//! 3. The log loaded to each size (batches of 10,000): at each, `Hub::inclusion_proof` for random
 //!    entries in the tree of the log's size and `Hub::consistency_proof` from random earlier
 //!    sizes (p50, p99), proof sizes (hashes, bytes of the proof as JSON), checking a proof in
 //!    memory (`check_inclusion`, `check_consistency`), and storage per entry (SQLite: pages of
 //!    the file after a WAL checkpoint; PostgreSQL: `ledger_entries` and `ledger_hashes` with their
 //!    indexes and TOAST).
-//! 3. `Hub::verify_ledger` over the whole log at each size.
+//! 4. `Hub::verify_ledger` over the whole log at each size.
 //!
 //! `cargo bench -p tearline --bench ledger` (sizes 1,000,000 and 10,000,000 on SQLite; 1,000,000
 //! on PostgreSQL, then 10,000,000 if loading the first million took under 3 minutes);
-//! `-- --quick` for 10,000 and 100,000; `-- --appends-only` for 1 and 1b alone. PostgreSQL: a fresh database on
+//! `-- --quick` for 10,000 and 100,000; `-- --appends-only` for 1 and 2 alone. PostgreSQL: a fresh database on
 //! `TEARLINE_BENCH_POSTGRES_URL` (a role that may CREATE DATABASE), else a throwaway cluster
 //! started with scripts/postgres-cluster.
 //!
