@@ -130,6 +130,17 @@ fn ledger_error(error: tearline_ledger::LedgerError) -> HubError {
     HubError::Store(StoreError::Ledger(error))
 }
 
+/// A proof for a tree larger than the log reads a stored hash that does not exist (the last
+/// subtree of that tree is not complete): the caller asked for too much.
+fn beyond_the_log(error: tearline_ledger::LedgerError, size: u64) -> HubError {
+    match error {
+        tearline_ledger::LedgerError::MissingHash { .. } => {
+            HubError::Invalid(format!("the log holds fewer than {size} entries"))
+        }
+        other => ledger_error(other),
+    }
+}
+
 impl Hub {
     /// The log's origin line and the signed-note verifier key of the hub's signature on it.
     pub fn ledger_identity(&self) -> (String, String) {
@@ -228,19 +239,17 @@ impl Hub {
 
     /// Proof that entry `index` is in the tree of `size` entries (at most the log's size).
     pub async fn inclusion_proof(&self, index: u64, size: u64) -> Result<Proof> {
-        let head = self.store.ledger_head().await?;
-        if size > head.size || index >= size {
-            return Err(HubError::Invalid(format!(
-                "no entry {index} in a tree of {size} (the log holds {} entries)",
-                head.size
-            )));
+        if index >= size {
+            return Err(HubError::Invalid(format!("no entry {index} in a tree of {size} entries")));
         }
         let mut needs = tearline_ledger::inclusion_needs(index, size).map_err(ledger_error)?;
         needs.extend(tearline_ledger::root_needs(size));
         needs.push(tearline_ledger::stored_hash_index(0, index));
+        // One query: a tree larger than the log lacks the stored hash of its last subtree.
         let known = self.store.ledger_hashes(&needs).await?;
-        let proof = tearline_ledger::inclusion_proof(index, size, &known).map_err(ledger_error)?;
-        let root = tearline_ledger::root(size, &known).map_err(ledger_error)?;
+        let beyond = |e| beyond_the_log(e, size);
+        let proof = tearline_ledger::inclusion_proof(index, size, &known).map_err(beyond)?;
+        let root = tearline_ledger::root(size, &known).map_err(beyond)?;
         let leaf = known
             .get(&tearline_ledger::stored_hash_index(0, index))
             .copied()
@@ -258,26 +267,23 @@ impl Hub {
 
     /// Proof that the tree of `from` entries is a prefix of the tree of `to` entries.
     pub async fn consistency_proof(&self, from: u64, to: u64) -> Result<Proof> {
-        let head = self.store.ledger_head().await?;
-        if from == 0 || from > to || to > head.size {
-            return Err(HubError::Invalid(format!(
-                "no consistency proof from {from} to {to} (0 < from <= to <= {}, the log's size)",
-                head.size
-            )));
+        if from == 0 || from > to {
+            return Err(HubError::Invalid(format!("no consistency proof from {from} to {to} (0 < from <= to)")));
         }
         let mut needs = tearline_ledger::consistency_needs(from, to).map_err(ledger_error)?;
         needs.extend(tearline_ledger::root_needs(from));
         needs.extend(tearline_ledger::root_needs(to));
         let known = self.store.ledger_hashes(&needs).await?;
-        let proof = tearline_ledger::consistency_proof(from, to, &known).map_err(ledger_error)?;
+        let beyond = |e| beyond_the_log(e, to);
+        let proof = tearline_ledger::consistency_proof(from, to, &known).map_err(beyond)?;
         Ok(Proof {
             size: to,
-            root: tearline_ledger::root(to, &known).map_err(ledger_error)?.to_string(),
+            root: tearline_ledger::root(to, &known).map_err(beyond)?.to_string(),
             proof: proof.iter().map(ToString::to_string).collect(),
             index: None,
             leaf: None,
             from: Some(from),
-            from_root: Some(tearline_ledger::root(from, &known).map_err(ledger_error)?.to_string()),
+            from_root: Some(tearline_ledger::root(from, &known).map_err(beyond)?.to_string()),
         })
     }
 

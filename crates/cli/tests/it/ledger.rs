@@ -327,6 +327,16 @@ async fn receipts_prove_what_was_given(backend: Backend) {
     let path: Vec<Node> = proof["proof"].as_array().unwrap().iter().map(|h| node(h.as_str().unwrap())).collect();
     assert!(verify_consistency(early, size, &early_root, &root, &path));
     assert!(!verify_consistency(early, size, &root, &root, &path));
+    // Proofs of trees the log does not hold (yet) are refused, not made up.
+    for path in [
+        format!("/v1/ledger/proof/inclusion?index=0&size={}", size + 1000),
+        format!("/v1/ledger/proof/inclusion?index={size}&size={size}"),
+        format!("/v1/ledger/proof/consistency?from=1&to={}", size + 1000),
+        format!("/v1/ledger/proof/consistency?from={size}&to=1"),
+    ] {
+        let response = client().get(ledger.server.url(&path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{path}");
+    }
 
     // `audit received` (the originator's view) agrees with the log, delivery by delivery.
     let audit = ledger.hub.ok(&["audit", "received", "--party", "IRQ", "--as", "us-analyst"]);
