@@ -112,6 +112,33 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// Submits the brief's report as the user of `token`; its id.
+    pub async fn submit_report(&self, token: &str) -> String {
+        let response = client()
+            .post(self.url("/v1/reports"))
+            .bearer_auth(token)
+            .header("content-type", "text/markdown")
+            .body(REPORT)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+        response.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_string()
+    }
+
+    /// The served ledger checkpoint once it covers at least `size` entries (the server signs
+    /// one every `--checkpoint-interval`).
+    pub async fn checkpoint_covering(&self, size: u64) -> String {
+        for _ in 0..300 {
+            let note = client().get(self.url("/ledger/checkpoint")).send().await.unwrap().text().await.unwrap();
+            if note.lines().nth(1).unwrap().parse::<u64>().unwrap() >= size {
+                return note;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no checkpoint covers {size} entries");
+    }
+
     /// kill -9.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

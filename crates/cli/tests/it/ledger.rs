@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::common::{client, path_str, Backend, Server, TestHub, COALITION, REPORT};
+use crate::common::{client, path_str, Backend, Server, TestHub, COALITION};
 
 const TAXII: &str = "application/taxii+json;version=2.1";
 
@@ -150,16 +150,7 @@ impl Ledger {
         let iq = hub.token("iq-analyst");
         let liaison = hub.token("us-liaison");
         let server = hub.serve(&["--checkpoint-interval", "0.1"]);
-        let response = client()
-            .post(server.url("/v1/reports"))
-            .bearer_auth(&us)
-            .header("content-type", "text/markdown")
-            .body(REPORT)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let report = response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+        let report = server.submit_report(&us).await;
         let identity: Value = client().get(server.url("/v1/ledger")).send().await.unwrap().json().await.unwrap();
         let verifier_key = identity["verifier_key"].as_str().unwrap().to_string();
         Ledger { hub, server, iq, liaison, report, verifier_key }
@@ -201,17 +192,10 @@ impl Ledger {
 
     /// The latest checkpoint once it covers `size` entries: (size, root, note).
     async fn checkpoint_covering(&self, size: u64) -> (u64, Node, String) {
-        for _ in 0..200 {
-            let note = client().get(self.server.url("/ledger/checkpoint")).send().await.unwrap().text().await.unwrap();
-            let lines: Vec<&str> = note.lines().collect();
-            let covered: u64 = lines[1].parse().unwrap();
-            if covered >= size {
-                tearline_ledger::verify_checkpoint(&note, &self.verifier_key).unwrap();
-                return (covered, node(lines[2]), note);
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("no checkpoint covers {size} entries");
+        let note = self.server.checkpoint_covering(size).await;
+        tearline_ledger::verify_checkpoint(&note, &self.verifier_key).unwrap();
+        let lines: Vec<&str> = note.lines().collect();
+        (lines[1].parse().unwrap(), node(lines[2]), note)
     }
 
     /// Entry `index`, from its C2SP entries tile (read and split here, not by the hub's code).

@@ -19,7 +19,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::{AnyConnection, Connection, Row};
 
-use crate::common::{client, Backend, Server, TestHub, COALITION, REPORT};
+use crate::common::{client, Backend, Server, TestHub, COALITION};
 
 // ---------------------------------------------------------------------------------------------
 // The store, read and changed behind the hub's back.
@@ -112,19 +112,6 @@ fn verify_finds(hub: &TestHub, finding: &str) {
     );
 }
 
-async fn submit(server: &Server, token: &str) -> String {
-    let response = client()
-        .post(server.url("/v1/reports"))
-        .bearer_auth(token)
-        .header("content-type", "text/markdown")
-        .body(REPORT)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string()
-}
-
 /// A release answer's receipt: (first entry index, count, signed note).
 type Receipt = (u64, u64, String);
 
@@ -159,18 +146,6 @@ async fn releases(url: &str, token: &str, tasks: usize, each: usize) -> Vec<Rece
     all
 }
 
-/// The served checkpoint once it covers at least `size` entries.
-async fn checkpoint_covering(server: &Server, size: u64) -> String {
-    for _ in 0..300 {
-        let note = client().get(server.url("/ledger/checkpoint")).send().await.unwrap().text().await.unwrap();
-        if note.lines().nth(1).unwrap().parse::<u64>().unwrap() >= size {
-            return note;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no checkpoint covers {size} entries");
-}
-
 /// The checkpoint's text: origin, size and root lines.
 fn checkpoint_text(note: &str) -> String {
     note.split("\n\n").next().unwrap().to_string()
@@ -197,7 +172,7 @@ async fn tampering_is_named(backend: Backend) {
     let us = hub.token("us-analyst");
     let iq = hub.token("iq-analyst");
     let server = hub.serve(&["--checkpoint-interval", "0.05"]);
-    let report = submit(&server, &us).await;
+    let report = server.submit_report(&us).await;
     let url = server.url(&format!("/v1/reports/{report}"));
     releases(&url, &iq, 4, 40).await;
     // A checkpoint in the middle of the log, and more releases after it.
@@ -346,13 +321,13 @@ async fn a_witness_cosigns_consistent_growth_and_reports_a_fork() {
     let us = a.token("us-analyst");
     let iq = a.token("iq-analyst");
     let mut server = a.serve(&args);
-    let report = submit(&server, &us).await;
+    let report = server.submit_report(&us).await;
     let view = format!("/v1/reports/{report}");
 
     // First sight: cosigned, and the cosignature is served with the checkpoint.
     let got = releases(&server.url(&view), &iq, 1, 3).await;
     let covered = got.iter().map(|(first, count, _)| first + count).max().unwrap();
-    let note = checkpoint_covering(&server, covered).await;
+    let note = server.checkpoint_covering(covered).await;
     let size: u64 = note.lines().nth(1).unwrap().parse().unwrap();
     assert_eq!(witness_cosigns(&w, &server.base, origin), size);
     let served = client().get(server.url("/ledger/checkpoint")).send().await.unwrap().text().await.unwrap();
@@ -363,7 +338,7 @@ async fn a_witness_cosigns_consistent_growth_and_reports_a_fork() {
     // The log grows; the witness checks consistency with what it kept, and cosigns again.
     let got = releases(&server.url(&view), &iq, 1, 4).await;
     let covered = got.iter().map(|(first, count, _)| first + count).max().unwrap();
-    let note = checkpoint_covering(&server, covered).await;
+    let note = server.checkpoint_covering(covered).await;
     let grown: u64 = note.lines().nth(1).unwrap().parse().unwrap();
     assert!(grown > size);
     assert_eq!(witness_cosigns(&w, &server.base, origin), grown);
@@ -388,8 +363,8 @@ async fn a_witness_cosigns_consistent_growth_and_reports_a_fork() {
     let on_b = releases(&server_b.url("/v1/reports"), &iq, 1, 5).await;
     assert_eq!(on_a[0].0, grown);
     assert_eq!(on_b[0].0, grown);
-    let note_a = checkpoint_covering(&server_a, grown + 2).await;
-    let note_b = checkpoint_covering(&server_b, grown + 5).await;
+    let note_a = server_a.checkpoint_covering(grown + 2).await;
+    let note_b = server_b.checkpoint_covering(grown + 5).await;
     let size_a: u64 = note_a.lines().nth(1).unwrap().parse().unwrap();
     assert_eq!(size_a, grown + 2);
     assert_ne!(note_a.lines().nth(2), note_b.lines().nth(2));
@@ -439,7 +414,7 @@ async fn two_servers_on_one_postgres_append_one_gapless_log() {
     let us = hub.token("us-analyst");
     let iq = hub.token("iq-analyst");
     let servers = [hub.serve(&[]), hub.serve(&[])];
-    let report = submit(&servers[0], &us).await;
+    let report = servers[0].submit_report(&us).await;
     let mut conn = connect(&hub).await;
     let before = head_size(&mut conn).await;
     let verifier: Value = client().get(servers[0].url("/v1/ledger")).send().await.unwrap().json().await.unwrap();
@@ -468,7 +443,7 @@ async fn two_servers_on_one_postgres_append_one_gapless_log() {
     );
     assert_eq!(head_size(&mut conn).await, before + 80);
     for server in &servers {
-        let note = checkpoint_covering(server, before + 80).await;
+        let note = server.checkpoint_covering(before + 80).await;
         assert_eq!(note.lines().nth(1).unwrap(), (before + 80).to_string());
     }
     drop(servers);
@@ -501,7 +476,7 @@ async fn a_crash_leaves_one_entry_per_delivery(backend: Backend) {
     let us = hub.token("us-analyst");
     let iq = hub.token("iq-analyst");
     let mut server = hub.serve(&["--checkpoint-interval", "0.05"]);
-    let report = submit(&server, &us).await;
+    let report = server.submit_report(&us).await;
     let acknowledged = Arc::new(Mutex::new(Vec::<u64>::new()));
     let mut clients = Vec::new();
     for n in 0..6 {
