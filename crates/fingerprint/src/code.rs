@@ -1,0 +1,294 @@
+//! The code: a q-ary Tardos code with the symmetric score of Škorić, Katzenbeisser and Celik
+//! (2008), generated lazily by a keyed pseudo-random function, and the Chernoff bound that sets
+//! the accusation threshold.
+//!
+//! Every point `i` of a text has a secret bias `p_i`, a probability vector over its `q_i`
+//! variants drawn from a symmetric Dirichlet distribution (parameter `kappa`) and kept at least
+//! `cutoff / q_i` per variant. Recipient `j` gets variant `x_ji`, drawn from `p_i`. Both draws
+//! come from HMAC-SHA-256 under the hub's key, of the text's id, the point and (for `x`) the
+//! recipient: the same recipient always gets the same copy, and nothing is stored to make it so.
+//!
+//! Reading variant `y_i` in a leak, recipient `j` scores `sqrt((1 - p)/p)` where `x_ji = y_i`
+//! and `-sqrt(p/(1 - p))` elsewhere, `p = p_i[y_i]`. An innocent recipient's variants are
+//! independent of the leak (which its holders made from their own copies), so each term has
+//! mean 0 and variance 1, and its moment generating function is known exactly: the threshold is
+//! the least score whose Chernoff bound, times the number of recipients scored, is at most
+//! `epsilon`. It holds whatever the colluders did and however well the leak was read.
+
+use hmac::digest::KeyInit;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+/// Settings of the code.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CodeParams {
+    /// Bound on the probability that a trace accuses any innocent recipient.
+    pub epsilon: f64,
+    /// Dirichlet parameter of the biases: small favours catching colluders, large a lone leaker.
+    pub kappa: f64,
+    /// Each variant's probability is at least `cutoff / q`, so no score term is huge.
+    pub cutoff: f64,
+}
+
+impl Default for CodeParams {
+    fn default() -> Self {
+        CodeParams { epsilon: 1e-6, kappa: 1.0, cutoff: 0.3 }
+    }
+}
+
+/// The keyed pseudo-random function: HMAC-SHA-256 of a domain and length-prefixed parts.
+#[derive(Clone)]
+pub(crate) struct Prf {
+    mac: Hmac<Sha256>,
+}
+
+impl Prf {
+    /// A PRF under `key`: SHA-256 of the secret, zero-padded to the block (RFC 2104).
+    pub fn new(secret: &[u8]) -> Prf {
+        let mut block = [0u8; 64];
+        block[..32].copy_from_slice(&Sha256::digest(secret));
+        Prf { mac: <Hmac<Sha256> as KeyInit>::new(&block.into()) }
+    }
+
+    pub fn bytes(&self, domain: &str, parts: &[&[u8]]) -> [u8; 32] {
+        let mut mac = self.mac.clone();
+        mac.update(domain.as_bytes());
+        for part in parts {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Four uniform numbers in [0, 1).
+    pub fn uniforms(&self, domain: &str, parts: &[&[u8]]) -> [f64; 4] {
+        let bytes = self.bytes(domain, parts);
+        let mut out = [0.0; 4];
+        for (value, chunk) in out.iter_mut().zip(bytes.chunks_exact(8)) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            // 53 random bits: exactly representable, uniform on [0, 1).
+            *value = (u64::from_be_bytes(word) >> 11) as f64 / (1u64 << 53) as f64;
+        }
+        out
+    }
+}
+
+/// An endless stream of uniforms for one point's bias.
+struct Stream<'a> {
+    prf: &'a Prf,
+    text: &'a [u8],
+    point: [u8; 8],
+    counter: u64,
+    buffer: [f64; 4],
+    used: usize,
+}
+
+impl Stream<'_> {
+    fn next(&mut self) -> f64 {
+        if self.used == 4 {
+            self.buffer = self.prf.uniforms("bias", &[self.text, &self.point, &self.counter.to_be_bytes()]);
+            self.counter += 1;
+            self.used = 0;
+        }
+        self.used += 1;
+        self.buffer[self.used - 1]
+    }
+
+    /// A standard normal (Box–Muller).
+    fn normal(&mut self) -> f64 {
+        let u = 1.0 - self.next();
+        let v = self.next();
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+
+    /// Gamma(shape, 1) by Marsaglia and Tsang, boosted below shape 1.
+    fn gamma(&mut self, shape: f64) -> f64 {
+        if shape < 1.0 {
+            let boost = (1.0 - self.next()).powf(1.0 / shape);
+            return self.gamma(shape + 1.0) * boost;
+        }
+        let d = shape - 1.0 / 3.0;
+        let c = 1.0 / (9.0 * d).sqrt();
+        loop {
+            let x = self.normal();
+            let v = (1.0 + c * x).powi(3);
+            if v <= 0.0 {
+                continue;
+            }
+            let u = 1.0 - self.next();
+            if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
+                return d * v;
+            }
+        }
+    }
+}
+
+/// Point `point`'s bias over `arity` variants.
+pub(crate) fn bias(prf: &Prf, params: &CodeParams, text: &str, point: usize, arity: usize) -> Vec<f64> {
+    let mut stream = Stream {
+        prf,
+        text: text.as_bytes(),
+        point: (point as u64).to_be_bytes(),
+        counter: 0,
+        buffer: [0.0; 4],
+        used: 4,
+    };
+    let draws: Vec<f64> = (0..arity).map(|_| stream.gamma(params.kappa).max(f64::MIN_POSITIVE)).collect();
+    let total: f64 = draws.iter().sum();
+    let floor = params.cutoff / arity as f64;
+    // p = floor + (1 - q·floor)·dirichlet: every variant at least `floor`, summing to 1.
+    draws.iter().map(|d| floor + (1.0 - floor * arity as f64) * d / total).collect()
+}
+
+/// Recipient `party`'s variant at each of `points` (point index, its bias).
+pub(crate) fn symbols(prf: &Prf, text: &str, party: &str, points: &[(usize, &[f64])]) -> Vec<usize> {
+    let mut block: Option<(usize, [f64; 4])> = None;
+    points
+        .iter()
+        .map(|&(point, bias)| {
+            let index = point / 4;
+            let uniforms = match block {
+                Some((b, u)) if b == index => u,
+                _ => {
+                    let u = prf.uniforms("symbol", &[text.as_bytes(), party.as_bytes(), &(index as u64).to_be_bytes()]);
+                    block = Some((index, u));
+                    u
+                }
+            };
+            pick(bias, uniforms[point % 4])
+        })
+        .collect()
+}
+
+/// The variant a uniform `u` selects under `bias`.
+fn pick(bias: &[f64], u: f64) -> usize {
+    let mut total = 0.0;
+    for (i, p) in bias.iter().enumerate() {
+        total += p;
+        if u < total {
+            return i;
+        }
+    }
+    bias.len().saturating_sub(1)
+}
+
+/// A recipient's score term at a point where the leak reads a variant of probability `p`.
+pub(crate) fn term(p: f64, agrees: bool) -> f64 {
+    if agrees {
+        ((1.0 - p) / p).sqrt()
+    } else {
+        -(p / (1.0 - p)).sqrt()
+    }
+}
+
+/// The cumulant generating function of an innocent recipient's score over points read with
+/// probabilities `ps`.
+fn cumulant(ps: &[f64], lambda: f64) -> f64 {
+    ps.iter()
+        .map(|&p| {
+            let (a, b) = (lambda * term(p, true) + p.ln(), -lambda * term(p, false).abs() + (1.0 - p).ln());
+            let high = a.max(b);
+            high + ((a - high).exp() + (b - high).exp()).ln()
+        })
+        .sum()
+}
+
+/// Least of a unimodal function over `ln λ ∈ [-10, 4]`, by golden-section search.
+fn minimise(f: impl Fn(f64) -> f64) -> f64 {
+    let ratio = (5f64.sqrt() - 1.0) / 2.0;
+    let (mut low, mut high) = (-10.0f64, 4.0f64);
+    let mut a = high - ratio * (high - low);
+    let mut b = low + ratio * (high - low);
+    let (mut fa, mut fb) = (f(a.exp()), f(b.exp()));
+    for _ in 0..60 {
+        if fa < fb {
+            high = b;
+            b = a;
+            fb = fa;
+            a = high - ratio * (high - low);
+            fa = f(a.exp());
+        } else {
+            low = a;
+            a = b;
+            fa = fb;
+            b = low + ratio * (high - low);
+            fb = f(b.exp());
+        }
+    }
+    fa.min(fb)
+}
+
+/// The score above which an innocent recipient scores with probability at most `epsilon /
+/// recipients` (so no innocent among `recipients` is accused with probability above epsilon).
+pub(crate) fn threshold(ps: &[f64], recipients: usize, epsilon: f64) -> f64 {
+    if ps.is_empty() {
+        return f64::INFINITY;
+    }
+    let c = (recipients.max(1) as f64 / epsilon).ln();
+    minimise(|lambda| (cumulant(ps, lambda) + c) / lambda)
+}
+
+/// Bound on the probability that an innocent recipient scores at least `score`.
+pub(crate) fn tail_bound(ps: &[f64], score: f64) -> f64 {
+    if ps.is_empty() || score <= 0.0 {
+        return 1.0;
+    }
+    minimise(|lambda| cumulant(ps, lambda) - lambda * score).exp().min(1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn biases_are_probability_vectors_above_the_cutoff_and_deterministic() {
+        let prf = Prf::new(b"key");
+        let params = CodeParams::default();
+        for arity in 2..6 {
+            for point in 0..50 {
+                let p = bias(&prf, &params, "text", point, arity);
+                assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+                assert!(p.iter().all(|&x| x >= params.cutoff / arity as f64 - 1e-12));
+                assert_eq!(p, bias(&prf, &params, "text", point, arity));
+            }
+        }
+        assert_ne!(bias(&prf, &params, "text", 0, 3), bias(&Prf::new(b"other"), &params, "text", 0, 3));
+    }
+
+    #[test]
+    fn symbols_follow_the_bias() {
+        let prf = Prf::new(b"key");
+        let bias = [0.8, 0.2];
+        let points: Vec<(usize, &[f64])> = (0..4000).map(|i| (i, &bias[..])).collect();
+        let chosen = symbols(&prf, "t", "IRQ", &points);
+        let zeros = chosen.iter().filter(|&&s| s == 0).count() as f64 / 4000.0;
+        assert!((zeros - 0.8).abs() < 0.03, "{zeros}");
+        assert_eq!(chosen, symbols(&prf, "t", "IRQ", &points));
+        assert_ne!(chosen, symbols(&prf, "t", "GBR", &points));
+    }
+
+    #[test]
+    fn innocent_terms_have_mean_zero_and_variance_one() {
+        for p in [0.1, 0.3, 0.5, 0.9] {
+            let mean = p * term(p, true) + (1.0 - p) * term(p, false);
+            let square = p * term(p, true).powi(2) + (1.0 - p) * term(p, false).powi(2);
+            assert!(mean.abs() < 1e-12 && (square - 1.0).abs() < 1e-12, "{p}");
+        }
+    }
+
+    #[test]
+    fn the_threshold_bounds_an_exact_tail() {
+        // 20 fair binary points: an innocent agrees at k of them with probability C(20,k)/2^20
+        // and scores 2k - 20. The exact tail at the threshold must be at most epsilon.
+        let ps = vec![0.5; 20];
+        let z = threshold(&ps, 1, 1e-3);
+        let choose = |n: u64, k: u64| (0..k).fold(1.0, |acc, i| acc * (n - i) as f64 / (i + 1) as f64);
+        let tail: f64 =
+            (0..=20u64).filter(|&k| 2.0 * k as f64 - 20.0 >= z).map(|k| choose(20, k) / 2f64.powi(20)).sum();
+        assert!(tail <= 1e-3, "tail {tail} at threshold {z}");
+        assert!(z < 20.0, "twenty agreements out of twenty must pass: {z}");
+        assert!(tail_bound(&ps, z) <= 1e-3 * 1.0001);
+        assert_eq!(threshold(&[], 5, 1e-6), f64::INFINITY);
+    }
+}

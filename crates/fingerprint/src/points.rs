@@ -1,0 +1,1096 @@
+//! Variation points: where a text can be rendered in more than one way without changing what it
+//! says, found from the text alone (so marking and tracing find the same ones).
+//!
+//! Never touched: quoted text ("…", “…”), verbatim spans (`…` and ``` blocks), indicators and
+//! identifiers (any whitespace-separated chunk holding letters and digits together, or one of
+//! `. / : \ _ @ # = < > |` inside it, or two capitals), names (a capitalised word is matched only
+//! at the start of a sentence), and numbers' values (formats change, digits never do).
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use crate::table::Table;
+use crate::Channel;
+
+/// A text with its variation points.
+#[derive(Debug, Clone)]
+pub struct Template {
+    pub(crate) text: String,
+    /// In text order, not overlapping.
+    pub(crate) sites: Vec<Site>,
+    pub(crate) points: Vec<Point>,
+}
+
+/// One place in the text that varies.
+#[derive(Debug, Clone)]
+pub(crate) struct Site {
+    /// Bytes of the original text it replaces (empty: an insertion, such as an optional comma).
+    pub range: Range<usize>,
+    /// Its renderings; `variants[original]` is the original text of `range`.
+    pub variants: Vec<String>,
+    pub original: usize,
+    pub point: usize,
+}
+
+/// A symbol of the code: one choice, rendered at one site or, for a text-wide style choice,
+/// at several.
+#[derive(Debug, Clone)]
+pub(crate) struct Point {
+    pub channel: Channel,
+    pub arity: usize,
+    pub sites: Vec<usize>,
+}
+
+impl Template {
+    /// The text's variation points.
+    pub fn points(&self) -> usize {
+        self.points.len()
+    }
+
+    /// The original text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The text with choice `choices[p]` at each point `p` (a choice out of range renders the
+    /// original there).
+    pub fn render(&self, choices: &[usize]) -> String {
+        let mut out = String::with_capacity(self.text.len() + self.text.len() / 8);
+        let mut at = 0;
+        for site in &self.sites {
+            out.push_str(&self.text[at..site.range.start]);
+            let choice = choices.get(site.point).copied().filter(|&c| c < site.variants.len()).unwrap_or(site.original);
+            out.push_str(&site.variants[choice]);
+            at = site.range.end;
+        }
+        out.push_str(&self.text[at..]);
+        out
+    }
+
+    /// Each point's channel and arity, in order.
+    pub fn describe(&self) -> Vec<(Channel, usize)> {
+        self.points.iter().map(|p| (p.channel, p.arity)).collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Letter,
+    Digit,
+    Other,
+}
+
+/// A token of the original text: what the scanners walk.
+#[derive(Debug)]
+struct Tok {
+    range: Range<usize>,
+    lower: String,
+    kind: Kind,
+    /// Whitespace before it.
+    space: bool,
+    protected: bool,
+    sentence_start: bool,
+}
+
+/// A variation found by a scanner, before overlaps are resolved.
+struct Candidate {
+    range: Range<usize>,
+    variants: Vec<String>,
+    original: usize,
+    channel: Channel,
+    /// Sites with the same key share one choice.
+    tie: Option<String>,
+}
+
+const MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+const WEEKDAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+const SMALL_NUMBERS: [&str; 21] = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+];
+/// Sentence openers whose phrase or clause may end in an optional comma: "During the search(,)
+/// engineers …", "When the convoy arrived(,) the …".
+const INTRODUCERS: [&str; 30] = [
+    "after",
+    "before",
+    "during",
+    "following",
+    "according",
+    "despite",
+    "in",
+    "on",
+    "at",
+    "by",
+    "since",
+    "within",
+    "throughout",
+    "under",
+    "upon",
+    "with",
+    "without",
+    "across",
+    "along",
+    "among",
+    "between",
+    "for",
+    "from",
+    "over",
+    "through",
+    "when",
+    "although",
+    "while",
+    "once",
+    "until",
+];
+/// Auxiliaries after a restrictive relative pronoun: "the vehicle that was …".
+const AUXILIARIES: [&str; 13] =
+    ["was", "were", "is", "are", "had", "has", "have", "would", "could", "will", "can", "may", "might"];
+/// Words before "that" that make it something other than a relative pronoun.
+const NOT_ANTECEDENTS: [&str; 30] = [
+    "so", "such", "now", "given", "provided", "except", "than", "and", "or", "but", "in", "on", "at", "of", "by",
+    "for", "with", "from", "to", "is", "was", "are", "were", "be", "been", "all", "know", "knew", "ensure", "ensured",
+];
+/// First parts of hyphenated words that are prefixes, not words: the open form would be wrong.
+const PREFIXES: [&str; 22] = [
+    "anti", "co", "counter", "de", "inter", "intra", "mid", "multi", "non", "post", "pre", "re", "semi", "sub", "tri",
+    "un", "self", "well", "so", "ex", "half", "all",
+];
+/// Sentence openers after which a comma is optional.
+const OPENERS: [&str; 13] = [
+    "meanwhile",
+    "previously",
+    "separately",
+    "initially",
+    "overall",
+    "recently",
+    "historically",
+    "elsewhere",
+    "locally",
+    "similarly",
+    "finally",
+    "ultimately",
+    "today",
+];
+/// Prepositions that open a sentence with a date ("On 3 May, …").
+const DATE_OPENERS: [&str; 9] = ["on", "in", "by", "during", "since", "until", "from", "before", "after"];
+/// Words after a date that continue the phrase rather than start the clause.
+const CONTINUATIONS: [&str; 10] = ["and", "or", "to", "through", "until", "till", "at", "alone", "onwards", "onward"];
+/// Reporting verbs after which "that" is optional before a clause.
+const REPORTING_VERBS: [&str; 34] = [
+    "said",
+    "says",
+    "stated",
+    "states",
+    "reported",
+    "reports",
+    "claimed",
+    "claims",
+    "noted",
+    "notes",
+    "added",
+    "explained",
+    "revealed",
+    "warned",
+    "acknowledged",
+    "admitted",
+    "announced",
+    "indicated",
+    "indicates",
+    "suggested",
+    "suggests",
+    "assessed",
+    "assesses",
+    "believed",
+    "believes",
+    "judged",
+    "judges",
+    "estimated",
+    "estimates",
+    "confirmed",
+    "confirms",
+    "alleged",
+    "alleges",
+    "learned",
+];
+/// Words that start a clause after "that" (so "that" was a conjunction, not "that vehicle").
+const CLAUSE_STARTS: [&str; 21] = [
+    "the", "a", "an", "he", "she", "they", "it", "there", "we", "this", "these", "those", "his", "her", "their", "its",
+    "some", "several", "all", "both", "no",
+];
+const DETERMINERS: [&str; 7] = ["the", "a", "an", "his", "her", "its", "their"];
+/// Words ending in "s" that are not plural nouns.
+const NOT_PLURALS: [&str; 24] = [
+    "always",
+    "perhaps",
+    "towards",
+    "afterwards",
+    "besides",
+    "whereas",
+    "sometimes",
+    "thus",
+    "this",
+    "was",
+    "has",
+    "does",
+    "goes",
+    "its",
+    "his",
+    "hers",
+    "theirs",
+    "ours",
+    "yours",
+    "unless",
+    "plus",
+    "gas",
+    "chaos",
+    "news",
+];
+/// What may follow a coordinated pair of plurals that can swap ("roads and bridges were …").
+const AFTER_PAIR: [&str; 24] = [
+    "in", "on", "at", "from", "to", "were", "was", "are", "is", "had", "have", "has", "near", "along", "within",
+    "across", "and", "or", "that", "which", "by", "for", "with", "into",
+];
+
+/// The variation points of `text` under `table`.
+pub(crate) fn template(table: &Table, text: &str) -> Template {
+    let toks = toks(text);
+    let mut candidates = Vec::new();
+    phrases(table, text, &toks, &mut candidates);
+    let lower = text.to_lowercase();
+    let american = ["ization", "ized", "center", "meters", "defense", "armored", "color", "behavior"]
+        .iter()
+        .any(|w| lower.contains(w));
+    numbers(text, &toks, american, &mut candidates);
+    dates(text, &toks, &mut candidates);
+    openers(text, &toks, &mut candidates);
+    serial_commas(text, &toks, &mut candidates);
+    optional_that(text, &toks, &mut candidates);
+    relatives(text, &toks, &mut candidates);
+    optional_commas(&toks, &mut candidates);
+    compounds(text, &toks, &mut candidates);
+    pairs(text, &toks, &mut candidates);
+    build(text, candidates)
+}
+
+fn build(text: &str, mut candidates: Vec<Candidate>) -> Template {
+    candidates.sort_by_key(|c| (c.range.start, std::cmp::Reverse(c.range.end)));
+    let mut kept: Vec<Candidate> = Vec::new();
+    for candidate in candidates {
+        let overlaps = kept.iter().any(|k| conflict(&k.range, &candidate.range));
+        if !overlaps && distinct(&candidate.variants) {
+            kept.push(candidate);
+        }
+    }
+    kept.sort_by_key(|c| (c.range.start, c.range.end));
+    let mut points: Vec<Point> = Vec::new();
+    let mut tied: HashMap<String, usize> = HashMap::new();
+    let mut sites = Vec::with_capacity(kept.len());
+    for candidate in kept {
+        let arity = candidate.variants.len();
+        let index = sites.len();
+        let point = match candidate.tie {
+            Some(key) => *tied.entry(format!("{key}/{arity}")).or_insert_with(|| {
+                points.push(Point { channel: candidate.channel, arity, sites: Vec::new() });
+                points.len() - 1
+            }),
+            None => {
+                points.push(Point { channel: candidate.channel, arity, sites: Vec::new() });
+                points.len() - 1
+            }
+        };
+        points[point].sites.push(index);
+        sites.push(Site { range: candidate.range, variants: candidate.variants, original: candidate.original, point });
+    }
+    Template { text: text.to_string(), sites, points }
+}
+
+/// Two sites conflict when they overlap, or are insertions at one place, or one inserts inside
+/// the other.
+fn conflict(a: &Range<usize>, b: &Range<usize>) -> bool {
+    match (a.is_empty(), b.is_empty()) {
+        (true, true) => a.start == b.start,
+        (true, false) => b.start < a.start && a.start < b.end,
+        (false, true) => a.start < b.start && b.start < a.end,
+        (false, false) => a.start < b.end && b.start < a.end,
+    }
+}
+
+/// Variants a retyped copy still tells apart.
+fn distinct(variants: &[String]) -> bool {
+    let retyped: Vec<Vec<crate::text::Token>> =
+        variants.iter().map(|v| crate::text::tokens(&format!("x{v}x"))).collect();
+    variants.len() >= 2 && retyped.iter().enumerate().all(|(i, a)| retyped[..i].iter().all(|b| a != b))
+}
+
+fn kind(c: char) -> Kind {
+    if c.is_alphabetic() {
+        Kind::Letter
+    } else if c.is_numeric() {
+        Kind::Digit
+    } else {
+        Kind::Other
+    }
+}
+
+fn toks(text: &str) -> Vec<Tok> {
+    let protected = protected_ranges(text);
+    let mut toks: Vec<Tok> = Vec::new();
+    let mut space = false;
+    let mut newline = true;
+    for (at, c) in text.char_indices() {
+        let end = at + c.len_utf8();
+        if c.is_whitespace() {
+            space = true;
+            newline |= c == '\n';
+            continue;
+        }
+        let k = kind(c);
+        if let Some(last) = toks.last_mut() {
+            if !space && last.kind == k && k != Kind::Other && last.range.end == at {
+                last.range.end = end;
+                last.lower.extend(c.to_lowercase());
+                continue;
+            }
+        }
+        let sentence_start = k != Kind::Other && (newline || sentence_ended(&toks) && space);
+        toks.push(Tok {
+            range: at..end,
+            lower: c.to_lowercase().collect(),
+            kind: k,
+            space,
+            protected: false,
+            sentence_start,
+        });
+        if k != Kind::Other {
+            newline = false;
+        }
+        space = false;
+    }
+    for tok in &mut toks {
+        tok.protected = protected.iter().any(|p| p.start < tok.range.end && tok.range.start < p.end);
+    }
+    toks
+}
+
+/// Whether the tokens so far end a sentence (closing quotes and brackets aside).
+fn sentence_ended(toks: &[Tok]) -> bool {
+    let last =
+        toks.iter().rev().find(|t| !matches!(t.lower.as_str(), "\"" | "'" | ")" | "]" | "\u{201d}" | "\u{2019}"));
+    last.is_some_and(|t| matches!(t.lower.as_str(), "." | "!" | "?"))
+}
+
+/// Quotations, verbatim spans and indicator-like chunks.
+fn protected_ranges(text: &str) -> Vec<Range<usize>> {
+    let mut ranges = Vec::new();
+    for (open, close) in [("\"", "\""), ("\u{201c}", "\u{201d}"), ("\u{2018}", "\u{2019}"), ("```", "```"), ("`", "`")]
+    {
+        let mut from = 0;
+        while let Some(start) = text[from..].find(open).map(|i| from + i) {
+            let after = start + open.len();
+            let end = text[after..].find(close).map(|i| after + i + close.len()).unwrap_or(text.len());
+            ranges.push(start..end);
+            from = end;
+            if from >= text.len() {
+                break;
+            }
+        }
+    }
+    let mut at = 0;
+    for chunk in text.split_inclusive(char::is_whitespace) {
+        let start = at;
+        at += chunk.len();
+        let core = chunk.trim().trim_matches(|c: char| "\"'()[]{},.;:!?\u{201c}\u{201d}\u{2018}\u{2019}".contains(c));
+        let letters = core.chars().any(char::is_alphabetic);
+        let digits = core.chars().any(char::is_numeric);
+        let marks = core.chars().any(|c| "./:\\_@#=<>|".contains(c));
+        let capitals = core.chars().filter(|c| c.is_uppercase()).count() >= 2;
+        if (letters && digits) || marks || capitals {
+            ranges.push(start..at);
+        }
+    }
+    ranges
+}
+
+/// Letter case of a matched span: all lower case, or capitalised at the start of a sentence.
+/// Anything else (a name, an acronym) is not varied.
+fn case_of(text: &str, toks: &[Tok]) -> Option<bool> {
+    let mut capitalised = false;
+    for (i, tok) in toks.iter().enumerate() {
+        let original = &text[tok.range.clone()];
+        if original == tok.lower {
+            continue;
+        }
+        let mut chars = original.chars();
+        let first_upper = chars.next().is_some_and(char::is_uppercase);
+        let rest_lower = chars.all(|c| !c.is_uppercase());
+        if i == 0 && tok.sentence_start && first_upper && rest_lower {
+            capitalised = true;
+        } else {
+            return None;
+        }
+    }
+    Some(capitalised)
+}
+
+fn capitalise(text: &str, capitalised: bool) -> String {
+    if !capitalised {
+        return text.to_string();
+    }
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+fn is_number_word(word: &str) -> bool {
+    SMALL_NUMBERS.contains(&word)
+        || matches!(
+            word,
+            "ten"
+                | "eleven"
+                | "twelve"
+                | "fifteen"
+                | "twenty"
+                | "thirty"
+                | "forty"
+                | "fifty"
+                | "hundred"
+                | "hundreds"
+                | "dozen"
+                | "dozens"
+                | "thousand"
+                | "thousands"
+        )
+}
+
+fn free(toks: &[Tok]) -> bool {
+    toks.iter().all(|t| !t.protected)
+}
+
+/// Joined to its neighbour by a hyphen or apostrophe (part of a compound: leave it).
+fn bound(toks: &[Tok], first: usize, last: usize) -> bool {
+    let joined = |t: &Tok| matches!(t.lower.as_str(), "-" | "'" | "\u{2019}" | "/");
+    (first > 0 && !toks[first].space && joined(&toks[first - 1]))
+        || toks.get(last + 1).is_some_and(|t| !t.space && joined(t))
+}
+
+fn phrases(table: &Table, text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
+    for i in 0..toks.len() {
+        if toks[i].protected || toks[i].kind != Kind::Letter {
+            continue;
+        }
+        for &(c, f) in table.starting_with(&toks[i].lower) {
+            let class = &table.classes[c];
+            let form = &class.forms[f];
+            let n = form.tokens.len();
+            let Some(span) = toks.get(i..i + n) else { continue };
+            let matches = span
+                .iter()
+                .zip(&form.tokens)
+                .enumerate()
+                .all(|(k, (t, f))| t.lower == f.text && (k == 0 || t.space == f.space));
+            if !matches || !free(span) || bound(toks, i, i + n - 1) {
+                continue;
+            }
+            if class.sentence_start && !toks[i].sentence_start {
+                continue;
+            }
+            if class.before_number {
+                let next = toks.get(i + n);
+                if !next.is_some_and(|t| t.space && (t.kind == Kind::Digit || is_number_word(&t.lower))) {
+                    continue;
+                }
+            }
+            let Some(capitalised) = case_of(text, span) else { continue };
+            let range = span[0].range.start..span[n - 1].range.end;
+            let mut variants: Vec<String> = class.forms.iter().map(|f| capitalise(&f.text, capitalised)).collect();
+            variants[f] = text[range.clone()].to_string();
+            out.push(Candidate {
+                range,
+                variants,
+                original: f,
+                channel: class.channel,
+                tie: class.tied.then(|| format!("class{c}")),
+            });
+            break;
+        }
+    }
+}
+
+fn plural(word: &str) -> bool {
+    word.len() >= 4
+        && word.ends_with('s')
+        && !["ss", "us", "is"].iter().any(|e| word.ends_with(e))
+        && !NOT_PLURALS.contains(&word)
+        && word.chars().all(char::is_alphabetic)
+}
+
+fn candidate(range: Range<usize>, variants: Vec<String>, original: usize, channel: Channel) -> Candidate {
+    Candidate { range, variants, original, channel, tie: None }
+}
+
+/// Spelled units after a number and their abbreviations (British, American).
+const UNITS: [(&str, &str, &str); 4] = [
+    ("kilometres", "kilometers", "km"),
+    ("metres", "meters", "m"),
+    ("centimetres", "centimeters", "cm"),
+    ("kilogrammes", "kilograms", "kg"),
+];
+
+fn numbers(text: &str, toks: &[Tok], american: bool, out: &mut Vec<Candidate>) {
+    for i in 0..toks.len() {
+        let tok = &toks[i];
+        if tok.kind != Kind::Digit || tok.protected {
+            continue;
+        }
+        let prev_joined = i > 0 && !tok.space && matches!(toks[i - 1].kind, Kind::Digit | Kind::Other);
+        let next = toks.get(i + 1);
+        let after = toks.get(i + 2);
+        grouping(text, toks, i, prev_joined, out);
+        // A number from 2 to 20 before a plural, not in a name ("Route 3") or opening a sentence.
+        let small = tok.lower.parse::<usize>().ok().filter(|v| (2..=20).contains(v) && !tok.lower.starts_with('0'));
+        let in_name = i > 0 && toks[i - 1].kind == Kind::Letter && text[toks[i - 1].range.clone()] != toks[i - 1].lower;
+        if let (Some(value), false, false, false) = (small, prev_joined, in_name, tok.sentence_start) {
+            let noun = next.filter(|t| t.space && t.kind == Kind::Letter && plural(&t.lower) && !t.protected);
+            if noun.is_some_and(|n| text[n.range.clone()] == n.lower) && !bound(toks, i, i + 1) {
+                let variants = vec![SMALL_NUMBERS[value].to_string(), tok.lower.clone()];
+                out.push(candidate(tok.range.clone(), variants, 1, Channel::Number));
+            }
+        }
+        // Units after a number: "%", " per cent" or " percent" (one choice per text); a unit
+        // spelled out, abbreviated, or abbreviated without the space.
+        let Some(next) = next.filter(|t| !t.protected && text[t.range.clone()] == t.lower) else { continue };
+        if next.lower == "%" && !next.space {
+            out.push(percent(text, tok.range.end..next.range.end, 0));
+        } else if next.lower == "per" && next.space && after.is_some_and(|t| t.lower == "cent" && t.space) {
+            let end = after.map_or(next.range.end, |t| t.range.end);
+            out.push(percent(text, tok.range.end..end, 1));
+        } else if next.lower == "percent" && next.space {
+            out.push(percent(text, tok.range.end..next.range.end, 2));
+        } else if bound(toks, i + 1, i + 1) || prev_joined && toks[i - 1].lower != "." {
+            continue;
+        } else if let Some(&(british, us, short)) =
+            UNITS.iter().find(|(b, a, s)| next.lower == *b || next.lower == *a || next.lower == *s)
+        {
+            let spelled = format!(" {}", if american { us } else { british });
+            let range = tok.range.end..next.range.end;
+            let original = if next.lower == short { 1 + usize::from(!next.space) } else { 0 };
+            // Metres abbreviated are left alone: "m" may be a million.
+            if short == "m" && original != 0 || (original == 0 && !next.space) {
+                continue;
+            }
+            let mut variants = vec![spelled, format!(" {short}"), short.to_string()];
+            variants[original] = text[range.clone()].to_string();
+            if short == "m" {
+                variants.pop();
+            }
+            out.push(candidate(range, variants, original, Channel::Number));
+        }
+    }
+    for i in 0..toks.len() {
+        let tok = &toks[i];
+        let Some(value) = SMALL_NUMBERS.iter().position(|w| *w == tok.lower) else { continue };
+        if value < 2 || tok.protected || text[tok.range.clone()] != tok.lower || bound(toks, i, i) {
+            continue;
+        }
+        let prev_number = i > 0 && is_number_word(&toks[i - 1].lower);
+        let noun = toks.get(i + 1).filter(|t| t.space && t.kind == Kind::Letter && plural(&t.lower) && !t.protected);
+        if !prev_number && noun.is_some_and(|n| text[n.range.clone()] == n.lower) {
+            out.push(candidate(tok.range.clone(), vec![tok.lower.clone(), value.to_string()], 0, Channel::Number));
+        }
+    }
+}
+
+/// Digit grouping, one choice per text: "12,500" or "12500". A plain number is grouped only
+/// when it cannot be a year, a time or a reference.
+fn grouping(text: &str, toks: &[Tok], i: usize, prev_joined: bool, out: &mut Vec<Candidate>) {
+    let tok = &toks[i];
+    if prev_joined {
+        return;
+    }
+    let mut end = i;
+    while toks.get(end + 1).is_some_and(|t| t.lower == "," && !t.space)
+        && toks.get(end + 2).is_some_and(|t| t.kind == Kind::Digit && !t.space && t.lower.len() == 3)
+    {
+        end += 2;
+    }
+    let continues = toks.get(end + 1).is_some_and(|t| !t.space && (t.kind != Kind::Other || t.lower == "."))
+        && toks.get(end + 2).is_some_and(|t| !t.space && t.kind == Kind::Digit);
+    if continues || !free(&toks[i..=end]) {
+        return;
+    }
+    let tie = Some("grouping".to_string());
+    if end > i && tok.lower.len() <= 3 {
+        let range = tok.range.start..toks[end].range.end;
+        let grouped = text[range.clone()].to_string();
+        let plain: String = grouped.chars().filter(|c| *c != ',').collect();
+        out.push(Candidate { range, variants: vec![grouped, plain], original: 0, channel: Channel::Number, tie });
+        return;
+    }
+    let value = tok.lower.parse::<u64>().unwrap_or(0);
+    let plausible =
+        (4..=6).contains(&tok.lower.len()) && !tok.lower.starts_with('0') && !(1900..=2100).contains(&value);
+    let before = i.checked_sub(1).map(|k| toks[k].lower.as_str());
+    let noun = toks.get(i + 1).filter(|t| t.space && t.kind == Kind::Letter && text[t.range.clone()] == t.lower);
+    let not_time = noun.is_some_and(|t| !matches!(t.lower.as_str(), "hours" | "hrs" | "hour" | "local" | "and" | "to"));
+    if plausible && not_time && !matches!(before, Some("grid" | "reference" | "at" | "route" | "number" | "no")) {
+        let digits = &tok.lower;
+        let mut grouped = String::new();
+        for (k, c) in digits.chars().enumerate() {
+            if k > 0 && (digits.len() - k) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(c);
+        }
+        out.push(Candidate {
+            range: tok.range.clone(),
+            variants: vec![grouped, digits.clone()],
+            original: 1,
+            channel: Channel::Number,
+            tie,
+        });
+    }
+}
+
+fn percent(text: &str, range: Range<usize>, original: usize) -> Candidate {
+    let mut variants = vec!["%".to_string(), " per cent".to_string(), " percent".to_string()];
+    variants[original] = text[range.clone()].to_string();
+    Candidate { range, variants, original, channel: Channel::Number, tie: Some("percent".to_string()) }
+}
+
+/// A date at token `i`: its last token, day, month (0-based), year, and whether it was written
+/// month first.
+fn date_at(text: &str, toks: &[Tok], i: usize) -> Option<(usize, String, usize, Option<String>, bool)> {
+    let month = |t: &Tok| {
+        let original = &text[t.range.clone()];
+        MONTHS.iter().position(|m| *m == t.lower).filter(|_| original.chars().next().is_some_and(char::is_uppercase))
+    };
+    let day = |t: &Tok| t.kind == Kind::Digit && t.lower.parse::<u32>().is_ok_and(|d| (1..=31).contains(&d));
+    let year = |t: &Tok| t.kind == Kind::Digit && t.lower.len() == 4;
+    let tok = toks.get(i)?;
+    if day(tok) && !(i > 0 && !tok.space && toks[i - 1].kind != Kind::Other) {
+        let m = toks.get(i + 1).filter(|t| t.space).and_then(month)?;
+        match toks.get(i + 2).filter(|t| t.space && year(t)) {
+            Some(y) => Some((i + 2, tok.lower.clone(), m, Some(y.lower.clone()), false)),
+            None => Some((i + 1, tok.lower.clone(), m, None, false)),
+        }
+    } else if let Some(m) = month(tok) {
+        let d = toks.get(i + 1).filter(|t| t.space && day(t))?;
+        let comma = toks.get(i + 2).filter(|t| t.lower == "," && !t.space);
+        match (comma, toks.get(i + 3).filter(|t| t.space && year(t))) {
+            (Some(_), Some(y)) => Some((i + 3, d.lower.clone(), m, Some(y.lower.clone()), true)),
+            _ => Some((i + 1, d.lower.clone(), m, None, true)),
+        }
+    } else {
+        None
+    }
+}
+
+fn dates(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
+    let mut i = 0;
+    while i < toks.len() {
+        let Some((last, day, month, year, month_first)) = date_at(text, toks, i) else {
+            i += 1;
+            continue;
+        };
+        let span = &toks[i..=last];
+        if free(span) && !toks.get(last + 1).is_some_and(|t| !t.space && t.kind != Kind::Other) {
+            let name = &text[toks[if month_first { i } else { i + 1 }].range.clone()];
+            let (day_first, month_day) = match &year {
+                Some(y) => (format!("{day} {name} {y}"), format!("{name} {day}, {y}")),
+                None => (format!("{day} {name}"), format!("{name} {day}")),
+            };
+            let range = span[0].range.start..span[span.len() - 1].range.end;
+            let original = usize::from(month_first);
+            let mut variants = vec![day_first, month_day];
+            variants[original] = text[range.clone()].to_string();
+            let _ = month;
+            out.push(Candidate { range, variants, original, channel: Channel::Date, tie: Some("date".to_string()) });
+        }
+        i = last + 1;
+    }
+}
+
+/// The optional comma after a sentence opener: "Meanwhile(,) the …", "On 3 May 2026(,) the …".
+fn openers(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
+    for i in 0..toks.len() {
+        let tok = &toks[i];
+        if !tok.sentence_start || tok.kind != Kind::Letter || tok.protected {
+            continue;
+        }
+        let end = if OPENERS.contains(&tok.lower.as_str()) {
+            Some(i)
+        } else if DATE_OPENERS.contains(&tok.lower.as_str()) {
+            let next = i + 1;
+            if let Some((last, ..)) = date_at(text, toks, next) {
+                Some(last)
+            } else if toks.get(next).is_some_and(|t| {
+                t.space && (WEEKDAYS.contains(&t.lower.as_str()) || t.kind == Kind::Digit && t.lower.len() == 4)
+            }) {
+                Some(next)
+            } else {
+                // "In March 2026"
+                let month = toks.get(next).is_some_and(|t| MONTHS.contains(&t.lower.as_str()) && t.space);
+                let year = toks.get(next + 1).is_some_and(|t| t.kind == Kind::Digit && t.lower.len() == 4 && t.space);
+                (month && year).then_some(next + 1)
+            }
+        } else {
+            None
+        };
+        let Some(end) = end else { continue };
+        if !free(&toks[i..=end]) {
+            continue;
+        }
+        let after = toks.get(end + 1);
+        let clause = toks.get(end + 2);
+        match after {
+            Some(comma)
+                if comma.lower == ","
+                    && !comma.space
+                    && clause.is_some_and(|t| {
+                        t.space && t.kind == Kind::Letter && !CONTINUATIONS.contains(&t.lower.as_str())
+                    }) =>
+            {
+                out.push(candidate(comma.range.clone(), vec![",".to_string(), String::new()], 0, Channel::Punctuation));
+            }
+            Some(word) if word.space && word.kind == Kind::Letter && !CONTINUATIONS.contains(&word.lower.as_str()) => {
+                let at = toks[end].range.end;
+                out.push(Candidate {
+                    range: at..at,
+                    variants: vec![",".to_string(), String::new()],
+                    original: 1,
+                    channel: Channel::Punctuation,
+                    tie: None,
+                });
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The serial comma before the last item of a list of three or more: "A, B(,) and C".
+fn serial_commas(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
+    for i in 1..toks.len() {
+        let tok = &toks[i];
+        if !(tok.lower == "and" || tok.lower == "or") || !tok.space || tok.protected {
+            continue;
+        }
+        if !toks.get(i + 1).is_some_and(|t| t.space && t.kind != Kind::Other) {
+            continue;
+        }
+        let serial = toks[i - 1].lower == "," && !toks[i - 1].space;
+        let item_end = if serial { i - 1 } else { i };
+        // Walk back over the middle item: one to four words, then the comma before it.
+        let mut j = item_end;
+        let mut words = 0;
+        while j > 0 && words < 5 && toks[j - 1].kind != Kind::Other && toks[j - 1].space {
+            j -= 1;
+            words += 1;
+        }
+        if !(1..=4).contains(&words) || j == 0 || toks[j - 1].lower != "," || toks[j - 1].space {
+            continue;
+        }
+        let Some(first_item) = j.checked_sub(2).map(|k| &toks[k]) else { continue };
+        if first_item.kind == Kind::Other {
+            continue;
+        }
+        // "Ahmed, the driver, and …" is an apposition, not a list.
+        let name = text[first_item.range.clone()] != first_item.lower;
+        if name && DETERMINERS.contains(&toks[j].lower.as_str()) {
+            continue;
+        }
+        if !free(&toks[j - 1..=i]) {
+            continue;
+        }
+        let (range, original) = if serial {
+            (toks[i - 1].range.clone(), 0)
+        } else {
+            let at = toks[i - 1].range.end;
+            (at..at, 1)
+        };
+        out.push(Candidate {
+            range,
+            variants: vec![",".to_string(), String::new()],
+            original,
+            channel: Channel::Punctuation,
+            tie: None,
+        });
+    }
+}
+
+/// "reported that the …" or "reported the …".
+fn optional_that(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
+    for i in 0..toks.len().saturating_sub(2) {
+        let (verb, that, next) = (&toks[i], &toks[i + 1], &toks[i + 2]);
+        if !REPORTING_VERBS.contains(&verb.lower.as_str()) || that.lower != "that" || !that.space || !next.space {
+            continue;
+        }
+        if !free(&toks[i..=i + 1]) || text[that.range.clone()] != *"that" {
+            continue;
+        }
+        let capitalised = text[next.range.clone()] != next.lower;
+        if !(CLAUSE_STARTS.contains(&next.lower.as_str()) || capitalised || next.kind == Kind::Digit) {
+            continue;
+        }
+        out.push(Candidate {
+            range: verb.range.end..that.range.end,
+            variants: vec![" that".to_string(), String::new()],
+            original: 0,
+            channel: Channel::Wording,
+            tie: None,
+        });
+    }
+}
+
+/// A restrictive relative pronoun: "the vehicle that was …" or "the vehicle which was …".
+fn relatives(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
+    for i in 1..toks.len().saturating_sub(1) {
+        let (before, pronoun, next) = (&toks[i - 1], &toks[i], &toks[i + 1]);
+        let original = match pronoun.lower.as_str() {
+            "that" => 0,
+            "which" => 1,
+            _ => continue,
+        };
+        if !pronoun.space || !before.space && i > 1 || !next.space || pronoun.protected {
+            continue;
+        }
+        // After a noun (lower case, no comma: restrictive), before an auxiliary.
+        let noun = before.kind == Kind::Letter
+            && text[before.range.clone()] == before.lower
+            && !NOT_ANTECEDENTS.contains(&before.lower.as_str())
+            && !REPORTING_VERBS.contains(&before.lower.as_str())
+            && !before.protected;
+        if !noun || !AUXILIARIES.contains(&next.lower.as_str()) || text[pronoun.range.clone()] != pronoun.lower {
+            continue;
+        }
+        out.push(candidate(
+            pronoun.range.clone(),
+            vec!["that".to_string(), "which".to_string()],
+            original,
+            Channel::Wording,
+        ));
+    }
+}
+
+/// Commas that can go without changing the reading: after an introductory phrase or clause
+/// ("During the search, engineers …") and before "and" or "but" joining two clauses.
+fn optional_commas(toks: &[Tok], out: &mut Vec<Candidate>) {
+    let comma = |range: Range<usize>| candidate(range, vec![",".to_string(), String::new()], 0, Channel::Punctuation);
+    for i in 0..toks.len() {
+        let tok = &toks[i];
+        if tok.sentence_start && tok.kind == Kind::Letter && INTRODUCERS.contains(&tok.lower.as_str()) {
+            let phrase = toks[i + 1..]
+                .iter()
+                .take(12)
+                .position(|t| !(t.kind != Kind::Other || matches!(t.lower.as_str(), "-" | "'")))
+                .map(|k| i + 1 + k);
+            if let Some(c) = phrase.filter(|&c| toks[c].lower == "," && !toks[c].space && c > i + 1) {
+                let clause = toks.get(c + 1).is_some_and(|t| t.space && t.kind == Kind::Letter);
+                let list = toks[i + 1..c].iter().any(|t| matches!(t.lower.as_str(), "and" | "or"));
+                if clause && !list && free(&toks[i..=c]) {
+                    out.push(comma(toks[c].range.clone()));
+                }
+            }
+        }
+        if tok.lower == "," && !tok.space && !tok.protected {
+            let conjunction = toks.get(i + 1).filter(|t| t.space && matches!(t.lower.as_str(), "and" | "but"));
+            let subject = toks.get(i + 2).is_some_and(|t| t.space && CLAUSE_STARTS.contains(&t.lower.as_str()));
+            if conjunction.is_some() && subject {
+                out.push(comma(tok.range.clone()));
+            }
+        }
+    }
+}
+
+/// A hyphenated compound of two words written open: "command-wire" or "command wire", one
+/// choice per compound per text.
+fn compounds(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
+    for i in 0..toks.len().saturating_sub(2) {
+        let (first, hyphen, second) = (&toks[i], &toks[i + 1], &toks[i + 2]);
+        let word = |t: &Tok| t.kind == Kind::Letter && t.lower.chars().count() >= 3 && text[t.range.clone()] == t.lower;
+        if hyphen.lower != "-" || hyphen.space || second.space || !word(first) || !word(second) {
+            continue;
+        }
+        if PREFIXES.contains(&first.lower.as_str()) || !free(&toks[i..=i + 2]) || bound(toks, i, i + 2) {
+            continue;
+        }
+        if i > 0 && !first.space && toks[i - 1].kind != Kind::Other {
+            continue;
+        }
+        let range = first.range.start..second.range.end;
+        out.push(Candidate {
+            range,
+            variants: vec![format!("{}-{}", first.lower, second.lower), format!("{} {}", first.lower, second.lower)],
+            original: 0,
+            channel: Channel::Hyphenation,
+            tie: Some(format!("compound:{}-{}", first.lower, second.lower)),
+        });
+    }
+}
+
+/// Two plurals joined by "and" swap: "roads and bridges" or "bridges and roads".
+fn pairs(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
+    for i in 1..toks.len().saturating_sub(2) {
+        let (first, and, second) = (&toks[i], &toks[i + 1], &toks[i + 2]);
+        if and.lower != "and" || !and.space || !second.space || !first.space {
+            continue;
+        }
+        let lower = |t: &Tok| t.kind == Kind::Letter && text[t.range.clone()] == t.lower && plural(&t.lower);
+        if !lower(first) || !lower(second) || first.lower == second.lower || !free(&toks[i..=i + 2]) {
+            continue;
+        }
+        let before = &toks[i - 1];
+        if before.kind != Kind::Letter
+            || plural(&before.lower)
+            || matches!(before.lower.as_str(), "and" | "or" | "between")
+        {
+            continue;
+        }
+        let ends = match toks.get(i + 3) {
+            None => true,
+            Some(t) if t.kind == Kind::Other => matches!(t.lower.as_str(), "." | "," | ";" | ":"),
+            Some(t) => t.space && AFTER_PAIR.contains(&t.lower.as_str()),
+        };
+        if !ends {
+            continue;
+        }
+        let range = first.range.start..second.range.end;
+        out.push(Candidate {
+            range,
+            variants: vec![
+                format!("{} and {}", first.lower, second.lower),
+                format!("{} and {}", second.lower, first.lower),
+            ],
+            original: 0,
+            channel: Channel::Order,
+            tie: None,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> Table {
+        Table::parse(crate::table::SHIPPED).unwrap()
+    }
+
+    fn variants(text: &str) -> Vec<(String, Vec<String>)> {
+        let t = template(&table(), text);
+        t.sites.iter().map(|s| (text[s.range.clone()].to_string(), s.variants.clone())).collect()
+    }
+
+    fn found(text: &str) -> Vec<String> {
+        variants(text).into_iter().map(|(original, _)| original).collect()
+    }
+
+    #[test]
+    fn table_phrases_are_found_with_their_case() {
+        let v = variants("In addition, approximately 40 fighters were in the vicinity of the bridge.");
+        assert_eq!(v[0].1, ["In addition,", "Additionally,", "Furthermore,", "Moreover,"]);
+        assert_eq!(v[1].1, ["approximately", "about", "around", "some", "roughly"]);
+        assert!(v.iter().any(|(o, vs)| o == "in the vicinity of the" && vs.contains(&"near the".to_string())));
+    }
+
+    #[test]
+    fn sentence_only_forms_need_a_sentence_start_and_number_forms_a_number() {
+        assert!(found("It said in addition, nothing.").is_empty());
+        assert!(!found("They counted some 40 trucks.").is_empty());
+        assert!(found("They counted some vehicles.").is_empty());
+    }
+
+    #[test]
+    fn names_quotes_indicators_and_verbatim_spans_are_left_alone() {
+        for text in [
+            "Sources in Centre Province met Currently Ahmed.",
+            "He said \"approximately 40 fighters in addition\" then.",
+            "The beacon at approximately.example.com was seen.",
+            "Run `carried out` verbatim.",
+            "The host 10.1.2.3 was used.",
+        ] {
+            let inside: Vec<String> = found(text);
+            assert!(
+                inside.iter().all(|o| !o.to_lowercase().contains("approximately")
+                    && !o.contains("Centre")
+                    && !o.contains("Currently")
+                    && !o.contains("carried")),
+                "{text}: {inside:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn dates_numbers_and_units_vary_in_format_only() {
+        let v = variants("On 14 March 2026 the unit moved 12 km and used 1,200 litres, 15% of three stocks.");
+        let all: Vec<&Vec<String>> = v.iter().map(|(_, vs)| vs).collect();
+        assert!(all.contains(&&vec!["14 March 2026".to_string(), "March 14, 2026".to_string()]));
+        assert!(all.contains(&&vec![" kilometres".to_string(), " km".to_string(), "km".to_string()]));
+        assert!(all.contains(&&vec!["1,200".to_string(), "1200".to_string()]));
+        assert!(all.contains(&&vec!["%".to_string(), " per cent".to_string(), " percent".to_string()]));
+        assert!(all.contains(&&vec!["three".to_string(), "3".to_string()]));
+        assert!(all.contains(&&vec![",".to_string(), String::new()]), "the opener's comma: {v:?}");
+    }
+
+    #[test]
+    fn serial_commas_that_and_pairs() {
+        let v =
+            variants("They took rifles, mortars and rockets. Police reported that the roads and bridges were shut.");
+        let originals: Vec<&str> = v.iter().map(|(o, _)| o.as_str()).collect();
+        assert!(originals.contains(&""), "serial comma insertion: {v:?}");
+        assert!(originals.contains(&" that"));
+        assert!(originals.contains(&"roads and bridges"));
+        // An apposition is not a list.
+        assert!(found("Ahmed, the driver and his guard left.").is_empty());
+    }
+
+    #[test]
+    fn text_wide_choices_share_one_point() {
+        let t = template(&table(), "On 3 May 2026 and on 4 May 2026 the organisation met; the organisation left.");
+        let dates: Vec<usize> = t.sites.iter().filter(|s| s.variants[0].contains("May")).map(|s| s.point).collect();
+        assert_eq!(dates.len(), 2);
+        assert_eq!(dates[0], dates[1]);
+        let spelled: Vec<usize> = t.sites.iter().filter(|s| s.variants[0] == "organisation").map(|s| s.point).collect();
+        assert_eq!(spelled.len(), 2);
+        assert_eq!(spelled[0], spelled[1]);
+    }
+
+    #[test]
+    fn rendering_the_original_choices_gives_the_original() {
+        let text = "Subsequently, some 40 persons travelled 12 km towards the centre, in order to meet.";
+        let t = template(&table(), text);
+        let originals: Vec<usize> = t.points.iter().map(|p| t.sites[p.sites[0]].original).collect();
+        assert_eq!(t.render(&originals), text);
+        assert!(t.points() >= 6, "{:?}", t.describe());
+    }
+}
