@@ -9,6 +9,9 @@ use time::OffsetDateTime;
 
 const COALITION: &str = include_str!("../../../examples/coalition.toml");
 const REPORT: &str = include_str!("../../../examples/route-clearance.md");
+/// A longer report, for the traced leak: a paragraph needs enough variation points to name its
+/// recipient (docs/fingerprinting.md).
+const LEAKED: &str = include_str!("../../../examples/device-workshop.md");
 const USERS: [&str; 5] = ["us-analyst", "us-liaison", "iq-analyst", "ru-analyst", "sy-analyst"];
 
 pub async fn run(listen: &str, no_serve: bool) -> anyhow::Result<()> {
@@ -53,6 +56,8 @@ pub async fn run(listen: &str, no_serve: bool) -> anyhow::Result<()> {
         println!("  {name:<11} receipt for ledger entry {index}");
     }
     print!("Checkpoint (C2SP signed note):\n{}", hub.make_checkpoint(now).await?);
+
+    traced_leak(&hub, &author, now).await?;
 
     let mut tokens = Vec::new();
     for name in USERS {
@@ -100,6 +105,29 @@ pub async fn run(listen: &str, no_serve: bool) -> anyhow::Result<()> {
     }
     println!("\nServing on {base} until Ctrl-C.");
     crate::serve(hub, listen, None, std::time::Duration::from_secs(1)).await
+}
+
+/// A paragraph released to IRQ, retyped by someone there and passed on, traced back to IRQ.
+async fn traced_leak(hub: &Hub, author: &tearline_model::User, now: OffsetDateTime) -> anyhow::Result<()> {
+    let id = hub.submit_report(author, LEAKED, now).await?.id;
+    let iraqi = hub.user("iq-analyst").await?;
+    let received = hub.view(&iraqi, &id, now).await?;
+    let Some((_, paragraph)) = received.paragraphs.first() else { anyhow::bail!("iq-analyst received no paragraph") };
+    // Retyped: upper case, new line breaks, straight quotes, the invisible characters gone.
+    let visible: String =
+        paragraph.text.chars().filter(|c| !matches!(c, '\u{200B}'..='\u{200F}' | '\u{2060}')).collect();
+    let words: Vec<String> = visible.split_whitespace().map(str::to_uppercase).collect();
+    let leak: String = words.chunks(12).map(|line| line.join(" ")).collect::<Vec<_>>().join("\n");
+    println!("A leak: us-analyst submitted examples/device-workshop.md as {id}; iq-analyst read it.");
+    println!("Its paragraph then turned up outside the hub, retyped:\n\n{leak}\n");
+    println!("tearline trace LEAK --as us-analyst:");
+    let report = hub.trace(author, &leak, now).await?;
+    let text = crate::onward::trace_text(&report);
+    for line in text.lines().take(12) {
+        println!("  {line}");
+    }
+    println!();
+    Ok(())
 }
 
 /// The author's full view: every portion, to label the rows.

@@ -96,6 +96,9 @@ enum Command {
     Audit(onward::AuditCommand),
     /// Submissions by others that reused the user's party's text without declaring it.
     Alerts(onward::AuditArgs),
+    /// Trace a leaked text, STIX object or bundle (a file, or - for standard input) to the
+    /// parties the user's party released it to.
+    Trace(onward::TraceArgs),
     /// The dissemination ledger: checkpoints, proofs, verification, and checking or witnessing
     /// another hub's.
     #[command(subcommand)]
@@ -266,6 +269,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Approval(command) => onward::approval(&open_hub(&cli).await?, command).await,
         Command::Recall(args) => onward::recall(&open_hub(&cli).await?, args).await,
         Command::Audit(command) => onward::audit(&open_hub(&cli).await?, command).await,
+        Command::Trace(args) => onward::trace(&open_hub(&cli).await?, args).await,
         Command::Alerts(args) => onward::alerts(&open_hub(&cli).await?, args).await,
         Command::Ledger(command) => ledger::run(&open_hub(&cli).await?, command).await,
         Command::Demo { listen, no_serve } => demo::run(listen, *no_serve).await,

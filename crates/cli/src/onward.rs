@@ -107,6 +107,84 @@ pub struct AuditArgs {
     user: String,
 }
 
+#[derive(Args)]
+pub struct TraceArgs {
+    /// The leak: plain text, or a STIX object or bundle; `-` reads standard input.
+    file: std::path::PathBuf,
+    #[arg(long = "as", value_name = "USER")]
+    user: String,
+    /// `text` or `json`.
+    #[arg(long, default_value = "text")]
+    format: String,
+}
+
+pub async fn trace(hub: &Hub, args: &TraceArgs) -> anyhow::Result<()> {
+    let user = hub.user(&args.user).await?;
+    let leak = if args.file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin()).context("reading the leak from standard input")?
+    } else {
+        std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?
+    };
+    let report = hub.trace(&user, &leak, OffsetDateTime::now_utc()).await?;
+    match args.format.as_str() {
+        "json" => print_json(&report)?,
+        "text" => print!("{}", trace_text(&report)),
+        other => bail!("unknown format `{other}` (text or json)"),
+    }
+    Ok(())
+}
+
+/// A trace for people: the verdict, the scores against the threshold, and the evidence.
+pub fn trace_text(report: &tearline_hub::TraceReport) -> String {
+    let mut out = String::new();
+    let threshold = report.scores.first().map_or(f64::INFINITY, |s| s.threshold);
+    match report.accused.as_slice() {
+        [] => out.push_str(&format!(
+            "No accusation: no recipient's score passes the threshold ({threshold:.2}) that bounds a false accusation at {:e}.\n",
+            report.epsilon
+        )),
+        accused => {
+            for party in accused {
+                out.push_str(&format!(
+                    "ACCUSED {}: score {:.2} >= threshold {:.2}; {} of {} points read agree; an innocent recipient scores this high with probability <= {:.1e}\n",
+                    party.party, party.score, party.threshold, party.points_agreeing, party.points_read, party.bound
+                ));
+            }
+        }
+    }
+    for other in report.scores.iter().filter(|s| report.accused.iter().all(|a| a.party != s.party)).take(5) {
+        out.push_str(&format!("  {}: score {:.2} (threshold {:.2})\n", other.party, other.score, other.threshold));
+    }
+    for source in &report.sources {
+        out.push_str(&format!(
+            "Source {} ({}), {}: {} words aligned, {} variation points read\n",
+            source.object_id,
+            source.version,
+            source.field,
+            source.matched_words,
+            source.points.len()
+        ));
+        for point in &source.points {
+            out.push_str(&format!(
+                "  [{}] at byte {}: original {:?}, leak {:?}{}\n",
+                point.channel,
+                point.offset,
+                point.original,
+                point.read,
+                if point.agreeing.is_empty() {
+                    String::new()
+                } else {
+                    format!(", as in {}'s copy", point.agreeing.join(", "))
+                }
+            ));
+        }
+    }
+    if !report.invisible_marks.is_empty() {
+        out.push_str(&format!("Invisible marks of: {} (supporting only)\n", report.invisible_marks.join(", ")));
+    }
+    out
+}
+
 pub async fn share(hub: &Hub, args: &ShareArgs) -> anyhow::Result<()> {
     let user = hub.user(&args.user).await?;
     let request = ShareRequest {

@@ -540,7 +540,13 @@ fn phrases(table: &Table, text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
                 variants,
                 original: f,
                 channel: class.channel,
-                tie: class.tied.then(|| format!("class{c}")),
+                // One spelling convention per text (British or American: each spelling class lists
+                // the British form first); other text-wide choices are per class.
+                tie: match (class.tied, class.channel) {
+                    (true, Channel::Spelling) => Some("spelling".to_string()),
+                    (true, _) => Some(format!("class{c}")),
+                    (false, _) => None,
+                },
             });
             break;
         }

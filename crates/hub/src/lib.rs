@@ -21,12 +21,14 @@ use tokio::sync::RwLock;
 
 pub mod coalition_file;
 mod deliveries;
+pub mod fingerprint;
 pub mod ledger;
 pub mod onward;
 mod provenance;
 pub mod taxii;
 
 pub use coalition_file::ApplyError;
+pub use fingerprint::{TraceReport, TracedParty, TracedPoint, TracedSource};
 pub use ledger::{LedgerVerification, Proof, Receipt, Witnessed};
 pub use onward::{ApprovalView, OnwardRecord, RecallOutcome, ReceivedRecord, ShareOutcome, ShareRequest};
 pub use provenance::{DerivedNote, PassageNote};
@@ -96,6 +98,8 @@ pub struct Hub {
     paging_key: tokio::sync::OnceCell<Vec<u8>>,
     ledger: ledger::Ledger,
     deliveries: deliveries::DeliveryWriter,
+    /// Marks every text a party receives, and traces leaks (see `fingerprint`).
+    fingerprinter: tearline_fingerprint::Fingerprinter,
 }
 
 /// A report accepted: its id, and the sources it was found or declared to derive from.
@@ -214,9 +218,10 @@ impl Hub {
         let public = hex::encode(ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key().as_bytes());
         let origin = store.init_meta(ledger::ORIGIN_KEY, &format!("tearline/{}", &public[..16])).await?;
         let ledger = ledger::Ledger::new(seed, &origin)?;
+        let fingerprinter = fingerprint::fingerprinter(&seed)?;
         let deliveries = deliveries::DeliveryWriter::start(Arc::clone(&store));
         let paging_key = tokio::sync::OnceCell::new();
-        let hub = Hub { store, snapshot: RwLock::new(snapshot), paging_key, ledger, deliveries };
+        let hub = Hub { store, snapshot: RwLock::new(snapshot), paging_key, ledger, deliveries, fingerprinter };
         if let Some(files) = operator_policies {
             let policies = Policies::load(&files)?;
             let source = PolicySource { digest: policy_digest(&files), files };
@@ -489,7 +494,8 @@ impl Hub {
         id: &str,
         now: OffsetDateTime,
     ) -> Result<(Rendering, Receipt)> {
-        let rendering = self.render_report(viewer, id, now).await?;
+        let mut rendering = self.render_report(viewer, id, now).await?;
+        self.marker(&viewer.party).rendering(&mut rendering);
         let shown = std::iter::once(0).chain(rendering.paragraphs.iter().map(|(i, _)| i + 1)).collect();
         let json = rendering_json(&rendering);
         let given =
@@ -534,7 +540,13 @@ impl Hub {
     ) -> Result<(Vec<ReportSummary>, Option<Receipt>)> {
         self.current(now).await?;
         let limit = limit.clamp(1, MAX_PAGE);
-        let page = self.store.list_reports(&viewer.party, viewer.clearance, after, limit).await?;
+        let mut page = self.store.list_reports(&viewer.party, viewer.clearance, after, limit).await?;
+        for summary in &mut page {
+            if summary.originator != viewer.party {
+                let id = fingerprint::title_id(&summary.id, summary.created);
+                summary.title = self.fingerprinter.mark(&id, viewer.party.as_str(), &summary.title).text;
+            }
+        }
         let renderings: Vec<serde_json::Value> = page.iter().map(summary_json).collect();
         let given: Vec<ledger::Given> = page
             .iter()

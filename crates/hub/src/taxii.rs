@@ -682,7 +682,8 @@ impl Hub {
             .into_iter()
             .map(|(row, object)| {
                 let seq = row.object.seq;
-                let value = render_for(snapshot, viewer, &row, object.as_ref(), &released);
+                let marker = self.marker(&viewer.party);
+                let value = render_for(snapshot, viewer, &row, object.as_ref(), &released, &marker);
                 let portions = (0..row.object.facts.portions.len().max(1))
                     .filter(|i| row.object.facts.portion_shown(&row.entry, viewer.clearance, *i))
                     .collect();
@@ -734,6 +735,7 @@ fn render_for(
     row: &Released,
     object: Option<&StixObject>,
     released: &HashSet<String>,
+    marker: &crate::fingerprint::Marker,
 ) -> Option<Value> {
     let facts = &row.object.facts;
     let shown = |i: usize| facts.portion_shown(&row.entry, viewer.clearance, i);
@@ -741,7 +743,8 @@ fn render_for(
         return None;
     }
     if let Some(report) = &row.object.report {
-        let rendering = report.render(shown)?;
+        let mut rendering = report.render(shown)?;
+        marker.rendering(&mut rendering);
         let mut value = stix::rendering_to_stix(&rendering);
         // The banner's marking definition is computed per rendering and not stored; each portion
         // keeps its own, which is.
@@ -752,14 +755,18 @@ fn render_for(
     }
     let Some(object) = object else {
         // Nothing in it can be withheld but the whole (see `render_all`).
-        return Some(row.object.stix.clone());
+        let mut value = row.object.stix.clone();
+        marker.stix(&row.object, &mut value);
+        return Some(value);
     };
     let is_originator = facts.originator == viewer.party;
     let visible = |id: &str| is_originator || released.contains(id) || is_public(id);
     // Rendering needs only where the portions are: every marking may stand for nothing here.
     let anything = |_: &str| Some(MarkingMeaning::Statement);
     let portions = ObjectPortions::of(object, &facts.originator, &snapshot.coalition, &anything).ok()?;
-    stix::render(object, &portions, &shown, &visible)
+    let mut value = stix::render(object, &portions, &shown, &visible)?;
+    marker.stix(&row.object, &mut value);
+    Some(value)
 }
 
 /// Objects every authenticated caller may read: Tearline's definitions, the hub's identity, and

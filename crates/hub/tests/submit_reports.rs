@@ -258,6 +258,17 @@ impl Store for MovesOnOnce {
     async fn sketch_matches(&self, party: &Code, hashes: &[u64], limit: u32) -> Result<Vec<(i64, usize, usize)>> {
         self.inner.sketch_matches(party, hashes, limit).await
     }
+    async fn originator_sketch_matches(
+        &self,
+        originator: &Code,
+        hashes: &[u64],
+        limit: u32,
+    ) -> Result<Vec<(i64, usize, usize)>> {
+        self.inner.originator_sketch_matches(originator, hashes, limit).await
+    }
+    async fn recipients_of(&self, seq: i64) -> Result<Vec<(Code, tearline_model::PortionSet)>> {
+        self.inner.recipients_of(seq).await
+    }
     async fn next_approval_expiry(&self, after: OffsetDateTime) -> Result<Option<OffsetDateTime>> {
         self.inner.next_approval_expiry(after).await
     }

@@ -28,6 +28,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/audit/received", get(audit_received))
         .route("/v1/audit/onward", get(audit_onward))
         .route("/v1/alerts", get(alerts))
+        .route("/v1/trace", post(trace))
 }
 
 #[derive(Deserialize)]
@@ -52,6 +53,14 @@ async fn share(State(state): State<AppState>, Caller(user): Caller, body: Bytes)
     let outcome = state.hub.share(&user, &request, "rest", state.now()).await?;
     let status = if outcome.outcome == "refused" { StatusCode::FORBIDDEN } else { StatusCode::OK };
     Ok((status, Json(outcome)).into_response())
+}
+
+/// Traces a leaked text (the body as sent: plain text, or a STIX object or bundle) among the
+/// recipients of the caller's party's texts.
+async fn trace(State(state): State<AppState>, Caller(user): Caller, body: Bytes) -> Result<Response, ApiError> {
+    let leak = std::str::from_utf8(&body).map_err(|_| ApiError::BadRequest("the leak is not UTF-8 text".into()))?;
+    let report = state.hub.trace(&user, leak, state.now()).await?;
+    Ok(Json(report).into_response())
 }
 
 #[derive(Deserialize)]

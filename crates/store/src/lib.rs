@@ -557,6 +557,19 @@ pub trait Store: Send + Sync {
     /// version, portion, how many hashes shared), most shared first, at most `limit`.
     async fn sketch_matches(&self, party: &Code, hashes: &[u64], limit: u32) -> Result<Vec<(i64, usize, usize)>>;
 
+    /// Text portions of `originator`'s objects that share sketch hashes with `hashes`: (object
+    /// version, portion, how many hashes shared), most shared first, at most `limit`. What a
+    /// leak is traced against.
+    async fn originator_sketch_matches(
+        &self,
+        originator: &Code,
+        hashes: &[u64],
+        limit: u32,
+    ) -> Result<Vec<(i64, usize, usize)>>;
+
+    /// The parties an object version was delivered to, with the portions each received.
+    async fn recipients_of(&self, seq: i64) -> Result<Vec<(Code, PortionSet)>>;
+
     /// The earliest expiry after `after` of an approval in force: the release index changes then.
     async fn next_approval_expiry(&self, after: OffsetDateTime) -> Result<Option<OffsetDateTime>>;
 

@@ -676,6 +676,19 @@ impl Store for SqlStore {
         self.query_sketch_matches(party, hashes, limit).await
     }
 
+    async fn originator_sketch_matches(
+        &self,
+        originator: &Code,
+        hashes: &[u64],
+        limit: u32,
+    ) -> Result<Vec<(i64, usize, usize)>> {
+        self.query_originator_sketch_matches(originator, hashes, limit).await
+    }
+
+    async fn recipients_of(&self, seq: i64) -> Result<Vec<(Code, PortionSet)>> {
+        self.query_recipients_of(seq).await
+    }
+
     async fn next_approval_expiry(&self, after: OffsetDateTime) -> Result<Option<OffsetDateTime>> {
         let next: Option<String> =
             sqlx::query_scalar("SELECT MIN(expires_at) FROM approvals WHERE status = 'approved' AND expires_at > $1")

@@ -5,6 +5,7 @@
 mod cli;
 mod common;
 mod crash;
+mod fingerprint;
 mod ledger;
 mod ledger_integrity;
 mod onward;

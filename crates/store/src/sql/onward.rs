@@ -162,6 +162,54 @@ impl SqlStore {
         Ok(matches)
     }
 
+    pub(super) async fn query_originator_sketch_matches(
+        &self,
+        originator: &tearline_model::Code,
+        hashes: &[u64],
+        limit: u32,
+    ) -> Result<Vec<(i64, usize, usize)>> {
+        let mut counts: std::collections::HashMap<(i64, usize), usize> = std::collections::HashMap::new();
+        for chunk in hashes.chunks(ROWS_PER_INSERT) {
+            let sql = format!(
+                "SELECT object_seq, portion FROM text_sketches WHERE originator = {} AND hash IN ({})",
+                self.backend.parameter_list(1, 1),
+                self.backend.parameter_list(2, chunk.len()),
+            );
+            let mut query = sqlx::query(&sql).bind(originator.as_str());
+            for hash in chunk {
+                query = query.bind(stored_hash(*hash));
+            }
+            for row in query.fetch_all(&self.pool).await.map_err(db("looking up text sketches"))? {
+                let Ok(portion) = usize::try_from(get::<i64>(&row, 1)?) else { continue };
+                *counts.entry((get(&row, 0)?, portion)).or_default() += 1;
+            }
+        }
+        let mut matches: Vec<(i64, usize, usize)> =
+            counts.into_iter().map(|((seq, portion), shared)| (seq, portion, shared)).collect();
+        matches.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1)));
+        matches.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(matches)
+    }
+
+    pub(super) async fn query_recipients_of(&self, seq: i64) -> Result<Vec<(tearline_model::Code, PortionSet)>> {
+        let sql = format!(
+            "SELECT DISTINCT party, portions FROM deliveries WHERE object_seq = {}",
+            self.backend.parameter_list(1, 1)
+        );
+        let rows = sqlx::query(&sql).bind(seq).fetch_all(&self.pool).await.map_err(db("reading deliveries"))?;
+        let mut received: std::collections::BTreeMap<tearline_model::Code, PortionSet> =
+            std::collections::BTreeMap::new();
+        for row in rows {
+            let party = decode_code(get(&row, 0)?)?;
+            let portions = PortionSet::from_bytes(get(&row, 1)?);
+            let entry = received.entry(party).or_default();
+            for portion in portions.iter() {
+                entry.insert(portion);
+            }
+        }
+        Ok(received.into_iter().collect())
+    }
+
     pub(super) async fn insert_deliveries(&self, deliveries: &[Delivery], ledger: &[Vec<u8>]) -> Result<Option<u64>> {
         if deliveries.len() != ledger.len() {
             return Err(StoreError::Unstorable {

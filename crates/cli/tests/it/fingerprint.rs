@@ -1,0 +1,176 @@
+//! Leak attribution through the real server and CLI, on both stores: a report of `RUS` released
+//! to the members of `BIC` reaches `IRQ` and `SYR` as different copies, each always the same;
+//! a retyped copy posted to `/v1/trace` by the originator, or given to `tearline trace`, names
+//! its recipient; the same leak traced by another party, or the original text, accuses no one;
+//! and a STIX object fetched over TAXII is traced like text.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::common::{client, path_str, Backend, Server, TestHub, COALITION};
+
+const TAXII: &str = "application/taxii+json;version=2.1";
+const WORKSHOP: &str = include_str!("../../../../examples/device-workshop.md");
+
+/// The demo's long paragraph as a report of RUS, unclassified, so that RUS's agreement with
+/// `BIC` releases it to IRQ, SYR and IRN.
+fn russian_report() -> String {
+    WORKSHOP.replace("(S//REL TO USA, IRQ)", "(U)")
+}
+
+fn original_paragraph() -> String {
+    let report = russian_report();
+    report.lines().find(|l| l.starts_with("(U)")).unwrap().trim_start_matches("(U) ").to_string()
+}
+
+/// What someone retyping a copy changes: case, line breaks, invisible characters.
+fn retyped(text: &str) -> String {
+    let visible: String = text.chars().filter(|c| !matches!(c, '\u{200B}'..='\u{200F}' | '\u{2060}')).collect();
+    let words: Vec<String> = visible.split_whitespace().map(str::to_uppercase).collect();
+    words.chunks(9).map(|line| line.join(" ")).collect::<Vec<_>>().join("\n")
+}
+
+struct Scene {
+    hub: TestHub,
+    server: Server,
+    id: String,
+    tokens: std::collections::HashMap<&'static str, String>,
+}
+
+impl Scene {
+    async fn start(backend: Backend) -> Scene {
+        let hub = TestHub::new(backend);
+        hub.apply(COALITION);
+        let tokens =
+            ["ru-analyst", "iq-analyst", "sy-analyst", "us-analyst"].into_iter().map(|u| (u, hub.token(u))).collect();
+        let server = hub.serve(&[]);
+        let mut scene = Scene { hub, server, id: String::new(), tokens };
+        let response = client()
+            .post(scene.server.url("/v1/reports"))
+            .bearer_auth(&scene.tokens["ru-analyst"])
+            .header("content-type", "text/markdown")
+            .body(russian_report())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        scene.id = response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+        scene
+    }
+
+    /// The paragraph of the report as `user` receives it over REST.
+    async fn paragraph(&self, user: &str) -> String {
+        let response = client()
+            .get(self.server.url(&format!("/v1/reports/{}", self.id)))
+            .bearer_auth(&self.tokens[user])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{user}");
+        let body: Value = response.json().await.unwrap();
+        body["portions"][0]["text"].as_str().unwrap().to_string()
+    }
+
+    async fn trace(&self, user: &str, leak: &str) -> Value {
+        let response = client()
+            .post(self.server.url("/v1/trace"))
+            .bearer_auth(&self.tokens[user])
+            .body(leak.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{user}");
+        response.json().await.unwrap()
+    }
+}
+
+fn accused(trace: &Value) -> Vec<&str> {
+    trace["accused"].as_array().unwrap().iter().map(|a| a["party"].as_str().unwrap()).collect()
+}
+
+async fn copies_differ_and_name_their_recipient(backend: Backend) {
+    let scene = Scene::start(backend).await;
+    let iraqi = scene.paragraph("iq-analyst").await;
+    let syrian = scene.paragraph("sy-analyst").await;
+    let original = original_paragraph();
+    assert_eq!(iraqi, scene.paragraph("iq-analyst").await, "the same recipient gets the same copy");
+    assert_ne!(iraqi, syrian, "two recipients get different copies");
+    assert_ne!(iraqi, original);
+    assert_eq!(scene.paragraph("ru-analyst").await, original, "the originator reads its own text as written");
+    for copy in [&iraqi, &syrian] {
+        for kept in ["2026", "40", "12", "15", "the partner unit has increased its patrols on the route"] {
+            assert!(copy.contains(kept), "{kept:?} lost in {copy}");
+        }
+    }
+
+    for (copy, party) in [(&iraqi, "IRQ"), (&syrian, "SYR")] {
+        let trace = scene.trace("ru-analyst", &retyped(copy)).await;
+        assert_eq!(trace["verdict"], "accused", "{trace}");
+        assert_eq!(accused(&trace), [party], "{trace}");
+        assert_eq!(trace["sources"][0]["object_id"], scene.id.as_str());
+        assert!(trace["accused"][0]["bound"].as_f64().unwrap() <= trace["epsilon"].as_f64().unwrap());
+        let points = trace["sources"][0]["points"].as_array().unwrap();
+        assert!(points.iter().any(|p| p["read"] != p["original"]), "the evidence shows variants: {trace}");
+    }
+
+    // Only the originator's users trace its texts: to anyone else the leak matches nothing.
+    let elsewhere = scene.trace("iq-analyst", &retyped(&syrian)).await;
+    assert_eq!(elsewhere["verdict"], "not enough evidence");
+    assert!(elsewhere["sources"].as_array().unwrap().is_empty(), "{elsewhere}");
+    // The original text is no recipient's copy.
+    let unmarked = scene.trace("ru-analyst", &original).await;
+    assert!(accused(&unmarked).is_empty(), "{unmarked}");
+    // Too little text to trace is refused, not answered with an empty verdict.
+    let response = client()
+        .post(scene.server.url("/v1/trace"))
+        .bearer_auth(&scene.tokens["ru-analyst"])
+        .body("a few words")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // A STIX object fetched over TAXII is traced through its text.
+    let collections: Value = client()
+        .get(scene.server.url("/api/collections/"))
+        .bearer_auth(&scene.tokens["sy-analyst"])
+        .header("accept", TAXII)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let feed = collections["collections"].as_array().unwrap().iter().find(|c| c["title"] == "Released to SYR").unwrap();
+    let path = format!("/api/collections/{}/objects/{}/", feed["id"].as_str().unwrap(), scene.id);
+    let response = client()
+        .get(scene.server.url(&path))
+        .bearer_auth(&scene.tokens["sy-analyst"])
+        .header("accept", TAXII)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let envelope = response.text().await.unwrap();
+    assert!(envelope.contains(&serde_json::to_string(&syrian).unwrap()[1..20]), "TAXII and REST give one copy");
+    let trace = scene.trace("ru-analyst", &envelope).await;
+    assert_eq!(accused(&trace), ["SYR"], "{trace}");
+
+    // The CLI, on the same store.
+    let file = scene.hub.write("leak.txt", &retyped(&iraqi));
+    let output = scene.hub.ok(&["trace", path_str(&file), "--as", "ru-analyst", "--format", "json"]);
+    let trace: Value = serde_json::from_str(&output).unwrap();
+    assert_eq!(accused(&trace), ["IRQ"]);
+    let text = scene.hub.ok(&["trace", path_str(&file), "--as", "ru-analyst"]);
+    assert!(text.starts_with("ACCUSED IRQ: score"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_differ_and_name_their_recipient_sqlite() {
+    copies_differ_and_name_their_recipient(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_differ_and_name_their_recipient_postgres() {
+    copies_differ_and_name_their_recipient(Backend::Postgres).await;
+}
