@@ -140,7 +140,7 @@ pub fn trace_text(report: &tearline_hub::TraceReport) -> String {
     let threshold = report.scores.first().map_or(f64::INFINITY, |s| s.threshold);
     match report.accused.as_slice() {
         [] => out.push_str(&format!(
-            "No accusation: no recipient's score passes the threshold ({threshold:.2}) that bounds a false accusation at {:e}.\n",
+            "No accusation: no recipient's score passes the threshold ({threshold:.2}) at which an innocent recipient is accused with probability <= {:e}.\n",
             report.epsilon
         )),
         accused => {
@@ -152,6 +152,10 @@ pub fn trace_text(report: &tearline_hub::TraceReport) -> String {
             }
         }
     }
+    out.push_str(&format!(
+        "{} recipients scored; each innocent one is accused with probability <= {:e}\n",
+        report.recipients, report.epsilon
+    ));
     for other in report.scores.iter().filter(|s| report.accused.iter().all(|a| a.party != s.party)).take(5) {
         out.push_str(&format!("  {}: score {:.2} (threshold {:.2})\n", other.party, other.score, other.threshold));
     }

@@ -20,8 +20,9 @@
 //!    whitespace, invisible characters), aligned with each candidate source text, the points
 //!    it covers are read, every recipient of those texts is scored with the symmetric score,
 //!    and the parties above the threshold are accused. The threshold is a Chernoff bound on an
-//!    innocent recipient's score, computed for the points actually read, so that the probability
-//!    of accusing any innocent recipient is at most `epsilon` (default 10⁻⁶).
+//!    innocent recipient's score, computed for the points actually read, so that each innocent
+//!    recipient is accused with probability at most `epsilon` (default 10⁻⁶; Tardos's ε₁), and
+//!    some innocent among `n` recipients with probability at most `n·epsilon`.
 //!
 //! `docs/fingerprinting.md` gives the parameters, the measured capacity and the limits.
 
@@ -111,8 +112,11 @@ pub struct Source<'a> {
 /// The answer of a trace.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Attribution {
-    /// The bound on the probability that any innocent recipient is accused.
+    /// The bound on the probability that a given innocent recipient is accused.
     pub epsilon: f64,
+    /// Recipients scored: some innocent among them is accused with probability at most
+    /// `recipients × epsilon`.
+    pub recipients: usize,
     /// Parties accused, highest score first; empty when the evidence does not pass the threshold.
     pub accused: Vec<PartyScore>,
     /// Every recipient scored, highest score first.
@@ -130,7 +134,7 @@ pub struct PartyScore {
     pub score: f64,
     /// Accused at or above this.
     pub threshold: f64,
-    /// Bound on the probability that an innocent recipient among those scored reaches this score.
+    /// Bound on the probability that an innocent recipient reaches this score.
     pub bound: f64,
     /// Points read in texts the party received.
     pub points: usize,
@@ -325,10 +329,9 @@ impl Fingerprinter {
             .into_iter()
             .map(|(party, (score, points, agreeing, probabilities))| {
                 let key: Vec<u64> = probabilities.iter().map(|p| p.to_bits()).collect();
-                let threshold = *thresholds
-                    .entry(key)
-                    .or_insert_with(|| code::threshold(&probabilities, scored, self.params.epsilon));
-                let bound = (code::tail_bound(&probabilities, score) * scored as f64).min(1.0);
+                let threshold =
+                    *thresholds.entry(key).or_insert_with(|| code::threshold(&probabilities, self.params.epsilon));
+                let bound = code::tail_bound(&probabilities, score);
                 PartyScore { party: party.to_string(), score, threshold, bound, points, agreeing }
             })
             .collect();
@@ -343,7 +346,7 @@ impl Fingerprinter {
                     .collect();
             }
         }
-        Attribution { epsilon: self.params.epsilon, accused, scores, texts, invisible }
+        Attribution { epsilon: self.params.epsilon, recipients: scored, accused, scores, texts, invisible }
     }
 }
 

@@ -174,6 +174,50 @@ const INTRODUCERS: [&str; 30] = [
     "once",
     "until",
 ];
+/// Words that continue a sentence after a comma rather than start its main clause.
+const CONTINUING: [&str; 14] = [
+    "and",
+    "but",
+    "or",
+    "so",
+    "which",
+    "who",
+    "whose",
+    "where",
+    "while",
+    "although",
+    "including",
+    "when",
+    "as",
+    "killing",
+];
+/// First words of a parenthesis, not of a list item ("support, including weapons and …").
+const PARENTHETICAL: [&str; 24] = [
+    "including",
+    "such",
+    "like",
+    "especially",
+    "particularly",
+    "notably",
+    "mainly",
+    "mostly",
+    "namely",
+    "plus",
+    "with",
+    "from",
+    "in",
+    "on",
+    "at",
+    "by",
+    "for",
+    "of",
+    "to",
+    "which",
+    "who",
+    "whose",
+    "frequently",
+    "often",
+];
 /// Auxiliaries after a restrictive relative pronoun: "the vehicle that was …".
 const AUXILIARIES: [&str; 13] =
     ["was", "were", "is", "are", "had", "has", "have", "would", "could", "will", "can", "may", "might"];
@@ -188,12 +232,11 @@ const PREFIXES: [&str; 22] = [
     "un", "self", "well", "so", "ex", "half", "all",
 ];
 /// Sentence openers after which a comma is optional.
-const OPENERS: [&str; 13] = [
+const OPENERS: [&str; 12] = [
     "meanwhile",
     "previously",
     "separately",
     "initially",
-    "overall",
     "recently",
     "historically",
     "elsewhere",
@@ -298,8 +341,11 @@ pub(crate) fn template(table: &Table, text: &str) -> Template {
     serial_commas(text, &toks, &mut candidates);
     optional_that(text, &toks, &mut candidates);
     relatives(text, &toks, &mut candidates);
+    ranges(text, &toks, &mut candidates);
+    semicolons(text, &toks, &mut candidates);
     optional_commas(&toks, &mut candidates);
     compounds(text, &toks, &mut candidates);
+    lists(text, &toks, &mut candidates);
     pairs(text, &toks, &mut candidates);
     build(text, candidates)
 }
@@ -583,15 +629,23 @@ fn numbers(text: &str, toks: &[Tok], american: bool, out: &mut Vec<Candidate>) {
         let next = toks.get(i + 1);
         let after = toks.get(i + 2);
         grouping(text, toks, i, prev_joined, out);
-        // A number from 2 to 20 before a plural, not in a name ("Route 3") or opening a sentence.
-        let small = tok.lower.parse::<usize>().ok().filter(|v| (2..=20).contains(v) && !tok.lower.starts_with('0'));
-        let in_name = i > 0 && toks[i - 1].kind == Kind::Letter && text[toks[i - 1].range.clone()] != toks[i - 1].lower;
-        if let (Some(value), false, false, false) = (small, prev_joined, in_name, tok.sentence_start) {
-            let noun = next.filter(|t| t.space && t.kind == Kind::Letter && plural(&t.lower) && !t.protected);
-            if noun.is_some_and(|n| text[n.range.clone()] == n.lower) && !bound(toks, i, i + 1) {
-                let variants = vec![SMALL_NUMBERS[value].to_string(), tok.lower.clone()];
-                out.push(candidate(tok.range.clone(), variants, 1, Channel::Number));
+        // A count from 2 to 99 in digits or words: "3 armoured vehicles" or "three armoured
+        // vehicles".
+        let value = tok.lower.parse::<usize>().ok().filter(|v| (2..=99).contains(v) && !tok.lower.starts_with('0'));
+        if let (Some(value), false) = (value, prev_joined) {
+            if counts(text, toks, i, i) {
+                out.push(candidate(
+                    tok.range.clone(),
+                    vec![number_words(value), tok.lower.clone()],
+                    1,
+                    Channel::Number,
+                ));
             }
+        }
+        // Times and durations in hours: " hours" or " hrs".
+        if next.is_some_and(|t| t.lower == "hours" && t.space && text[t.range.clone()] == t.lower && !t.protected) {
+            let end = next.map_or(tok.range.end, |t| t.range.end);
+            out.push(candidate(tok.range.end..end, vec![" hours".to_string(), " hrs".to_string()], 0, Channel::Number));
         }
         // Units after a number: "%", " per cent" or " percent" (one choice per text); a unit
         // spelled out, abbreviated, or abbreviated without the space.
@@ -624,16 +678,94 @@ fn numbers(text: &str, toks: &[Tok], american: bool, out: &mut Vec<Candidate>) {
         }
     }
     for i in 0..toks.len() {
-        let tok = &toks[i];
-        let Some(value) = SMALL_NUMBERS.iter().position(|w| *w == tok.lower) else { continue };
-        if value < 2 || tok.protected || text[tok.range.clone()] != tok.lower || bound(toks, i, i) {
-            continue;
+        let Some((value, last)) = number_word_at(text, toks, i) else { continue };
+        if value >= 2 && counts(text, toks, i, last) {
+            let range = toks[i].range.start..toks[last].range.end;
+            out.push(candidate(range.clone(), vec![text[range].to_string(), value.to_string()], 0, Channel::Number));
         }
-        let prev_number = i > 0 && is_number_word(&toks[i - 1].lower);
-        let noun = toks.get(i + 1).filter(|t| t.space && t.kind == Kind::Letter && plural(&t.lower) && !t.protected);
-        if !prev_number && noun.is_some_and(|n| text[n.range.clone()] == n.lower) {
-            out.push(candidate(tok.range.clone(), vec![tok.lower.clone(), value.to_string()], 0, Channel::Number));
+    }
+}
+
+/// Words before a number that make it a reference, not a count ("page 12", "phase 2").
+const REFERENCES: [&str; 24] = [
+    "page",
+    "pages",
+    "section",
+    "paragraph",
+    "chapter",
+    "annex",
+    "item",
+    "line",
+    "number",
+    "no",
+    "phase",
+    "route",
+    "grid",
+    "figure",
+    "table",
+    "version",
+    "level",
+    "stage",
+    "block",
+    "sector",
+    "zone",
+    "room",
+    "gate",
+    "berth",
+];
+/// Abbreviations after a number that are units, not counted things.
+const UNIT_WORDS: [&str; 12] = ["km", "m", "cm", "mm", "kg", "am", "pm", "nm", "mi", "ft", "lb", "hrs"];
+
+/// Whether the number at tokens `first..=last` counts what follows it: a lower-case word after
+/// it, no name or reference before it, not at the start of a sentence.
+fn counts(text: &str, toks: &[Tok], first: usize, last: usize) -> bool {
+    let tok = &toks[first];
+    if tok.sentence_start || !free(&toks[first..=last]) || bound(toks, first, last) {
+        return false;
+    }
+    if let Some(before) = first.checked_sub(1).map(|k| &toks[k]) {
+        let name = before.kind == Kind::Letter && text[before.range.clone()] != before.lower;
+        if name || REFERENCES.contains(&before.lower.as_str()) || before.kind == Kind::Digit {
+            return false;
         }
+    }
+    toks.get(last + 1).is_some_and(|next| {
+        next.space
+            && next.kind == Kind::Letter
+            && text[next.range.clone()] == next.lower
+            && !UNIT_WORDS.contains(&next.lower.as_str())
+            && !is_number_word(&next.lower)
+            && !next.protected
+    })
+}
+
+const TENS: [&str; 10] = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
+
+/// 2 to 99 in words: "seven", "forty", "twenty-four".
+fn number_words(value: usize) -> String {
+    match value {
+        0..=20 => SMALL_NUMBERS[value].to_string(),
+        _ if value % 10 == 0 => TENS[(value / 10) % 10].to_string(),
+        _ => format!("{}-{}", TENS[(value / 10) % 10], SMALL_NUMBERS[value % 10]),
+    }
+}
+
+/// A count in words at token `i` (lower case): its value and last token.
+fn number_word_at(text: &str, toks: &[Tok], i: usize) -> Option<(usize, usize)> {
+    let tok = &toks[i];
+    if tok.kind != Kind::Letter || text[tok.range.clone()] != tok.lower {
+        return None;
+    }
+    if let Some(value) = SMALL_NUMBERS.iter().position(|w| *w == tok.lower) {
+        return Some((value, i));
+    }
+    let tens = TENS.iter().position(|w| !w.is_empty() && *w == tok.lower)?;
+    let hyphen = toks.get(i + 1).filter(|t| t.lower == "-" && !t.space);
+    let unit =
+        toks.get(i + 2).filter(|t| !t.space).and_then(|t| SMALL_NUMBERS[1..10].iter().position(|w| *w == t.lower));
+    match (hyphen, unit) {
+        (Some(_), Some(unit)) => Some((tens * 10 + unit + 1, i + 2)),
+        _ => Some((tens * 10, i)),
     }
 }
 
@@ -830,9 +962,10 @@ fn serial_commas(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
         if first_item.kind == Kind::Other {
             continue;
         }
-        // "Ahmed, the driver, and …" is an apposition, not a list.
+        // "Ahmed, the driver, and …" is an apposition, and "support, including weapons and …"
+        // a parenthesis, not lists.
         let name = text[first_item.range.clone()] != first_item.lower;
-        if name && DETERMINERS.contains(&toks[j].lower.as_str()) {
+        if name && DETERMINERS.contains(&toks[j].lower.as_str()) || PARENTHETICAL.contains(&toks[j].lower.as_str()) {
             continue;
         }
         if !free(&toks[j - 1..=i]) {
@@ -875,6 +1008,45 @@ fn optional_that(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
             channel: Channel::Wording,
             tie: None,
         });
+    }
+}
+
+/// A range of numbers: "between 0200 and 0500" or "from 0200 to 0500".
+fn ranges(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
+    for i in 0..toks.len().saturating_sub(3) {
+        let [between, low, and, high] = [&toks[i], &toks[i + 1], &toks[i + 2], &toks[i + 3]];
+        let words = between.lower == "between" && and.lower == "and" && text[between.range.clone()] == between.lower;
+        let digits = low.kind == Kind::Digit && high.kind == Kind::Digit && low.space && and.space && high.space;
+        let alone = !toks.get(i + 4).is_some_and(|t| !t.space && t.kind != Kind::Other);
+        if words && digits && alone && free(&toks[i..=i + 3]) {
+            let range = between.range.start..high.range.end;
+            let variants = vec![
+                text[range.clone()].to_string(),
+                format!("from {} to {}", text[low.range.clone()].to_string(), &text[high.range.clone()]),
+            ];
+            out.push(candidate(range, variants, 0, Channel::Wording));
+        }
+    }
+}
+
+/// Two clauses joined by a semicolon, or written as two sentences.
+fn semicolons(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
+    for i in 1..toks.len().saturating_sub(1) {
+        let (mark, next) = (&toks[i], &toks[i + 1]);
+        if mark.lower != ";" || mark.space || !next.space || next.kind != Kind::Letter || !free(&toks[i..=i + 1]) {
+            continue;
+        }
+        let word = &text[next.range.clone()];
+        if word != next.lower {
+            continue;
+        }
+        let range = mark.range.start..next.range.end;
+        out.push(candidate(
+            range,
+            vec![format!("; {word}"), format!(". {}", capitalise(word, true))],
+            0,
+            Channel::Punctuation,
+        ));
     }
 }
 
@@ -921,7 +1093,9 @@ fn optional_commas(toks: &[Tok], out: &mut Vec<Candidate>) {
                 .position(|t| !(t.kind != Kind::Other || matches!(t.lower.as_str(), "-" | "'")))
                 .map(|k| i + 1 + k);
             if let Some(c) = phrase.filter(|&c| toks[c].lower == "," && !toks[c].space && c > i + 1) {
-                let clause = toks.get(c + 1).is_some_and(|t| t.space && t.kind == Kind::Letter);
+                let clause = toks
+                    .get(c + 1)
+                    .is_some_and(|t| t.space && t.kind == Kind::Letter && !CONTINUING.contains(&t.lower.as_str()));
                 let list = toks[i + 1..c].iter().any(|t| matches!(t.lower.as_str(), "and" | "or"));
                 if clause && !list && free(&toks[i..=c]) {
                     out.push(comma(toks[c].range.clone()));
@@ -964,6 +1138,52 @@ fn compounds(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
     }
 }
 
+/// Whether the token after a coordination ends it ("… and bridges were", "… and bridges.").
+fn ends_coordination(toks: &[Tok], after: usize) -> bool {
+    match toks.get(after) {
+        None => true,
+        Some(t) if t.kind == Kind::Other => matches!(t.lower.as_str(), "." | "," | ";" | ":"),
+        Some(t) => t.space && AFTER_PAIR.contains(&t.lower.as_str()),
+    }
+}
+
+/// Three plurals in a list, in any order: "rifles, mortars and rockets".
+fn lists(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
+    for and in 4..toks.len().saturating_sub(1) {
+        if toks[and].lower != "and" || !toks[and].space {
+            continue;
+        }
+        let serial = toks[and - 1].lower == ",";
+        let second = and - 1 - usize::from(serial);
+        let (Some(first), third) = (second.checked_sub(2), and + 1) else { continue };
+        let item = |k: usize| {
+            let t = &toks[k];
+            t.kind == Kind::Letter && t.space && text[t.range.clone()] == t.lower && plural(&t.lower)
+        };
+        let commas = toks[second - 1].lower == "," && !toks[second - 1].space && (!serial || !toks[and - 1].space);
+        if !commas || !item(first) || !item(second) || !item(third) || !free(&toks[first..=third]) {
+            continue;
+        }
+        let items = [&toks[first].lower, &toks[second].lower, &toks[third].lower];
+        let before = first.checked_sub(1).map(|k| &toks[k]);
+        if before.is_some_and(|t| t.lower == "," || t.lower == "and")
+            || items[0] == items[1]
+            || items[1] == items[2]
+            || items[0] == items[2]
+        {
+            continue;
+        }
+        if !ends_coordination(toks, third + 1) {
+            continue;
+        }
+        let comma = if serial { "," } else { "" };
+        let orders = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+        let variants =
+            orders.iter().map(|[a, b, c]| format!("{}, {}{comma} and {}", items[*a], items[*b], items[*c])).collect();
+        out.push(candidate(toks[first].range.start..toks[third].range.end, variants, 0, Channel::Order));
+    }
+}
+
 /// Two plurals joined by "and" swap: "roads and bridges" or "bridges and roads".
 fn pairs(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
     for i in 1..toks.len().saturating_sub(2) {
@@ -982,12 +1202,7 @@ fn pairs(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
         {
             continue;
         }
-        let ends = match toks.get(i + 3) {
-            None => true,
-            Some(t) if t.kind == Kind::Other => matches!(t.lower.as_str(), "." | "," | ";" | ":"),
-            Some(t) => t.space && AFTER_PAIR.contains(&t.lower.as_str()),
-        };
-        if !ends {
+        if !ends_coordination(toks, i + 3) {
             continue;
         }
         let range = first.range.start..second.range.end;
@@ -1070,10 +1285,17 @@ mod tests {
 
     #[test]
     fn serial_commas_that_and_pairs() {
-        let v =
-            variants("They took rifles, mortars and rockets. Police reported that the roads and bridges were shut.");
+        let v = variants(
+            "They took rifles, mortars and rockets. Police reported that the roads and bridges were shut. \
+             The cell bought rifles, two mortars and a truck.",
+        );
         let originals: Vec<&str> = v.iter().map(|(o, _)| o.as_str()).collect();
         assert!(originals.contains(&""), "serial comma insertion: {v:?}");
+        assert!(originals.contains(&"rifles, mortars and rockets"), "a list of three plurals reorders: {v:?}");
+        assert!(
+            found("Logistic support, including weapons and ammunition, flows north.").is_empty(),
+            "a parenthesis is not a list"
+        );
         assert!(originals.contains(&" that"));
         assert!(originals.contains(&"roads and bridges"));
         // An apposition is not a list.

@@ -67,16 +67,46 @@ fn the_report_has_the_capacity_the_docs_claim() {
     assert!(points * 100 >= 10 * words, "{points} points in {words} words");
 }
 
-/// Numbers by value, in order: "1,200" and "1200" are 1200, "three" and "3" are 3.
+/// Numbers by value, in order: "1,200" and "1200" are 1200, "forty-two" and "42" are 42.
 fn numbers(text: &str) -> Vec<u64> {
+    const UNITS: [&str; 21] = [
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
+        "twenty",
+    ];
+    const TENS: [&str; 10] = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
+    let spelled = |word: &str| -> Option<u64> {
+        if let Some(v) = UNITS.iter().position(|w| *w == word) {
+            return Some(v as u64);
+        }
+        let (tens, unit) = word.split_once('-').unwrap_or((word, ""));
+        let t = TENS.iter().position(|w| !w.is_empty() && *w == tens)? as u64;
+        let u = if unit.is_empty() { 0 } else { UNITS[1..10].iter().position(|w| *w == unit)? as u64 + 1 };
+        Some(t * 10 + u)
+    };
     let mut out = Vec::new();
-    for raw in text.split(|c: char| !(c.is_alphanumeric() || c == ',')) {
-        let word = raw.trim_matches(',').to_lowercase();
-        if let Some(v) = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-            .iter()
-            .position(|w| *w == word)
-        {
-            out.push(v as u64);
+    for raw in text.split(|c: char| !(c.is_alphanumeric() || c == ',' || c == '-')) {
+        let word = raw.trim_matches([',', '-']).to_lowercase();
+        if let Some(v) = spelled(&word) {
+            out.push(v);
         } else if let Ok(v) = word.replace(',', "").parse::<u64>() {
             out.push(v);
         } else {
@@ -234,7 +264,8 @@ fn colluders_mixing_sentences_never_implicate_an_innocent() {
         let guilty = [&parties[trial], &parties[49 - trial], &parties[25]];
         let copies: Vec<String> = guilty.iter().map(|g| hub.mark(&text_id, g, REPORT).text).collect();
         let sentences: Vec<Vec<&str>> = copies.iter().map(|c| c.split_inclusive(". ").collect()).collect();
-        let mixed: String = (0..sentences[0].len()).map(|i| sentences[i % 3][i]).collect();
+        let shortest = sentences.iter().map(Vec::len).min().unwrap();
+        let mixed: String = (0..shortest).map(|i| sentences[i % 3][i]).collect();
         let found = hub.trace(&retyped(&mixed), &source);
         assert!(found.accused.iter().all(|s| guilty.contains(&&s.party)), "an innocent accused: {:?}", found.accused);
         assert!(found.texts[0].points.len() >= 20, "the mix is read: {}", found.texts[0].points.len());
@@ -251,4 +282,21 @@ fn bad_parameters_are_refused() {
     ] {
         assert!(matches!(Fingerprinter::new(b"k", params), Err(FingerprintError::Params(_))), "{params:?}");
     }
+}
+
+#[test]
+#[ignore = "prints a corpus report with its variation points, for curating the table"]
+fn show_points() {
+    let path = std::env::var("SHOW").unwrap();
+    let text = std::fs::read_to_string(path).unwrap();
+    let t = hub().template(&text);
+    let mut out = String::new();
+    let mut at = 0;
+    for site in &t.sites {
+        out.push_str(&text[at..site.range.start]);
+        out.push_str(&format!("[{}]", site.variants.join("|")));
+        at = site.range.end;
+    }
+    out.push_str(&text[at..]);
+    println!("{out}");
 }

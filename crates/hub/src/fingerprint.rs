@@ -83,8 +83,11 @@ impl Marker<'_> {
 pub struct TraceReport {
     /// `accused`, or `not enough evidence` when no party passes the threshold.
     pub verdict: String,
-    /// Bound on the probability that the trace accuses any innocent recipient.
+    /// Bound on the probability that the trace accuses a given innocent recipient.
     pub epsilon: f64,
+    /// Recipients scored; some innocent among them is accused with probability at most
+    /// `recipients × epsilon`.
+    pub recipients: usize,
     pub accused: Vec<TracedParty>,
     /// Every recipient scored, highest first.
     pub scores: Vec<TracedParty>,
@@ -270,6 +273,7 @@ fn report(attribution: Attribution, candidates: &[Candidate]) -> TraceReport {
     TraceReport {
         verdict: verdict.to_string(),
         epsilon: attribution.epsilon,
+        recipients: attribution.recipients,
         accused: attribution.accused.iter().map(party).collect(),
         scores: attribution.scores.iter().map(party).collect(),
         sources,
