@@ -198,7 +198,7 @@ fn run(
         let Some(cut) = fragment(&copy, words, rng) else { continue };
         let leak = attack(&cut, how, vocabulary, rng);
         let started = Instant::now();
-        let found = hub.trace(&leak, &[Source { text_id: &text_id, text: report, recipients: &parties }]);
+        let found = hub.trace(&leak, &[Source { text_id: &text_id, text: report, recipients: &parties, recorded: &[] }]);
         tally.micros += started.elapsed().as_micros();
         tally.trials += 1;
         tally.points += found.texts.iter().map(|t| t.points.len()).sum::<usize>();

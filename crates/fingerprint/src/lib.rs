@@ -107,6 +107,9 @@ pub struct Source<'a> {
     pub text: &'a str,
     /// The parties it was released to.
     pub recipients: &'a [String],
+    /// Fingerprints recorded at release, by party ([`Marked::choices`]): what those copies
+    /// were, used in place of recomputing them.
+    pub recorded: &'a [(String, String)],
 }
 
 /// The answer of a trace.
@@ -287,7 +290,17 @@ impl Fingerprinter {
             let probabilities: Vec<f64> = reading.reads.iter().zip(&biases).map(|(r, b)| b[r.variant]).collect();
             let mut words = Vec::new();
             for recipient in source.recipients {
-                let symbols = code::symbols(&self.prf, source.text_id, recipient, &points);
+                let recorded = source
+                    .recorded
+                    .iter()
+                    .find(|(party, choices)| party == recipient && choices.chars().count() == template.points.len())
+                    .map(|(_, choices)| {
+                        choices.chars().map(|c| c.to_digit(36).map_or(usize::MAX, |d| d as usize)).collect::<Vec<_>>()
+                    });
+                let symbols = match recorded {
+                    Some(all) => reading.reads.iter().map(|r| all[r.point]).collect(),
+                    None => code::symbols(&self.prf, source.text_id, recipient, &points),
+                };
                 let entry = parties.entry(recipient.as_str()).or_insert((0.0, 0, 0, Vec::new()));
                 for ((read, symbol), &p) in reading.reads.iter().zip(&symbols).zip(&probabilities) {
                     let agrees = *symbol == read.variant;

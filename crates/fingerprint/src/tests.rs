@@ -187,7 +187,7 @@ fn the_invisible_tag_is_reported_but_not_needed() {
     let hub = hub();
     let parties = recipients(10);
     let copy = hub.mark("r@1", "P0003", REPORT).text;
-    let source = [Source { text_id: "r@1", text: REPORT, recipients: &parties }];
+    let source = [Source { text_id: "r@1", text: REPORT, recipients: &parties, recorded: &[] }];
     let whole = hub.trace(&copy, &source);
     assert_eq!(whole.invisible, [("r@1".to_string(), "P0003".to_string())]);
     let stripped = hub.trace(&retyped(&copy), &source);
@@ -203,7 +203,7 @@ fn a_leaked_copy_or_retyped_fragment_names_its_recipient() {
         let parties = recipients(n);
         for leaker in [0, n / 2, n - 1] {
             let text_id = format!("report@{n}");
-            let source = [Source { text_id: &text_id, text: REPORT, recipients: &parties }];
+            let source = [Source { text_id: &text_id, text: REPORT, recipients: &parties, recorded: &[] }];
             let copy = hub.mark(&text_id, &parties[leaker], REPORT).text;
             for leak in [copy.clone(), retyped(&words(&copy, 20, 150))] {
                 let found = hub.trace(&leak, &source);
@@ -216,12 +216,31 @@ fn a_leaked_copy_or_retyped_fragment_names_its_recipient() {
     }
 }
 
+/// What was recorded at release is what a recipient's copy was, whatever the key says now.
+#[test]
+fn recorded_fingerprints_take_the_place_of_recomputed_ones() {
+    let hub = hub();
+    let parties = recipients(3);
+    let copy = hub.mark("r@1", "P0001", REPORT);
+    // The record says P0002 received what P0001's copy is.
+    let recorded = [("P0002".to_string(), copy.choices.clone())];
+    let found =
+        hub.trace(&copy.text, &[Source { text_id: "r@1", text: REPORT, recipients: &parties, recorded: &recorded }]);
+    let accused: Vec<&str> = found.accused.iter().map(|a| a.party.as_str()).collect();
+    assert_eq!(accused, ["P0001", "P0002"]);
+    // A record that does not fit the text's points is ignored.
+    let stale = [("P0002".to_string(), "01".to_string())];
+    let found =
+        hub.trace(&copy.text, &[Source { text_id: "r@1", text: REPORT, recipients: &parties, recorded: &stale }]);
+    assert_eq!(found.accused.iter().map(|a| a.party.as_str()).collect::<Vec<_>>(), ["P0001"]);
+}
+
 #[test]
 fn the_evidence_names_points_and_choices() {
     let hub = hub();
     let parties = recipients(5);
     let copy = hub.mark("r@1", "P0001", REPORT).text;
-    let found = hub.trace(&copy, &[Source { text_id: "r@1", text: REPORT, recipients: &parties }]);
+    let found = hub.trace(&copy, &[Source { text_id: "r@1", text: REPORT, recipients: &parties, recorded: &[] }]);
     let evidence = &found.texts[0];
     assert_eq!(evidence.points.len(), hub.template(REPORT).points());
     for point in &evidence.points {
@@ -241,7 +260,7 @@ fn no_innocent_is_accused() {
     let mut innocent_trials = 0;
     for trial in 0..60 {
         let text_id = format!("report@{trial}");
-        let source = [Source { text_id: &text_id, text: REPORT, recipients: &parties }];
+        let source = [Source { text_id: &text_id, text: REPORT, recipients: &parties, recorded: &[] }];
         let outsider = hub.mark(&text_id, "OUTSIDER", REPORT).text;
         for leak in [REPORT.to_string(), outsider, retyped(&words(REPORT, trial, 120))] {
             let found = hub.trace(&leak, &source);
@@ -260,7 +279,7 @@ fn colluders_mixing_sentences_never_implicate_an_innocent() {
     let parties = recipients(50);
     for trial in 0..20 {
         let text_id = format!("report@{trial}");
-        let source = [Source { text_id: &text_id, text: REPORT, recipients: &parties }];
+        let source = [Source { text_id: &text_id, text: REPORT, recipients: &parties, recorded: &[] }];
         let guilty = [&parties[trial], &parties[49 - trial], &parties[25]];
         let copies: Vec<String> = guilty.iter().map(|g| hub.mark(&text_id, g, REPORT).text).collect();
         let sentences: Vec<Vec<&str>> = copies.iter().map(|c| c.split_inclusive(". ").collect()).collect();

@@ -35,44 +35,52 @@ fn text_id(object_id: &str, version: OffsetDateTime, field: &str) -> String {
     format!("{object_id}@{}#{field}", stix::timestamp(version))
 }
 
-/// The id a report's title is marked under (listings show titles alone).
-pub(crate) fn title_id(report_id: &str, created: OffsetDateTime) -> String {
-    text_id(report_id, created, "0")
-}
-
-/// Marks what one party receives.
+/// Marks what one party receives, and keeps the fingerprint of each text marked (field,
+/// choices) for the delivery record.
 pub(crate) struct Marker<'a> {
-    pub fingerprinter: &'a Fingerprinter,
-    pub party: &'a Code,
+    fingerprinter: &'a Fingerprinter,
+    party: &'a Code,
+    pub marks: Vec<(String, String)>,
 }
 
 impl Marker<'_> {
+    fn mark(&mut self, object_id: &str, version: OffsetDateTime, field: String, text: &str) -> String {
+        let marked = self.fingerprinter.mark(&text_id(object_id, version, &field), self.party.as_str(), text);
+        if !marked.choices.is_empty() {
+            self.marks.push((field, marked.choices));
+        }
+        marked.text
+    }
+
     /// A report's rendering: title and paragraphs, each under its portion number.
-    pub fn rendering(&self, rendering: &mut Rendering) {
+    pub fn rendering(&mut self, rendering: &mut Rendering) {
         if rendering.originator == *self.party {
             return;
         }
-        let mark = |portion: usize, text: &str| {
-            let id = text_id(&rendering.id, rendering.created, &portion.to_string());
-            self.fingerprinter.mark(&id, self.party.as_str(), text).text
-        };
-        rendering.title.text = mark(0, &rendering.title.text);
-        let marked: Vec<String> = rendering.paragraphs.iter().map(|(i, p)| mark(i + 1, &p.text)).collect();
-        for ((_, paragraph), text) in rendering.paragraphs.iter_mut().zip(marked) {
-            paragraph.text = text;
+        let (id, created) = (rendering.id.clone(), rendering.created);
+        rendering.title.text = self.mark(&id, created, "0".to_string(), &rendering.title.text);
+        for (i, paragraph) in &mut rendering.paragraphs {
+            paragraph.text = self.mark(&id, created, (*i + 1).to_string(), &paragraph.text);
         }
     }
 
+    /// A report's title as a listing shows it.
+    pub fn title(&mut self, originator: &Code, report_id: &str, created: OffsetDateTime, title: &str) -> String {
+        if originator == self.party {
+            return title.to_string();
+        }
+        self.mark(report_id, created, "0".to_string(), title)
+    }
+
     /// A STIX object's name and prose properties, each under its property name.
-    pub fn stix(&self, object: &StoredObject, value: &mut Value) {
+    pub fn stix(&mut self, object: &StoredObject, value: &mut Value) {
         if object.facts.originator == *self.party {
             return;
         }
         let Some(fields) = value.as_object_mut() else { return };
         for property in NAMED_PROPERTIES.iter().chain(stix::PROSE_PROPERTIES.iter()) {
             if let Some(Value::String(text)) = fields.get_mut(*property) {
-                let id = text_id(&object.id, object.version, property);
-                *text = self.fingerprinter.mark(&id, self.party.as_str(), text).text;
+                *text = self.mark(&object.id, object.version, property.to_string(), text);
             }
         }
     }
@@ -133,6 +141,8 @@ pub struct TracedPoint {
 struct Delivered {
     object: StoredObject,
     received: Vec<(Code, tearline_model::PortionSet)>,
+    /// (party, field, choices).
+    fingerprints: Vec<(Code, String, String)>,
 }
 
 /// A released text of the tracer's party that the leak may come from.
@@ -143,11 +153,13 @@ struct Candidate {
     field: String,
     text: String,
     recipients: Vec<String>,
+    /// Recorded fingerprints of this text: (party, choices).
+    recorded: Vec<(String, String)>,
 }
 
 impl Hub {
     pub(crate) fn marker<'a>(&'a self, party: &'a Code) -> Marker<'a> {
-        Marker { fingerprinter: &self.fingerprinter, party }
+        Marker { fingerprinter: &self.fingerprinter, party, marks: Vec::new() }
     }
 
     /// Who leaked `leak` (plain text, or a STIX object or bundle), among the parties that
@@ -165,19 +177,29 @@ impl Hub {
         for (seq, portion, _) in matches {
             if let std::collections::btree_map::Entry::Vacant(slot) = objects.entry(seq) {
                 let delivered = match self.store.object_at(seq).await? {
-                    Some(object) => Some(Delivered { received: self.store.recipients_of(seq).await?, object }),
+                    Some(object) => Some(Delivered {
+                        received: self.store.recipients_of(seq).await?,
+                        fingerprints: self.store.fingerprints_of(seq).await?,
+                        object,
+                    }),
                     None => None,
                 };
                 slot.insert(delivered);
             }
-            let Some(Some(Delivered { object, received })) = objects.get(&seq) else { continue };
+            let Some(Some(Delivered { object, received, fingerprints })) = objects.get(&seq) else { continue };
             let recipients: Vec<String> = received
                 .iter()
                 .filter(|(party, portions)| portions.contains(portion) && *party != object.facts.originator)
                 .map(|(party, _)| party.as_str().to_string())
                 .collect();
             for (field, text) in source_texts(&snapshot, object, portion) {
+                let recorded = fingerprints
+                    .iter()
+                    .filter(|(_, f, _)| *f == field)
+                    .map(|(party, _, choices)| (party.as_str().to_string(), choices.clone()))
+                    .collect();
                 candidates.push(Candidate {
+                    recorded,
                     text_id: text_id(&object.id, object.version, &field),
                     object_id: object.id.clone(),
                     version: object.version,
@@ -189,7 +211,7 @@ impl Hub {
         }
         let sources: Vec<Source> = candidates
             .iter()
-            .map(|c| Source { text_id: &c.text_id, text: &c.text, recipients: &c.recipients })
+            .map(|c| Source { text_id: &c.text_id, text: &c.text, recipients: &c.recipients, recorded: &c.recorded })
             .collect();
         let attribution = self.fingerprinter.trace(&text, &sources);
         Ok(report(attribution, &candidates))

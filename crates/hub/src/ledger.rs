@@ -75,6 +75,8 @@ pub(crate) struct Given<'a> {
     pub version: OffsetDateTime,
     pub portions: PortionSet,
     pub rendering: &'a serde_json::Value,
+    /// The fingerprints of its texts (field, choices).
+    pub marks: Vec<(String, String)>,
 }
 
 /// An inclusion or consistency proof, with the tree it is for.
@@ -201,6 +203,7 @@ impl Hub {
                 portions: item.portions.clone(),
                 channel: channel.to_string(),
                 rendering,
+                marks: item.marks.clone(),
             });
         }
         let Some(first) = self.deliveries.record(deliveries, entries).await? else { return Ok(None) };

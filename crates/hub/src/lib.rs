@@ -495,11 +495,18 @@ impl Hub {
         now: OffsetDateTime,
     ) -> Result<(Rendering, Receipt)> {
         let mut rendering = self.render_report(viewer, id, now).await?;
-        self.marker(&viewer.party).rendering(&mut rendering);
+        let mut marker = self.marker(&viewer.party);
+        marker.rendering(&mut rendering);
+        let marks = marker.marks;
         let shown = std::iter::once(0).chain(rendering.paragraphs.iter().map(|(i, _)| i + 1)).collect();
         let json = rendering_json(&rendering);
-        let given =
-            ledger::Given { object_id: &rendering.id, version: rendering.created, portions: shown, rendering: &json };
+        let given = ledger::Given {
+            object_id: &rendering.id,
+            version: rendering.created,
+            portions: shown,
+            rendering: &json,
+            marks,
+        };
         let receipt = self.deliver(viewer, &[given], "rest", now).await?.ok_or(HubError::NotFound)?;
         Ok((rendering, receipt))
     }
@@ -541,21 +548,23 @@ impl Hub {
         self.current(now).await?;
         let limit = limit.clamp(1, MAX_PAGE);
         let mut page = self.store.list_reports(&viewer.party, viewer.clearance, after, limit).await?;
+        let mut marks = Vec::with_capacity(page.len());
         for summary in &mut page {
-            if summary.originator != viewer.party {
-                let id = fingerprint::title_id(&summary.id, summary.created);
-                summary.title = self.fingerprinter.mark(&id, viewer.party.as_str(), &summary.title).text;
-            }
+            let mut marker = self.marker(&viewer.party);
+            summary.title = marker.title(&summary.originator, &summary.id, summary.created, &summary.title);
+            marks.push(marker.marks);
         }
         let renderings: Vec<serde_json::Value> = page.iter().map(summary_json).collect();
         let given: Vec<ledger::Given> = page
             .iter()
             .zip(&renderings)
-            .map(|(summary, rendering)| ledger::Given {
+            .zip(marks)
+            .map(|((summary, rendering), marks)| ledger::Given {
                 object_id: &summary.id,
                 version: summary.created,
                 portions: std::iter::once(0).collect(),
                 rendering,
+                marks,
             })
             .collect();
         let receipt = self.deliver(viewer, &given, "rest", now).await?;

@@ -99,6 +99,9 @@ pub struct ReceivedRecord {
     /// digest of the rendering given, as the entry holds it.
     pub ledger_index: Option<u64>,
     pub rendering: String,
+    /// The fingerprint of each text the party's copy held (field: a report's portion number or
+    /// a STIX property) as the party's variant at each variation point, one digit per point.
+    pub fingerprints: std::collections::BTreeMap<String, String>,
 }
 
 /// One onward event about the caller's content, for `audit onward` and alerts.
@@ -449,6 +452,7 @@ impl Hub {
                     Some(_) => tearline_ledger::digest_text(&record.delivery.rendering),
                     None => String::new(),
                 },
+                fingerprints: record.delivery.marks.into_iter().collect(),
             })
             .collect())
     }
@@ -744,8 +748,18 @@ pub fn to_csv(columns: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> 
 }
 
 impl ReceivedRecord {
-    pub const COLUMNS: [&'static str; 9] =
-        ["at", "party", "user", "channel", "object", "version", "portions", "ledger_index", "rendering"];
+    pub const COLUMNS: [&'static str; 10] = [
+        "at",
+        "party",
+        "user",
+        "channel",
+        "object",
+        "version",
+        "portions",
+        "ledger_index",
+        "rendering",
+        "fingerprints",
+    ];
 
     pub fn fields(&self) -> Vec<String> {
         let portions: Vec<String> = self.portions.iter().map(ToString::to_string).collect();
@@ -759,6 +773,7 @@ impl ReceivedRecord {
             portions.join(" "),
             self.ledger_index.map(|index| index.to_string()).unwrap_or_default(),
             self.rendering.clone(),
+            self.fingerprints.iter().map(|(field, choices)| format!("{field}:{choices}")).collect::<Vec<_>>().join(" "),
         ]
     }
 }

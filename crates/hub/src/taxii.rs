@@ -73,6 +73,8 @@ struct Rendered {
     value: Value,
     /// The portions the rendering holds.
     portions: tearline_model::PortionSet,
+    /// The fingerprints of its texts (field, choices).
+    marks: Vec<(String, String)>,
 }
 
 impl Hub {
@@ -357,6 +359,7 @@ impl Hub {
                 version: rendered.object.version,
                 portions: rendered.portions.clone(),
                 rendering: &rendered.value,
+                marks: rendered.marks.clone(),
             })
             .collect();
         self.deliver(viewer, &given, "taxii", now).await
@@ -682,12 +685,13 @@ impl Hub {
             .into_iter()
             .map(|(row, object)| {
                 let seq = row.object.seq;
-                let marker = self.marker(&viewer.party);
-                let value = render_for(snapshot, viewer, &row, object.as_ref(), &released, &marker);
+                let mut marker = self.marker(&viewer.party);
+                let value = render_for(snapshot, viewer, &row, object.as_ref(), &released, &mut marker);
+                let marks = marker.marks;
                 let portions = (0..row.object.facts.portions.len().max(1))
                     .filter(|i| row.object.facts.portion_shown(&row.entry, viewer.clearance, *i))
                     .collect();
-                (seq, value.map(|value| Rendered { object: row.object, value, portions }))
+                (seq, value.map(|value| Rendered { object: row.object, value, portions, marks }))
             })
             .collect())
     }
@@ -735,7 +739,7 @@ fn render_for(
     row: &Released,
     object: Option<&StixObject>,
     released: &HashSet<String>,
-    marker: &crate::fingerprint::Marker,
+    marker: &mut crate::fingerprint::Marker,
 ) -> Option<Value> {
     let facts = &row.object.facts;
     let shown = |i: usize| facts.portion_shown(&row.entry, viewer.clearance, i);

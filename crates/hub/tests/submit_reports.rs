@@ -269,6 +269,9 @@ impl Store for MovesOnOnce {
     async fn recipients_of(&self, seq: i64) -> Result<Vec<(Code, tearline_model::PortionSet)>> {
         self.inner.recipients_of(seq).await
     }
+    async fn fingerprints_of(&self, seq: i64) -> Result<Vec<(Code, String, String)>> {
+        self.inner.fingerprints_of(seq).await
+    }
     async fn next_approval_expiry(&self, after: OffsetDateTime) -> Result<Option<OffsetDateTime>> {
         self.inner.next_approval_expiry(after).await
     }

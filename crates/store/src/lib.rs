@@ -157,6 +157,10 @@ pub struct Delivery {
     pub channel: String,
     /// SHA-256 of the rendering given (`tearline_ledger::rendering_digest`).
     pub rendering: [u8; 32],
+    /// The fingerprint of each text of the rendering, by field: the party's variant at each
+    /// variation point (`tearline_fingerprint::Marked::choices`). Kept once per object version
+    /// and party.
+    pub marks: Vec<(String, String)>,
 }
 
 /// A delivery with the facts of the object version it delivered, for audits.
@@ -569,6 +573,9 @@ pub trait Store: Send + Sync {
 
     /// The parties an object version was delivered to, with the portions each received.
     async fn recipients_of(&self, seq: i64) -> Result<Vec<(Code, PortionSet)>>;
+
+    /// The fingerprints recorded of an object version's texts: (party, field, choices).
+    async fn fingerprints_of(&self, seq: i64) -> Result<Vec<(Code, String, String)>>;
 
     /// The earliest expiry after `after` of an approval in force: the release index changes then.
     async fn next_approval_expiry(&self, after: OffsetDateTime) -> Result<Option<OffsetDateTime>>;

@@ -689,6 +689,10 @@ impl Store for SqlStore {
         self.query_recipients_of(seq).await
     }
 
+    async fn fingerprints_of(&self, seq: i64) -> Result<Vec<(Code, String, String)>> {
+        self.query_fingerprints_of(seq).await
+    }
+
     async fn next_approval_expiry(&self, after: OffsetDateTime) -> Result<Option<OffsetDateTime>> {
         let next: Option<String> =
             sqlx::query_scalar("SELECT MIN(expires_at) FROM approvals WHERE status = 'approved' AND expires_at > $1")

@@ -1089,6 +1089,7 @@ async fn deliveries_events_and_approvals_round_trip(fixture: &Fixture) {
         portions: [0, 2].into_iter().collect(),
         channel: "taxii".into(),
         rendering: [at.second(); 32],
+        marks: vec![("0".into(), "0121".into()), ("2".into(), format!("1{}", at.hour()))],
     };
     let deliveries = [delivery(&first, NOW), delivery(&second, NOW + Duration::hours(1))];
     // A delivery without its ledger entry is refused, and nothing is stored.
@@ -1103,6 +1104,20 @@ async fn deliveries_events_and_approvals_round_trip(fixture: &Fixture) {
     assert_eq!(records[0].ledger_index, Some(1));
     assert_eq!(store.ledger_entries(1, 2).await.unwrap(), vec![(1, b"two".to_vec())]);
     assert!(store.deliveries(&code("SYR"), NOW).await.unwrap().is_empty());
+    // Fingerprints are kept once per object version, party and field: a later delivery of the
+    // same version does not replace what the party's copy was.
+    let mut again = delivery(&first, NOW + Duration::hours(2));
+    again.marks = vec![("0".into(), "2222".into())];
+    store.record_deliveries(&[again], &[b"three".to_vec()]).await.unwrap();
+    let kept = store.fingerprints_of(first.seq).await.unwrap();
+    assert_eq!(
+        kept,
+        [
+            (code("IRQ"), "0".to_string(), "0121".to_string()),
+            (code("IRQ"), "2".to_string(), format!("1{}", NOW.hour()))
+        ]
+    );
+    assert_eq!(store.recipients_of(first.seq).await.unwrap(), [(code("IRQ"), [0, 2].into_iter().collect())]);
 
     let event = |kind, party: &str, at| tearline_store::OnwardEvent {
         at,
@@ -1140,7 +1155,7 @@ async fn deliveries_events_and_approvals_round_trip(fixture: &Fixture) {
     };
     store.change_onward(version, &change).await.unwrap();
     // The change's entry is in the log, after the deliveries'.
-    assert_eq!(store.ledger_entries(0, 10).await.unwrap().last(), Some(&(2, b"approved".to_vec())));
+    assert_eq!(store.ledger_entries(0, 10).await.unwrap().last(), Some(&(3, b"approved".to_vec())));
     assert_eq!(store.onward_events(&code("USA"), None, NOW).await.unwrap(), events);
     assert_eq!(store.onward_events(&code("USA"), Some(&code("SYR")), NOW).await.unwrap(), events[1..]);
     assert!(store.onward_events(&code("IRQ"), None, NOW).await.unwrap().is_empty());

@@ -113,6 +113,21 @@ async fn copies_differ_and_name_their_recipient(backend: Backend) {
         assert!(points.iter().any(|p| p["read"] != p["original"]), "the evidence shows variants: {trace}");
     }
 
+    // The originator's audit shows what each copy was: the same fingerprint at every delivery.
+    let audit: Value = client()
+        .get(scene.server.url("/v1/audit/received?party=IRQ"))
+        .bearer_auth(&scene.tokens["ru-analyst"])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let prints: Vec<&Value> = audit["received"].as_array().unwrap().iter().map(|r| &r["fingerprints"]["1"]).collect();
+    assert_eq!(prints.len(), 2, "{audit}");
+    assert!(prints[0].as_str().is_some_and(|p| p.len() >= 20), "{audit}");
+    assert_eq!(prints[0], prints[1]);
+
     // Only the originator's users trace its texts: to anyone else the leak matches nothing.
     let elsewhere = scene.trace("iq-analyst", &retyped(&syrian)).await;
     assert_eq!(elsewhere["verdict"], "not enough evidence");

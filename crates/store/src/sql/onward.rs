@@ -262,6 +262,37 @@ impl SqlStore {
             }
             query.execute(&mut *tx.tx).await.map_err(db("recording deliveries"))?;
         }
+        let marks: Vec<(&Delivery, &(String, String))> =
+            deliveries.iter().flat_map(|d| d.marks.iter().map(move |m| (d, m))).collect();
+        for chunk in marks.chunks(ROWS_PER_INSERT) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|row| {
+                    let p = |n: usize| self.backend.parameter_list(row * 5 + n, 1);
+                    format!(
+                        "((SELECT seq FROM objects WHERE id = {} AND version = {}), {}, {}, {})",
+                        p(1),
+                        p(2),
+                        p(3),
+                        p(4),
+                        p(5)
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO fingerprints (object_seq, party, field, choices) VALUES {} ON CONFLICT DO NOTHING",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for (delivery, (field, choices)) in chunk {
+                query = query
+                    .bind(delivery.object_id.as_str())
+                    .bind(timestamp(delivery.object_version)?)
+                    .bind(delivery.party.as_str())
+                    .bind(field.as_str())
+                    .bind(choices.as_str());
+            }
+            query.execute(&mut *tx.tx).await.map_err(db("recording fingerprints"))?;
+        }
         tx.tx.commit().await.map_err(db("committing deliveries"))?;
         Ok(Some(first))
     }
@@ -281,6 +312,7 @@ impl SqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db("reading deliveries"))?;
+        let marks = self.party_fingerprints(party, &rows).await?;
         rows.iter()
             .map(|row| {
                 let seq: i64 = get(row, 3)?;
@@ -298,6 +330,7 @@ impl SqlStore {
                             .transpose()
                             .map_err(|_| StoreError::Corrupt(format!("rendering digest of a delivery of {seq}")))?
                             .unwrap_or_default(),
+                        marks: marks.get(&seq).cloned().unwrap_or_default(),
                     },
                     ledger_index: get::<Option<i64>>(row, 9)?
                         .map(|index| super::ledger::to_u64(index, "ledger index"))
@@ -307,6 +340,47 @@ impl SqlStore {
                 })
             })
             .collect()
+    }
+
+    /// The fingerprints `party` received of the object versions of `rows` (deliveries, object
+    /// version in column 3), by object version.
+    async fn party_fingerprints(
+        &self,
+        party: &tearline_model::Code,
+        rows: &[AnyRow],
+    ) -> Result<std::collections::HashMap<i64, Vec<(String, String)>>> {
+        let seqs: Vec<i64> = rows
+            .iter()
+            .map(|row| get::<i64>(row, 3))
+            .collect::<Result<std::collections::BTreeSet<i64>>>()?
+            .into_iter()
+            .collect();
+        let mut marks: std::collections::HashMap<i64, Vec<(String, String)>> = std::collections::HashMap::new();
+        for chunk in seqs.chunks(ROWS_PER_INSERT) {
+            let sql = format!(
+                "SELECT object_seq, field, choices FROM fingerprints WHERE party = {} AND object_seq IN ({}) \
+                 ORDER BY object_seq, field",
+                self.backend.parameter_list(1, 1),
+                self.backend.parameter_list(2, chunk.len())
+            );
+            let mut query = sqlx::query(&sql).bind(party.as_str());
+            for seq in chunk {
+                query = query.bind(*seq);
+            }
+            for row in query.fetch_all(&self.pool).await.map_err(db("reading fingerprints"))? {
+                marks.entry(get(&row, 0)?).or_default().push((get(&row, 1)?, get(&row, 2)?));
+            }
+        }
+        Ok(marks)
+    }
+
+    pub(super) async fn query_fingerprints_of(&self, seq: i64) -> Result<Vec<(tearline_model::Code, String, String)>> {
+        let sql = format!(
+            "SELECT party, field, choices FROM fingerprints WHERE object_seq = {} ORDER BY party, field",
+            self.backend.parameter_list(1, 1)
+        );
+        let rows = sqlx::query(&sql).bind(seq).fetch_all(&self.pool).await.map_err(db("reading fingerprints"))?;
+        rows.iter().map(|row| Ok((decode_code(&get::<String>(row, 0)?)?, get(row, 1)?, get(row, 2)?))).collect()
     }
 
     pub(super) async fn query_events(
