@@ -9,6 +9,13 @@
 //! - a brute-force check of one submission against every released text in memory
 //!   (`find_reuse` on each), what the sketch index saves.
 //!
+//! Leak tracing (issue 6: "under a second against 100,000 released texts"), in the same hub: USA
+//! also releases 50 reports of the fingerprint corpus (one paragraph each, 350 to 1,300 words) to
+//! IRQ, IRQ reads each (its fingerprinted copy is delivered and recorded), and a 400-word fragment
+//! of IRQ's copy, retyped, is traced by USA (`Hub::trace`: sketch lookup among USA's 100,050
+//! texts, alignment with the candidates, reading, scoring). p50 and p99, and the ratio to the
+//! copied-text submission above, the peer in the same run.
+//!
 //! `cargo bench -p tearline --bench provenance` (`TEARLINE_BENCH_TEXTS`, `TEARLINE_BENCH_SAMPLES`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a benchmark stops at its first failure")]
@@ -162,6 +169,8 @@ async fn run() {
     println!("| its own words (peer: no candidate) | {} | {} | {samples} |", ms(own_p50), ms(own_p99));
     println!("\nratio copying / own words at p50: {:.2}", copy_p50.as_secs_f64() / own_p50.as_secs_f64());
 
+    trace_leaks(&hub, &usa, &irq, samples, copy_p50).await;
+
     // What the sketch index saves: the exact comparison with every released text.
     let text = pasted(&mut words, &released[0], samples);
     let body: String = text.lines().skip(2).collect::<Vec<_>>().join(" ");
@@ -177,6 +186,66 @@ async fn run() {
         brute.as_secs_f64() / copy_p50.as_secs_f64()
     );
     backend.finish().await;
+}
+
+/// The corpus reports' bodies, as one paragraph each.
+fn corpus() -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fingerprint/corpus");
+    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .map(|text| text.split_once("\n\n").unwrap().1.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+async fn trace_leaks(
+    hub: &Hub,
+    usa: &tearline_model::User,
+    irq: &tearline_model::User,
+    samples: usize,
+    peer: std::time::Duration,
+) {
+    let bodies: Vec<String> = corpus().into_iter().take(samples).collect();
+    let reports: Vec<String> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| format!("TITLE: (U) Corpus {i}\n\n(S//REL TO USA, IRQ) {b}\n"))
+        .collect();
+    let ids = hub.submit_reports(usa, &reports, now()).await.unwrap();
+    let mut random = Random(11);
+    let mut times = Vec::with_capacity(ids.len());
+    let mut accused = 0;
+    for id in &ids {
+        let copy = hub.view(irq, id, now()).await.unwrap().paragraphs[0].1.text.clone();
+        let words: Vec<&str> = copy.split_whitespace().collect();
+        let length = words.len().min(400);
+        let start = random.below(words.len() - length + 1);
+        let leak: String = words[start..start + length]
+            .chunks(11)
+            .map(|line| line.join(" ").to_uppercase())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let started = Instant::now();
+        let traced = hub.trace(usa, &leak, now()).await.unwrap();
+        times.push(started.elapsed());
+        assert!(traced.accused.iter().all(|a| a.party == "IRQ"), "an innocent accused");
+        accused += usize::from(!traced.accused.is_empty());
+    }
+    let (p50, p99) = percentiles(times);
+    println!(
+        "\n## Leak tracing through the hub ({} reports in the hub, SQLite)\n",
+        hub.store().count_reports().await.unwrap()
+    );
+    println!("| trace by USA of a retyped 400-word fragment of IRQ's copy | p50 | p99 | samples |");
+    println!("| --- | --- | --- | --- |");
+    println!("| `Hub::trace` | {} | {} | {} |", ms(p50), ms(p99), ids.len());
+    println!(
+        "\nIRQ accused in {accused} of {} traces; ratio trace / copied-text submission at p50: {:.2}",
+        ids.len(),
+        p50.as_secs_f64() / peer.as_secs_f64()
+    );
 }
 
 fn main() {

@@ -174,6 +174,27 @@ const INTRODUCERS: [&str; 30] = [
     "once",
     "until",
 ];
+/// Common subjects of a second clause ("…, and police closed the road").
+const SUBJECTS: [&str; 14] = [
+    "police",
+    "officials",
+    "authorities",
+    "sources",
+    "investigators",
+    "analysts",
+    "engineers",
+    "troops",
+    "forces",
+    "militants",
+    "fighters",
+    "witnesses",
+    "residents",
+    "officers",
+];
+/// Nouns that take a clause of their own after an opening phrase ("At the time the convoy left,
+/// …"): no comma is inserted after them.
+const CLAUSE_NOUNS: [&str; 13] =
+    ["time", "moment", "day", "week", "month", "year", "hour", "point", "event", "way", "place", "period", "extent"];
 /// Words that continue a sentence after a comma rather than start its main clause.
 const CONTINUING: [&str; 14] = [
     "and",
@@ -251,7 +272,7 @@ const DATE_OPENERS: [&str; 9] = ["on", "in", "by", "during", "since", "until", "
 /// Words after a date that continue the phrase rather than start the clause.
 const CONTINUATIONS: [&str; 10] = ["and", "or", "to", "through", "until", "till", "at", "alone", "onwards", "onward"];
 /// Reporting verbs after which "that" is optional before a clause.
-const REPORTING_VERBS: [&str; 34] = [
+const REPORTING_VERBS: &[&str] = &[
     "said",
     "says",
     "stated",
@@ -286,6 +307,18 @@ const REPORTING_VERBS: [&str; 34] = [
     "alleged",
     "alleges",
     "learned",
+    "showed",
+    "shows",
+    "found",
+    "concluded",
+    "determined",
+    "understood",
+    "knew",
+    "thought",
+    "expected",
+    "agreed",
+    "recognised",
+    "recognized",
 ];
 /// Words that start a clause after "that" (so "that" was a conjunction, not "that vehicle").
 const CLAUSE_STARTS: [&str; 21] = [
@@ -343,7 +376,7 @@ pub(crate) fn template(table: &Table, text: &str) -> Template {
     relatives(text, &toks, &mut candidates);
     ranges(text, &toks, &mut candidates);
     semicolons(text, &toks, &mut candidates);
-    optional_commas(&toks, &mut candidates);
+    optional_commas(text, &toks, &mut candidates);
     compounds(text, &toks, &mut candidates);
     lists(text, &toks, &mut candidates);
     pairs(text, &toks, &mut candidates);
@@ -645,7 +678,8 @@ fn numbers(text: &str, toks: &[Tok], american: bool, out: &mut Vec<Candidate>) {
         // Times and durations in hours: " hours" or " hrs".
         if next.is_some_and(|t| t.lower == "hours" && t.space && text[t.range.clone()] == t.lower && !t.protected) {
             let end = next.map_or(tok.range.end, |t| t.range.end);
-            out.push(candidate(tok.range.end..end, vec![" hours".to_string(), " hrs".to_string()], 0, Channel::Number));
+            let variants = vec![" hours".to_string(), " hrs".to_string(), "hrs".to_string()];
+            out.push(candidate(tok.range.end..end, variants, 0, Channel::Number));
         }
         // Units after a number: "%", " per cent" or " percent" (one choice per text); a unit
         // spelled out, abbreviated, or abbreviated without the space.
@@ -1082,7 +1116,7 @@ fn relatives(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
 
 /// Commas that can go without changing the reading: after an introductory phrase or clause
 /// ("During the search, engineers …") and before "and" or "but" joining two clauses.
-fn optional_commas(toks: &[Tok], out: &mut Vec<Candidate>) {
+fn optional_commas(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
     let comma = |range: Range<usize>| candidate(range, vec![",".to_string(), String::new()], 0, Channel::Punctuation);
     for i in 0..toks.len() {
         let tok = &toks[i];
@@ -1102,9 +1136,33 @@ fn optional_commas(toks: &[Tok], out: &mut Vec<Candidate>) {
                 }
             }
         }
+        // "After the attack(,) the group …": a short opening phrase, then a clause.
+        if tok.sentence_start && tok.kind == Kind::Letter && INTRODUCERS[..25].contains(&tok.lower.as_str()) {
+            let determiner = toks.get(i + 1).filter(|t| t.space && DETERMINERS.contains(&t.lower.as_str()));
+            let words = toks[i + 2..]
+                .iter()
+                .take(3)
+                .take_while(|t| t.space && t.kind == Kind::Letter && !CLAUSE_STARTS.contains(&t.lower.as_str()))
+                .count();
+            let end = i + 1 + words;
+            let clause = toks.get(end + 1).is_some_and(|t| t.space && CLAUSE_STARTS.contains(&t.lower.as_str()));
+            let noun = &toks[end];
+            if determiner.is_some()
+                && (1..=2).contains(&words)
+                && clause
+                && !CLAUSE_NOUNS.contains(&noun.lower.as_str())
+                && text[toks[i + 2].range.start..noun.range.end].chars().all(|c| !c.is_uppercase())
+                && free(&toks[i..=end])
+            {
+                let at = noun.range.end;
+                out.push(candidate(at..at, vec![",".to_string(), String::new()], 1, Channel::Punctuation));
+            }
+        }
         if tok.lower == "," && !tok.space && !tok.protected {
             let conjunction = toks.get(i + 1).filter(|t| t.space && matches!(t.lower.as_str(), "and" | "but"));
-            let subject = toks.get(i + 2).is_some_and(|t| t.space && CLAUSE_STARTS.contains(&t.lower.as_str()));
+            let subject = toks.get(i + 2).is_some_and(|t| {
+                t.space && (CLAUSE_STARTS.contains(&t.lower.as_str()) || SUBJECTS.contains(&t.lower.as_str()))
+            });
             if conjunction.is_some() && subject {
                 out.push(comma(tok.range.clone()));
             }
@@ -1239,7 +1297,7 @@ mod tests {
     #[test]
     fn table_phrases_are_found_with_their_case() {
         let v = variants("In addition, approximately 40 fighters were in the vicinity of the bridge.");
-        assert_eq!(v[0].1, ["In addition,", "Additionally,", "Furthermore,", "Moreover,"]);
+        assert_eq!(v[0].1, ["In addition,", "Additionally,", "Furthermore,", "Moreover,", "Also,"]);
         assert_eq!(v[1].1, ["approximately", "about", "around", "some", "roughly"]);
         assert!(v.iter().any(|(o, vs)| o == "in the vicinity of the" && vs.contains(&"near the".to_string())));
     }

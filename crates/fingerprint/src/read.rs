@@ -20,7 +20,7 @@ const ANCHOR_REACH: usize = 24;
 /// Longest stretch of leak read for one group of points, in tokens.
 const MAX_SPAN: usize = 64;
 /// Most variant combinations tried for neighbouring points.
-const MAX_COMBINATIONS: usize = 256;
+const MAX_COMBINATIONS: usize = 4096;
 
 /// A point read in the leak.
 #[derive(Debug, Clone, PartialEq)]

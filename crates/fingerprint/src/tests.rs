@@ -302,20 +302,3 @@ fn bad_parameters_are_refused() {
         assert!(matches!(Fingerprinter::new(b"k", params), Err(FingerprintError::Params(_))), "{params:?}");
     }
 }
-
-#[test]
-#[ignore = "prints a corpus report with its variation points, for curating the table"]
-fn show_points() {
-    let path = std::env::var("SHOW").unwrap();
-    let text = std::fs::read_to_string(path).unwrap();
-    let t = hub().template(&text);
-    let mut out = String::new();
-    let mut at = 0;
-    for site in &t.sites {
-        out.push_str(&text[at..site.range.start]);
-        out.push_str(&format!("[{}]", site.variants.join("|")));
-        at = site.range.end;
-    }
-    out.push_str(&text[at..]);
-    println!("{out}");
-}

@@ -171,6 +171,22 @@ async fn copies_differ_and_name_their_recipient(backend: Backend) {
     let trace = scene.trace("ru-analyst", &envelope).await;
     assert_eq!(accused(&trace), ["SYR"], "{trace}");
 
+    // A recipient pasting its fingerprinted copy into a report of its own is still caught
+    // copying: the copied-text check sees through the variations.
+    let pasted = format!("TITLE: (U) Our own notes\n\n(U) {}\n", iraqi);
+    let response = client()
+        .post(scene.server.url("/v1/reports"))
+        .bearer_auth(&scene.tokens["iq-analyst"])
+        .header("content-type", "text/markdown")
+        .body(pasted)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["derived_from"][0]["source"], scene.id.as_str(), "{body}");
+    assert_eq!(body["derived_from"][0]["how"], "copied");
+
     // The CLI, on the same store.
     let file = scene.hub.write("leak.txt", &retyped(&iraqi));
     let output = scene.hub.ok(&["trace", path_str(&file), "--as", "ru-analyst", "--format", "json"]);
