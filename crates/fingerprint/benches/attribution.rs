@@ -148,14 +148,17 @@ struct Tally {
     falsely_accused: usize,
     points: usize,
     micros: u128,
+    /// Trials where the invisible tag, the peer (a zero-width watermark alone), names a leaker.
+    invisible: usize,
 }
 
 impl Tally {
     fn line(&self, label: &str) -> String {
         format!(
-            "| {label} | {} | {:.1}% | {} | {} | {:.1} | {:.2} |",
+            "| {label} | {} | {:.1}% | {:.1}% | {} | {} | {:.1} | {:.2} |",
             self.trials,
             100.0 * self.correct as f64 / self.trials.max(1) as f64,
+            100.0 * self.invisible as f64 / self.trials.max(1) as f64,
             self.innocent,
             self.falsely_accused,
             self.points as f64 / self.trials.max(1) as f64,
@@ -198,13 +201,15 @@ fn run(
         let Some(cut) = fragment(&copy, words, rng) else { continue };
         let leak = attack(&cut, how, vocabulary, rng);
         let started = Instant::now();
-        let found = hub.trace(&leak, &[Source { text_id: &text_id, text: report, recipients: &parties, recorded: &[] }]);
+        let found =
+            hub.trace(&leak, &[Source { text_id: &text_id, text: report, recipients: &parties, recorded: &[] }]);
         tally.micros += started.elapsed().as_micros();
         tally.trials += 1;
         tally.points += found.texts.iter().map(|t| t.points.len()).sum::<usize>();
         let is_guilty = |party: &str| guilty.iter().any(|&g| parties[g] == party);
         tally.correct += usize::from(found.accused.iter().any(|a| is_guilty(&a.party)));
         tally.falsely_accused += found.accused.iter().filter(|a| !is_guilty(&a.party)).count();
+        tally.invisible += usize::from(found.invisible.iter().any(|(_, party)| is_guilty(party)));
         tally.innocent += recipients - colluders;
     }
     tally
@@ -244,8 +249,10 @@ fn main() {
     let mut rng = Rng(options.seed);
     let mut innocent = 0;
     let mut false_accusations = 0;
-    println!("\n| recipients, words, leakers, attack | trials | leaker accused | innocent trials | innocents accused | points read per trial | ms per trace |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "\n| recipients, words, leakers, attack | trials | leaker accused | peer: invisible tag names a leaker | innocent trials | innocents accused | points read per trial | ms per trace |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     let mut record = |label: String, tally: Tally| {
         innocent += tally.innocent;
         false_accusations += tally.falsely_accused;
