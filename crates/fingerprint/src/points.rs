@@ -213,7 +213,7 @@ const CONTINUING: [&str; 14] = [
     "killing",
 ];
 /// First words of a parenthesis, not of a list item ("support, including weapons and …").
-const PARENTHETICAL: [&str; 24] = [
+const PARENTHETICAL: &[&str] = &[
     "including",
     "such",
     "like",
@@ -238,6 +238,11 @@ const PARENTHETICAL: [&str; 24] = [
     "whose",
     "frequently",
     "often",
+    "usually",
+    "typically",
+    "generally",
+    "largely",
+    "primarily",
 ];
 /// Auxiliaries after a restrictive relative pronoun: "the vehicle that was …".
 const AUXILIARIES: [&str; 13] =

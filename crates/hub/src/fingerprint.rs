@@ -21,6 +21,8 @@ use crate::{provenance, Hub, HubError, Result};
 
 /// Candidate source texts read per trace, most sketch hashes shared first.
 const TRACE_CANDIDATES: u32 = 64;
+/// Longest leak traced, in words: aligning costs the product of the lengths.
+const MAX_LEAK_WORDS: usize = 50_000;
 /// Text properties of STIX objects that are marked besides the prose ones.
 const NAMED_PROPERTIES: [&str; 1] = ["name"];
 
@@ -159,7 +161,7 @@ struct Candidate {
 
 impl Hub {
     pub(crate) fn marker<'a>(&'a self, party: &'a Code) -> Marker<'a> {
-        Marker { fingerprinter: &self.fingerprinter, party, marks: Vec::new() }
+        Marker { fingerprinter: self.fingerprinter.as_ref(), party, marks: Vec::new() }
     }
 
     /// Who leaked `leak` (plain text, or a STIX object or bundle), among the parties that
@@ -167,8 +169,14 @@ impl Hub {
     pub async fn trace(&self, viewer: &User, leak: &str, now: OffsetDateTime) -> Result<TraceReport> {
         let snapshot = self.current(now).await?;
         let text = leaked_text(leak);
-        if text.split_whitespace().count() < tearline_reuse::MIN_PASSAGE_WORDS {
+        let words = text.split_whitespace().count();
+        if words < tearline_reuse::MIN_PASSAGE_WORDS {
             return Err(HubError::Invalid("a leak to trace needs at least a sentence of text".into()));
+        }
+        if words > MAX_LEAK_WORDS {
+            return Err(HubError::Invalid(format!(
+                "a leak to trace has at most {MAX_LEAK_WORDS} words ({words} given): trace it in parts"
+            )));
         }
         let hashes: Vec<u64> = tearline_reuse::sketch(&text).into_iter().collect::<BTreeSet<_>>().into_iter().collect();
         let matches = self.store.originator_sketch_matches(&viewer.party, &hashes, TRACE_CANDIDATES).await?;
@@ -209,12 +217,23 @@ impl Hub {
                 });
             }
         }
-        let sources: Vec<Source> = candidates
-            .iter()
-            .map(|c| Source { text_id: &c.text_id, text: &c.text, recipients: &c.recipients, recorded: &c.recorded })
-            .collect();
-        let attribution = self.fingerprinter.trace(&text, &sources);
-        Ok(report(attribution, &candidates))
+        // Aligning is CPU work of milliseconds to seconds: off the async workers.
+        let fingerprinter = std::sync::Arc::clone(&self.fingerprinter);
+        tokio::task::spawn_blocking(move || {
+            let sources: Vec<Source> = candidates
+                .iter()
+                .map(|c| Source {
+                    text_id: &c.text_id,
+                    text: &c.text,
+                    recipients: &c.recipients,
+                    recorded: &c.recorded,
+                })
+                .collect();
+            let attribution = fingerprinter.trace(&text, &sources);
+            report(attribution, &candidates)
+        })
+        .await
+        .map_err(|e| HubError::Internal(format!("the trace did not complete: {e}")))
     }
 }
 

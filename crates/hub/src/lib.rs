@@ -65,6 +65,9 @@ pub enum HubError {
     Busy,
     #[error("storage: {0}")]
     Store(StoreError),
+    /// A fault of the hub itself (a task that failed), not of the request.
+    #[error("internal: {0}")]
+    Internal(String),
 }
 
 impl From<StoreError> for HubError {
@@ -99,7 +102,7 @@ pub struct Hub {
     ledger: ledger::Ledger,
     deliveries: deliveries::DeliveryWriter,
     /// Marks every text a party receives, and traces leaks (see `fingerprint`).
-    fingerprinter: tearline_fingerprint::Fingerprinter,
+    fingerprinter: Arc<tearline_fingerprint::Fingerprinter>,
 }
 
 /// A report accepted: its id, and the sources it was found or declared to derive from.
@@ -218,7 +221,7 @@ impl Hub {
         let public = hex::encode(ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key().as_bytes());
         let origin = store.init_meta(ledger::ORIGIN_KEY, &format!("tearline/{}", &public[..16])).await?;
         let ledger = ledger::Ledger::new(seed, &origin)?;
-        let fingerprinter = fingerprint::fingerprinter(&seed)?;
+        let fingerprinter = Arc::new(fingerprint::fingerprinter(&seed)?);
         let deliveries = deliveries::DeliveryWriter::start(Arc::clone(&store));
         let paging_key = tokio::sync::OnceCell::new();
         let hub = Hub { store, snapshot: RwLock::new(snapshot), paging_key, ledger, deliveries, fingerprinter };

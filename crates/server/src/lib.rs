@@ -123,7 +123,7 @@ impl ApiError {
                 HubError::BadCursor => (StatusCode::BAD_REQUEST, "bad-cursor", error.to_string()),
                 HubError::UnknownUser(_) => ApiError::Unauthenticated.status(),
                 HubError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy", error.to_string()),
-                HubError::Apply(_) | HubError::Policy(_) | HubError::Store(_) => {
+                HubError::Apply(_) | HubError::Policy(_) | HubError::Store(_) | HubError::Internal(_) => {
                     tracing::error!(%error, "request failed");
                     (StatusCode::INTERNAL_SERVER_ERROR, "internal", "the hub could not complete the request".into())
                 }

@@ -135,15 +135,17 @@ async fn copies_differ_and_name_their_recipient(backend: Backend) {
     // The original text is no recipient's copy.
     let unmarked = scene.trace("ru-analyst", &original).await;
     assert!(accused(&unmarked).is_empty(), "{unmarked}");
-    // Too little text to trace is refused, not answered with an empty verdict.
-    let response = client()
-        .post(scene.server.url("/v1/trace"))
-        .bearer_auth(&scene.tokens["ru-analyst"])
-        .body("a few words")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Too little text to trace, or too much to align, is refused, not answered with a verdict.
+    for body in ["a few words".to_string(), "word ".repeat(50_001)] {
+        let response = client()
+            .post(scene.server.url("/v1/trace"))
+            .bearer_auth(&scene.tokens["ru-analyst"])
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
 
     // A STIX object fetched over TAXII is traced through its text.
     let collections: Value = client()
