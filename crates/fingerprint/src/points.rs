@@ -1184,7 +1184,9 @@ fn compounds(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
         if hyphen.lower != "-" || hyphen.space || second.space || !word(first) || !word(second) {
             continue;
         }
-        if PREFIXES.contains(&first.lower.as_str()) || !free(&toks[i..=i + 2]) || bound(toks, i, i + 2) {
+        // "two-vehicle movements" are not "two vehicle movements".
+        let numeric = is_number_word(&first.lower) || number_word_at(text, toks, i).is_some();
+        if numeric || PREFIXES.contains(&first.lower.as_str()) || !free(&toks[i..=i + 2]) || bound(toks, i, i + 2) {
             continue;
         }
         if i > 0 && !first.space && toks[i - 1].kind != Kind::Other {
@@ -1359,6 +1361,7 @@ mod tests {
             found("Logistic support, including weapons and ammunition, flows north.").is_empty(),
             "a parenthesis is not a list"
         );
+        assert!(found("They used two-vehicle convoys.").iter().all(|o| o != "two-vehicle"), "a count is not a word");
         assert!(originals.contains(&" that"));
         assert!(originals.contains(&"roads and bridges"));
         // An apposition is not a list.
