@@ -140,20 +140,20 @@ pub fn trace_text(report: &tearline_hub::TraceReport) -> String {
     let threshold = report.scores.first().map_or(f64::INFINITY, |s| s.threshold);
     match report.accused.as_slice() {
         [] => out.push_str(&format!(
-            "No accusation: no recipient's score passes the threshold ({threshold:.2}) at which an innocent recipient is accused with probability <= {:e}.\n",
+            "No accusation: no recipient's score passes the threshold ({threshold:.2}) at which any innocent recipient is accused with probability <= {:e}.\n",
             report.epsilon
         )),
         accused => {
             for party in accused {
                 out.push_str(&format!(
-                    "ACCUSED {}: score {:.2} >= threshold {:.2}; {} of {} points read agree; an innocent recipient scores this high with probability <= {:.1e}\n",
+                    "ACCUSED {}: score {:.2} >= threshold {:.2}; {} of {} points read agree; any innocent recipient scores this high with probability <= {:.1e}\n",
                     party.party, party.score, party.threshold, party.points_agreeing, party.points_read, party.bound
                 ));
             }
         }
     }
     out.push_str(&format!(
-        "{} recipients scored; each innocent one is accused with probability <= {:e}\n",
+        "{} recipients scored; any innocent one is accused with probability <= {:e}\n",
         report.recipients, report.epsilon
     ));
     for other in report.scores.iter().filter(|s| report.accused.iter().all(|a| a.party != s.party)).take(5) {

@@ -12,10 +12,9 @@
 //! and `-sqrt(p/(1 - p))` elsewhere, `p = p_i[y_i]`. An innocent recipient's variants are
 //! independent of the leak (which its holders made from their own copies), so each term has
 //! mean 0 and variance 1, and its moment generating function is known exactly: the threshold is
-//! the least score whose Chernoff bound is at most `epsilon`, so each innocent recipient is
-//! accused with probability at most `epsilon` (Tardos's ε₁), and some innocent among `n` scored
-//! with probability at most `n·epsilon`. It holds whatever the colluders did and however well the
-//! leak was read.
+//! the least score whose Chernoff bound is at most `epsilon / n` for the `n` recipients scored, so
+//! that a trace accuses any innocent recipient with probability at most `epsilon`. It holds
+//! whatever the colluders did and however well the leak was read.
 
 use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
@@ -24,7 +23,7 @@ use sha2::{Digest, Sha256};
 /// Settings of the code.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CodeParams {
-    /// Bound on the probability that a trace accuses a given innocent recipient.
+    /// Bound on the probability that a trace accuses any innocent recipient.
     pub epsilon: f64,
     /// Dirichlet parameter of the biases: small favours catching colluders, large a lone leaker.
     pub kappa: f64,
@@ -221,12 +220,13 @@ fn minimise(f: impl Fn(f64) -> f64) -> f64 {
     fa.min(fb)
 }
 
-/// The score that an innocent recipient reaches with probability at most `epsilon`.
-pub(crate) fn threshold(ps: &[f64], epsilon: f64) -> f64 {
+/// The score that an innocent recipient reaches with probability at most `epsilon /
+/// recipients`: the probability that any of `recipients` innocent ones does is at most `epsilon`.
+pub(crate) fn threshold(ps: &[f64], recipients: usize, epsilon: f64) -> f64 {
     if ps.is_empty() {
         return f64::INFINITY;
     }
-    let c = (1.0 / epsilon).ln();
+    let c = (recipients.max(1) as f64 / epsilon).ln();
     minimise(|lambda| (cumulant(ps, lambda) + c) / lambda)
 }
 
@@ -283,13 +283,14 @@ mod tests {
         // 20 fair binary points: an innocent agrees at k of them with probability C(20,k)/2^20
         // and scores 2k - 20. The exact tail at the threshold must be at most epsilon.
         let ps = vec![0.5; 20];
-        let z = threshold(&ps, 1e-3);
+        let z = threshold(&ps, 1, 1e-3);
         let choose = |n: u64, k: u64| (0..k).fold(1.0, |acc, i| acc * (n - i) as f64 / (i + 1) as f64);
         let tail: f64 =
             (0..=20u64).filter(|&k| 2.0 * k as f64 - 20.0 >= z).map(|k| choose(20, k) / 2f64.powi(20)).sum();
         assert!(tail <= 1e-3, "tail {tail} at threshold {z}");
         assert!(z < 20.0, "twenty agreements out of twenty must pass: {z}");
         assert!(tail_bound(&ps, z) <= 1e-3 * 1.0001);
-        assert_eq!(threshold(&[], 1e-6), f64::INFINITY);
+        assert_eq!(threshold(&[], 5, 1e-6), f64::INFINITY);
+        assert!(threshold(&ps, 100, 1e-3) > z, "more recipients, a higher threshold");
     }
 }

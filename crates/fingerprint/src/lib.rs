@@ -20,9 +20,9 @@
 //!    whitespace, invisible characters), aligned with each candidate source text, the points
 //!    it covers are read, every recipient of those texts is scored with the symmetric score,
 //!    and the parties above the threshold are accused. The threshold is a Chernoff bound on an
-//!    innocent recipient's score, computed for the points actually read, so that each innocent
-//!    recipient is accused with probability at most `epsilon` (default 10⁻⁶; Tardos's ε₁), and
-//!    some innocent among `n` recipients with probability at most `n·epsilon`.
+//!    innocent recipient's score, computed for the points actually read and shared among the
+//!    recipients scored, so that a trace accuses any innocent recipient with probability at most
+//!    `epsilon` (default 10⁻⁶).
 //!
 //! `docs/fingerprinting.md` gives the parameters, the measured capacity and the limits.
 
@@ -115,10 +115,9 @@ pub struct Source<'a> {
 /// The answer of a trace.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Attribution {
-    /// The bound on the probability that a given innocent recipient is accused.
+    /// The bound on the probability that the trace accuses any innocent recipient.
     pub epsilon: f64,
-    /// Recipients scored: some innocent among them is accused with probability at most
-    /// `recipients × epsilon`.
+    /// Recipients scored (the threshold grows with their number).
     pub recipients: usize,
     /// Parties accused, highest score first; empty when the evidence does not pass the threshold.
     pub accused: Vec<PartyScore>,
@@ -137,7 +136,8 @@ pub struct PartyScore {
     pub score: f64,
     /// Accused at or above this.
     pub threshold: f64,
-    /// Bound on the probability that an innocent recipient reaches this score.
+    /// Bound on the probability that any innocent recipient among those scored reaches this
+    /// score.
     pub bound: f64,
     /// Points read in texts the party received.
     pub points: usize,
@@ -342,9 +342,10 @@ impl Fingerprinter {
             .into_iter()
             .map(|(party, (score, points, agreeing, probabilities))| {
                 let key: Vec<u64> = probabilities.iter().map(|p| p.to_bits()).collect();
-                let threshold =
-                    *thresholds.entry(key).or_insert_with(|| code::threshold(&probabilities, self.params.epsilon));
-                let bound = code::tail_bound(&probabilities, score);
+                let threshold = *thresholds
+                    .entry(key)
+                    .or_insert_with(|| code::threshold(&probabilities, scored, self.params.epsilon));
+                let bound = (code::tail_bound(&probabilities, score) * scored as f64).min(1.0);
                 PartyScore { party: party.to_string(), score, threshold, bound, points, agreeing }
             })
             .collect();

@@ -865,29 +865,35 @@ fn percent(text: &str, range: Range<usize>, original: usize) -> Candidate {
     Candidate { range, variants, original, channel: Channel::Number, tie: Some("percent".to_string()) }
 }
 
-/// A date at token `i`: its last token, day, month (0-based), year, and whether it was written
-/// month first.
-fn date_at(text: &str, toks: &[Tok], i: usize) -> Option<(usize, String, usize, Option<String>, bool)> {
+/// A date found at a token: "14 March 2026", "March 14, 2026", "14 March", "March 14".
+struct DateAt {
+    /// Its last token.
+    last: usize,
+    day: String,
+    year: Option<String>,
+    month_first: bool,
+}
+
+/// The date at token `i`, if one starts there.
+fn date_at(text: &str, toks: &[Tok], i: usize) -> Option<DateAt> {
     let month = |t: &Tok| {
         let original = &text[t.range.clone()];
-        MONTHS.iter().position(|m| *m == t.lower).filter(|_| original.chars().next().is_some_and(char::is_uppercase))
+        MONTHS.contains(&t.lower.as_str()) && original.chars().next().is_some_and(char::is_uppercase)
     };
     let day = |t: &Tok| t.kind == Kind::Digit && t.lower.parse::<u32>().is_ok_and(|d| (1..=31).contains(&d));
     let year = |t: &Tok| t.kind == Kind::Digit && t.lower.len() == 4;
     let tok = toks.get(i)?;
     if day(tok) && !(i > 0 && !tok.space && toks[i - 1].kind != Kind::Other) {
-        let m = toks.get(i + 1).filter(|t| t.space).and_then(month)?;
-        match toks.get(i + 2).filter(|t| t.space && year(t)) {
-            Some(y) => Some((i + 2, tok.lower.clone(), m, Some(y.lower.clone()), false)),
-            None => Some((i + 1, tok.lower.clone(), m, None, false)),
-        }
-    } else if let Some(m) = month(tok) {
+        toks.get(i + 1).filter(|t| t.space && month(t))?;
+        let y = toks.get(i + 2).filter(|t| t.space && year(t));
+        let last = if y.is_some() { i + 2 } else { i + 1 };
+        Some(DateAt { last, day: tok.lower.clone(), year: y.map(|y| y.lower.clone()), month_first: false })
+    } else if month(tok) {
         let d = toks.get(i + 1).filter(|t| t.space && day(t))?;
-        let comma = toks.get(i + 2).filter(|t| t.lower == "," && !t.space);
-        match (comma, toks.get(i + 3).filter(|t| t.space && year(t))) {
-            (Some(_), Some(y)) => Some((i + 3, d.lower.clone(), m, Some(y.lower.clone()), true)),
-            _ => Some((i + 1, d.lower.clone(), m, None, true)),
-        }
+        let comma = toks.get(i + 2).is_some_and(|t| t.lower == "," && !t.space);
+        let y = toks.get(i + 3).filter(|t| comma && t.space && year(t));
+        let last = if y.is_some() { i + 3 } else { i + 1 };
+        Some(DateAt { last, day: d.lower.clone(), year: y.map(|y| y.lower.clone()), month_first: true })
     } else {
         None
     }
@@ -896,7 +902,7 @@ fn date_at(text: &str, toks: &[Tok], i: usize) -> Option<(usize, String, usize, 
 fn dates(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
     let mut i = 0;
     while i < toks.len() {
-        let Some((last, day, month, year, month_first)) = date_at(text, toks, i) else {
+        let Some(DateAt { last, day, year, month_first }) = date_at(text, toks, i) else {
             i += 1;
             continue;
         };
@@ -911,7 +917,6 @@ fn dates(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
             let original = usize::from(month_first);
             let mut variants = vec![day_first, month_day];
             variants[original] = text[range.clone()].to_string();
-            let _ = month;
             out.push(Candidate { range, variants, original, channel: Channel::Date, tie: Some("date".to_string()) });
         }
         i = last + 1;
@@ -929,8 +934,8 @@ fn openers(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
             Some(i)
         } else if DATE_OPENERS.contains(&tok.lower.as_str()) {
             let next = i + 1;
-            if let Some((last, ..)) = date_at(text, toks, next) {
-                Some(last)
+            if let Some(date) = date_at(text, toks, next) {
+                Some(date.last)
             } else if toks.get(next).is_some_and(|t| {
                 t.space && (WEEKDAYS.contains(&t.lower.as_str()) || t.kind == Kind::Digit && t.lower.len() == 4)
             }) {

@@ -93,10 +93,9 @@ impl Marker<'_> {
 pub struct TraceReport {
     /// `accused`, or `not enough evidence` when no party passes the threshold.
     pub verdict: String,
-    /// Bound on the probability that the trace accuses a given innocent recipient.
+    /// Bound on the probability that the trace accuses any innocent recipient.
     pub epsilon: f64,
-    /// Recipients scored; some innocent among them is accused with probability at most
-    /// `recipients × epsilon`.
+    /// Recipients scored.
     pub recipients: usize,
     pub accused: Vec<TracedParty>,
     /// Every recipient scored, highest first.
@@ -112,7 +111,7 @@ pub struct TracedParty {
     pub party: String,
     pub score: f64,
     pub threshold: f64,
-    /// Bound on the probability that an innocent recipient scores this high.
+    /// Bound on the probability that any innocent recipient scored scores this high.
     pub bound: f64,
     pub points_read: usize,
     pub points_agreeing: usize,
