@@ -153,7 +153,7 @@ pub fn trace_text(report: &tearline_hub::TraceReport) -> String {
         }
     }
     out.push_str(&format!(
-        "{} recipients scored; any innocent one is accused with probability <= {:e}\n",
+        "Recipients scored: {}; any innocent one is accused with probability <= {:e}\n",
         report.recipients, report.epsilon
     ));
     for other in report.scores.iter().filter(|s| report.accused.iter().all(|a| a.party != s.party)).take(5) {
