@@ -228,7 +228,7 @@ async fn trace_leaks(
             .collect::<Vec<_>>()
             .join("\n");
         let started = Instant::now();
-        let traced = hub.trace(usa, &leak, now()).await.unwrap();
+        let traced = hub.trace(usa, &leak, None, now()).await.unwrap();
         times.push(started.elapsed());
         assert!(traced.accused.iter().all(|a| a.party == "IRQ"), "an innocent accused");
         accused += usize::from(!traced.accused.is_empty());

@@ -121,7 +121,7 @@ async fn traced_leak(hub: &Hub, author: &tearline_model::User, now: OffsetDateTi
     println!("A leak: us-analyst submitted examples/device-workshop.md as {id}; iq-analyst read it.");
     println!("Its paragraph then turned up outside the hub, retyped:\n\n{leak}\n");
     println!("tearline trace LEAK --as us-analyst:");
-    let report = hub.trace(author, &leak, now).await?;
+    let report = hub.trace(author, &leak, None, now).await?;
     let text = crate::onward::trace_text(&report);
     for line in text.lines().take(12) {
         println!("  {line}");

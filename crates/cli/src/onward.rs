@@ -116,6 +116,9 @@ pub struct TraceArgs {
     /// `text` or `json`.
     #[arg(long, default_value = "text")]
     format: String,
+    /// Bound on the probability of accusing any innocent recipient (default 1e-6).
+    #[arg(long)]
+    epsilon: Option<f64>,
 }
 
 pub async fn trace(hub: &Hub, args: &TraceArgs) -> anyhow::Result<()> {
@@ -125,7 +128,7 @@ pub async fn trace(hub: &Hub, args: &TraceArgs) -> anyhow::Result<()> {
     } else {
         std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?
     };
-    let report = hub.trace(&user, &leak, OffsetDateTime::now_utc()).await?;
+    let report = hub.trace(&user, &leak, args.epsilon, OffsetDateTime::now_utc()).await?;
     match args.format.as_str() {
         "json" => print_json(&report)?,
         "text" => print!("{}", trace_text(&report)),

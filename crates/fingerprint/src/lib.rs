@@ -260,6 +260,12 @@ impl Fingerprinter {
 
     /// Who leaked `leak`, if its evidence says so, among the recipients of `sources`.
     pub fn trace(&self, leak: &str, sources: &[Source]) -> Attribution {
+        self.trace_at(leak, sources, self.params.epsilon)
+    }
+
+    /// [`Fingerprinter::trace`] with another bound on accusing an innocent recipient (it sets
+    /// only the threshold, so any value in (0, 1) applies to copies already released).
+    pub fn trace_at(&self, leak: &str, sources: &[Source], epsilon: f64) -> Attribution {
         let leak_tokens = text::tokens(leak);
         let tags = Self::invisible_tags(leak);
         let mut invisible = Vec::new();
@@ -342,9 +348,8 @@ impl Fingerprinter {
             .into_iter()
             .map(|(party, (score, points, agreeing, probabilities))| {
                 let key: Vec<u64> = probabilities.iter().map(|p| p.to_bits()).collect();
-                let threshold = *thresholds
-                    .entry(key)
-                    .or_insert_with(|| code::threshold(&probabilities, scored, self.params.epsilon));
+                let threshold =
+                    *thresholds.entry(key).or_insert_with(|| code::threshold(&probabilities, scored, epsilon));
                 let bound = (code::tail_bound(&probabilities, score) * scored as f64).min(1.0);
                 PartyScore { party: party.to_string(), score, threshold, bound, points, agreeing }
             })
@@ -360,7 +365,7 @@ impl Fingerprinter {
                     .collect();
             }
         }
-        Attribution { epsilon: self.params.epsilon, recipients: scored, accused, scores, texts, invisible }
+        Attribution { epsilon, recipients: scored, accused, scores, texts, invisible }
     }
 }
 

@@ -291,6 +291,23 @@ fn colluders_mixing_sentences_never_implicate_an_innocent() {
     }
 }
 
+/// A smaller epsilon asks for more evidence: the same leak passes a looser bound and not a
+/// tighter one.
+#[test]
+fn epsilon_sets_the_threshold() {
+    let hub = hub();
+    let parties = recipients(10);
+    let copy = hub.mark("r@1", "P0004", REPORT).text;
+    let leak = retyped(&words(&copy, 30, 120));
+    let source = [Source { text_id: "r@1", text: REPORT, recipients: &parties, recorded: &[] }];
+    let loose = hub.trace_at(&leak, &source, 1e-3);
+    let tight = hub.trace_at(&leak, &source, 1e-30);
+    assert!(tight.scores[0].threshold > loose.scores[0].threshold);
+    assert_eq!(loose.accused.iter().map(|a| a.party.as_str()).collect::<Vec<_>>(), ["P0004"]);
+    assert!(tight.accused.is_empty(), "{:?}", tight.scores[0]);
+    assert_eq!((loose.epsilon, tight.epsilon), (1e-3, 1e-30));
+}
+
 #[test]
 fn bad_parameters_are_refused() {
     for params in [

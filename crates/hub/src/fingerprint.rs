@@ -165,7 +165,19 @@ impl Hub {
 
     /// Who leaked `leak` (plain text, or a STIX object or bundle), among the parties that
     /// received texts of the caller's party that it matches.
-    pub async fn trace(&self, viewer: &User, leak: &str, now: OffsetDateTime) -> Result<TraceReport> {
+    /// `epsilon` bounds the probability of accusing any innocent recipient (default: the hub's,
+    /// 10⁻⁶).
+    pub async fn trace(
+        &self,
+        viewer: &User,
+        leak: &str,
+        epsilon: Option<f64>,
+        now: OffsetDateTime,
+    ) -> Result<TraceReport> {
+        let epsilon = epsilon.unwrap_or(self.fingerprinter.params().epsilon);
+        if !(epsilon > 0.0 && epsilon < 1.0) {
+            return Err(HubError::Invalid(format!("epsilon {epsilon} is not between 0 and 1")));
+        }
         let snapshot = self.current(now).await?;
         let text = leaked_text(leak);
         let words = text.split_whitespace().count();
@@ -228,7 +240,7 @@ impl Hub {
                     recorded: &c.recorded,
                 })
                 .collect();
-            let attribution = fingerprinter.trace(&text, &sources);
+            let attribution = fingerprinter.trace_at(&text, &sources, epsilon);
             report(attribution, &candidates)
         })
         .await

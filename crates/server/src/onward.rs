@@ -55,11 +55,23 @@ async fn share(State(state): State<AppState>, Caller(user): Caller, body: Bytes)
     Ok((status, Json(outcome)).into_response())
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TraceQuery {
+    /// Bound on accusing any innocent recipient (default 1e-6).
+    epsilon: Option<f64>,
+}
+
 /// Traces a leaked text (the body as sent: plain text, or a STIX object or bundle) among the
 /// recipients of the caller's party's texts.
-async fn trace(State(state): State<AppState>, Caller(user): Caller, body: Bytes) -> Result<Response, ApiError> {
+async fn trace(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Query(query): Query<TraceQuery>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let leak = std::str::from_utf8(&body).map_err(|_| ApiError::BadRequest("the leak is not UTF-8 text".into()))?;
-    let report = state.hub.trace(&user, leak, state.now()).await?;
+    let report = state.hub.trace(&user, leak, query.epsilon, state.now()).await?;
     Ok(Json(report).into_response())
 }
 

@@ -128,6 +128,26 @@ async fn copies_differ_and_name_their_recipient(backend: Backend) {
     assert!(prints[0].as_str().is_some_and(|p| p.len() >= 20), "{audit}");
     assert_eq!(prints[0], prints[1]);
 
+    // A tighter bound asks for more evidence than a paragraph holds; a bound outside (0, 1) is
+    // refused.
+    let strict = client()
+        .post(scene.server.url("/v1/trace?epsilon=1e-300"))
+        .bearer_auth(&scene.tokens["ru-analyst"])
+        .body(retyped(&iraqi))
+        .send()
+        .await
+        .unwrap();
+    let strict: Value = strict.json().await.unwrap();
+    assert_eq!((strict["verdict"].as_str(), strict["epsilon"].as_f64()), (Some("not enough evidence"), Some(1e-300)));
+    let refused = client()
+        .post(scene.server.url("/v1/trace?epsilon=2"))
+        .bearer_auth(&scene.tokens["ru-analyst"])
+        .body(retyped(&iraqi))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
     // Only the originator's users trace its texts: to anyone else the leak matches nothing.
     let elsewhere = scene.trace("iq-analyst", &retyped(&syrian)).await;
     assert_eq!(elsewhere["verdict"], "not enough evidence");
