@@ -71,14 +71,19 @@ impl Scene {
         body["portions"][0]["text"].as_str().unwrap().to_string()
     }
 
-    async fn trace(&self, user: &str, leak: &str) -> Value {
-        let response = client()
-            .post(self.server.url("/v1/trace"))
+    /// Posts `leak` to `/v1/trace` (with `query`, e.g. `?epsilon=…`) as `user`.
+    async fn post_trace(&self, user: &str, query: &str, leak: &str) -> reqwest::Response {
+        client()
+            .post(self.server.url(&format!("/v1/trace{query}")))
             .bearer_auth(&self.tokens[user])
             .body(leak.to_string())
             .send()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    async fn trace(&self, user: &str, leak: &str) -> Value {
+        let response = self.post_trace(user, "", leak).await;
         assert_eq!(response.status(), StatusCode::OK, "{user}");
         response.json().await.unwrap()
     }
@@ -130,22 +135,10 @@ async fn copies_differ_and_name_their_recipient(backend: Backend) {
 
     // A tighter bound asks for more evidence than a paragraph holds; a bound outside (0, 1) is
     // refused.
-    let strict = client()
-        .post(scene.server.url("/v1/trace?epsilon=1e-300"))
-        .bearer_auth(&scene.tokens["ru-analyst"])
-        .body(retyped(&iraqi))
-        .send()
-        .await
-        .unwrap();
+    let strict = scene.post_trace("ru-analyst", "?epsilon=1e-300", &retyped(&iraqi)).await;
     let strict: Value = strict.json().await.unwrap();
     assert_eq!((strict["verdict"].as_str(), strict["epsilon"].as_f64()), (Some("not enough evidence"), Some(1e-300)));
-    let refused = client()
-        .post(scene.server.url("/v1/trace?epsilon=2"))
-        .bearer_auth(&scene.tokens["ru-analyst"])
-        .body(retyped(&iraqi))
-        .send()
-        .await
-        .unwrap();
+    let refused = scene.post_trace("ru-analyst", "?epsilon=2", &retyped(&iraqi)).await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
     // Only the originator's users trace its texts: to anyone else the leak matches nothing.
@@ -157,13 +150,7 @@ async fn copies_differ_and_name_their_recipient(backend: Backend) {
     assert!(accused(&unmarked).is_empty(), "{unmarked}");
     // Too little text to trace, or too much to align, is refused, not answered with a verdict.
     for body in ["a few words".to_string(), "word ".repeat(50_001)] {
-        let response = client()
-            .post(scene.server.url("/v1/trace"))
-            .bearer_auth(&scene.tokens["ru-analyst"])
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let response = scene.post_trace("ru-analyst", "", &body).await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     }
 
