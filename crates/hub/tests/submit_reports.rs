@@ -12,9 +12,9 @@ use tearline_hub::{Hub, HubError, SqlStore};
 use tearline_ledger::Hash;
 use tearline_model::{Classification, Code, ReleaseEntry, ReleaseFacts, Report, User, UserName};
 use tearline_store::{
-    Added, ApprovalRecord, Declared, Delivery, DeliveryRecord, Fork, HubState, LedgerHead, NewObject, ObjectQuery,
-    OnwardChange, OnwardEvent, PolicySource, Reindexer, Released, ReportSummary, Result, StatusWrite, Store,
-    StoredCheckpoint, StoredObject,
+    ActivityChange, ActivityRecord, Added, ApprovalRecord, ConflictRecord, Declared, Delivery, DeliveryRecord,
+    FlagRecord, Fork, HubState, LedgerHead, NewObject, ObjectQuery, OnwardChange, OnwardEvent, PolicySource, Reindexer,
+    Released, ReportSummary, Result, StatusWrite, Store, StoredCheckpoint, StoredObject, SubmissionRecord,
 };
 use time::macros::datetime;
 use time::OffsetDateTime;
@@ -336,5 +336,26 @@ impl Store for MovesOnOnce {
     }
     async fn forks(&self) -> Result<Vec<Fork>> {
         self.inner.forks().await
+    }
+    async fn change_activity(&self, change: &ActivityChange) -> Result<i64> {
+        self.inner.change_activity(change).await
+    }
+    async fn activity_changes(&self, after_change_seq: i64) -> Result<Vec<ActivityRecord>> {
+        self.inner.activity_changes(after_change_seq).await
+    }
+    async fn activity(&self, id: &str) -> Result<Option<ActivityRecord>> {
+        self.inner.activity(id).await
+    }
+    async fn activities_of(&self, party: &Code) -> Result<Vec<ActivityRecord>> {
+        self.inner.activities_of(party).await
+    }
+    async fn submissions_since(&self, party: &Code, since: OffsetDateTime) -> Result<Vec<SubmissionRecord>> {
+        self.inner.submissions_since(party, since).await
+    }
+    async fn conflicts_of(&self, party: &Code, after_seq: i64) -> Result<Vec<ConflictRecord>> {
+        self.inner.conflicts_of(party, after_seq).await
+    }
+    async fn deconfliction_flags(&self) -> Result<Vec<FlagRecord>> {
+        self.inner.deconfliction_flags().await
     }
 }

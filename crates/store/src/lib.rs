@@ -319,10 +319,103 @@ pub struct ReportSummary {
     pub created: OffsetDateTime,
 }
 
+/// A planned activity a party registered for deconfliction, as stored: its body is opaque JSON
+/// (the store knows no geometry), with the columns the hub queries by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivityRecord {
+    pub id: String,
+    pub party: Code,
+    /// The user who registered it, or made its latest amendment or withdrawal.
+    pub author: UserName,
+    /// 1 at registration, one more per amendment.
+    pub revision: i64,
+    /// JSON.
+    pub body: String,
+    /// When the activity's last time window ends.
+    pub window_end: OffsetDateTime,
+    pub registered: OffsetDateTime,
+    pub updated: OffsetDateTime,
+    pub withdrawn: Option<OffsetDateTime>,
+    /// Moves with every change of the row (strictly increasing over all activities): the hub's
+    /// index syncs from it. Set by the store; ignored on write.
+    pub change_seq: i64,
+}
+
+/// A registration or amendment of an activity, with where and how large it was (rate limits and
+/// the detection of sweeps read them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubmissionRecord {
+    pub party: Code,
+    pub activity_id: String,
+    pub revision: i64,
+    pub at: OffsetDateTime,
+    pub centre_lat: f64,
+    pub centre_lon: f64,
+    pub extent_m: f64,
+}
+
+/// One side of a conflict: an activity revision and its party.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConflictSide {
+    pub activity: String,
+    pub revision: i64,
+    pub party: Code,
+}
+
+/// A conflict found between activities of two parties.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConflictRecord {
+    /// Storage order: 0 when new, set by the store on read.
+    pub seq: i64,
+    pub id: String,
+    /// The deconfliction line it was found under (a reference).
+    pub line: String,
+    pub created: OffsetDateTime,
+    pub a: ConflictSide,
+    pub b: ConflictSide,
+    /// JSON.
+    pub overlap: String,
+}
+
+/// Something the hub flagged about a party's submissions (a sweep, ...), for the operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagRecord {
+    /// Storage order: 0 when new, set by the store on read.
+    pub seq: i64,
+    pub party: Code,
+    pub at: OffsetDateTime,
+    pub reason: String,
+    /// The ids of the activities concerned.
+    pub activities: Vec<String>,
+}
+
+/// A registration, amendment or withdrawal of an activity, written in one transaction with what
+/// it gave rise to, only if the activities are still those it was decided on (see
+/// [`Store::change_activity`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivityChange {
+    /// The highest `change_seq` of the activities the change was decided on (0 when none).
+    pub expected_change_seq: i64,
+    /// The activity as it is to be stored (its `change_seq` is ignored: the store sets it).
+    pub activity: ActivityRecord,
+    /// The submission, for registrations and amendments.
+    pub submission: Option<SubmissionRecord>,
+    /// Conflicts found (their `seq` is ignored).
+    pub conflicts: Vec<ConflictRecord>,
+    /// Flags raised (their `seq` is ignored).
+    pub flags: Vec<FlagRecord>,
+    /// Ledger entries (canonical bytes) recording the change, appended in its transaction.
+    pub ledger: Vec<Vec<u8>>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("the hub state changed while deciding (expected version {expected}, found {found})")]
     Stale { expected: i64, found: i64 },
+    /// Another change of the activities was stored since the caller's index was read: re-sync and
+    /// decide again.
+    #[error("the activities changed while deciding (expected change {expected}, found {found})")]
+    StaleActivities { expected: i64, found: i64 },
     #[error("an object with id {0} is already stored")]
     Duplicate(String),
     #[error("a token with this hash is already stored")]
@@ -646,6 +739,36 @@ pub trait Store: Send + Sync {
 
     /// Every fork recorded, oldest first.
     async fn forks(&self) -> Result<Vec<Fork>>;
+
+    // Deconfliction: planned activities, their submissions, conflicts and flags.
+
+    /// Registers, amends or withdraws an activity in one transaction under the hub-state write
+    /// lock: refused with [`StoreError::StaleActivities`] (nothing written) unless the highest
+    /// stored `change_seq` (0 when there is no activity) is still `change.expected_change_seq`;
+    /// otherwise the activity is inserted (registration) or its body, revision, window end,
+    /// update time, withdrawal and author replaced (amendment, withdrawal; its party and
+    /// registration time stay), with the next `change_seq`, and the submission, conflicts, flags
+    /// and ledger entries are written with it. Returns the activity's new `change_seq`. The hub
+    /// state's version does not move.
+    async fn change_activity(&self, change: &ActivityChange) -> Result<i64>;
+
+    /// Every activity changed after `after_change_seq` (withdrawn ones included), as it is now,
+    /// by `change_seq`.
+    async fn activity_changes(&self, after_change_seq: i64) -> Result<Vec<ActivityRecord>>;
+
+    async fn activity(&self, id: &str) -> Result<Option<ActivityRecord>>;
+
+    /// The activities `party` registered (withdrawn ones included), by registration time, then id.
+    async fn activities_of(&self, party: &Code) -> Result<Vec<ActivityRecord>>;
+
+    /// `party`'s submissions at or after `since`, oldest first.
+    async fn submissions_since(&self, party: &Code, since: OffsetDateTime) -> Result<Vec<SubmissionRecord>>;
+
+    /// The conflicts `party` is on either side of, stored after `after_seq`, in storage order.
+    async fn conflicts_of(&self, party: &Code, after_seq: i64) -> Result<Vec<ConflictRecord>>;
+
+    /// Every deconfliction flag, in storage order.
+    async fn deconfliction_flags(&self) -> Result<Vec<FlagRecord>>;
 }
 
 /// The ledger's size and root.

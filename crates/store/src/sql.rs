@@ -46,13 +46,14 @@ use time::{OffsetDateTime, UtcOffset};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::{
-    Added, ApprovalRecord, Declared, Delivery, DeliveryRecord, Fork, HubState, LedgerHead, NewObject, ObjectQuery,
-    OnwardChange, OnwardEvent, PolicySource, Reindexer, Released, ReportSummary, Result, StatusWrite, Store,
-    StoreError, StoredCheckpoint, StoredObject,
+    ActivityChange, ActivityRecord, Added, ApprovalRecord, ConflictRecord, Declared, Delivery, DeliveryRecord,
+    FlagRecord, Fork, HubState, LedgerHead, NewObject, ObjectQuery, OnwardChange, OnwardEvent, PolicySource, Reindexer,
+    Released, ReportSummary, Result, StatusWrite, Store, StoreError, StoredCheckpoint, StoredObject, SubmissionRecord,
 };
 use std::collections::HashMap;
 use tearline_ledger::Hash;
 
+mod deconfliction;
 mod ledger;
 mod objects;
 mod onward;
@@ -782,6 +783,34 @@ impl Store for SqlStore {
 
     async fn forks(&self) -> Result<Vec<Fork>> {
         self.query_forks().await
+    }
+
+    async fn change_activity(&self, change: &ActivityChange) -> Result<i64> {
+        self.write_activity_change(change).await
+    }
+
+    async fn activity_changes(&self, after_change_seq: i64) -> Result<Vec<ActivityRecord>> {
+        self.query_activity_changes(after_change_seq).await
+    }
+
+    async fn activity(&self, id: &str) -> Result<Option<ActivityRecord>> {
+        self.query_activity(id).await
+    }
+
+    async fn activities_of(&self, party: &Code) -> Result<Vec<ActivityRecord>> {
+        self.query_activities_of(party).await
+    }
+
+    async fn submissions_since(&self, party: &Code, since: OffsetDateTime) -> Result<Vec<SubmissionRecord>> {
+        self.query_submissions_since(party, since).await
+    }
+
+    async fn conflicts_of(&self, party: &Code, after_seq: i64) -> Result<Vec<ConflictRecord>> {
+        self.query_conflicts_of(party, after_seq).await
+    }
+
+    async fn deconfliction_flags(&self) -> Result<Vec<FlagRecord>> {
+        self.query_deconfliction_flags().await
     }
 
     async fn user(&self, name: &UserName) -> Result<Option<User>> {

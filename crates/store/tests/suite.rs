@@ -220,6 +220,12 @@ on_both_backends! {
         ledger_entries_go_with_the_change_or_not_at_all,
         concurrent_ledger_appends_make_one_log,
         checkpoints_cosignatures_and_witnessed_logs_round_trip,
+        activities_register_amend_and_withdraw_round_trip,
+        a_stale_activity_change_is_refused_and_writes_nothing,
+        submissions_are_read_by_party_from_a_time,
+        conflicts_are_read_by_either_party_after_a_seq,
+        deconfliction_flags_round_trip,
+        concurrent_activity_changes_from_one_picture_succeed_once,
     ],
     unmigrated: [an_unmigrated_store_says_so, reports_stored_before_stix_objects_are_carried_over],
 }
@@ -1333,4 +1339,342 @@ async fn checkpoints_cosignatures_and_witnessed_logs_round_trip(fixture: &Fixtur
     };
     store.record_fork(&fork).await.unwrap();
     assert_eq!(store.forks().await.unwrap(), vec![fork]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deconfliction
+
+use tearline_store::{ActivityChange, ActivityRecord, ConflictRecord, ConflictSide, FlagRecord, SubmissionRecord};
+
+/// An activity of `party` registered at `registered` (revision 1, not withdrawn).
+fn activity(id: &str, party: &str, registered: OffsetDateTime) -> ActivityRecord {
+    ActivityRecord {
+        id: id.into(),
+        party: code(party),
+        author: name(&format!("{}-planner", party.to_lowercase())),
+        revision: 1,
+        body: json!({ "id": id, "area": [[33.3, 44.4], [33.4, 44.5]] }).to_string(),
+        window_end: registered + Duration::days(2),
+        registered,
+        updated: registered,
+        withdrawn: None,
+        change_seq: 0,
+    }
+}
+
+fn submission(of: &ActivityRecord, at: OffsetDateTime, centre_lat: f64) -> SubmissionRecord {
+    SubmissionRecord {
+        party: of.party.clone(),
+        activity_id: of.id.clone(),
+        revision: of.revision,
+        at,
+        centre_lat,
+        centre_lon: 44.361_488_123_456_7,
+        extent_m: 1_500.25,
+    }
+}
+
+/// A change of `activity` with its submission at its update time and nothing else.
+fn activity_change(expected_change_seq: i64, activity: &ActivityRecord) -> ActivityChange {
+    ActivityChange {
+        expected_change_seq,
+        submission: Some(submission(activity, activity.updated, 33.312_805)),
+        activity: activity.clone(),
+        conflicts: Vec::new(),
+        flags: Vec::new(),
+        ledger: Vec::new(),
+    }
+}
+
+fn conflict(id: &str, a: (&str, &str), b: (&str, &str)) -> ConflictRecord {
+    ConflictRecord {
+        seq: 0,
+        id: id.into(),
+        line: "line--north".into(),
+        created: NOW + Duration::minutes(5),
+        a: ConflictSide { activity: a.1.into(), revision: 1, party: code(a.0) },
+        b: ConflictSide { activity: b.1.into(), revision: 2, party: code(b.0) },
+        overlap: json!({ "from": "2026-03-02T00:00:00Z", "km2": 1.5 }).to_string(),
+    }
+}
+
+/// `record` as the store returns it: with its `change_seq`.
+fn at_change(record: &ActivityRecord, change_seq: i64) -> ActivityRecord {
+    ActivityRecord { change_seq, ..record.clone() }
+}
+
+async fn activities_register_amend_and_withdraw_round_trip(fixture: &Fixture) {
+    let store = &fixture.store;
+    assert!(store.activity_changes(0).await.unwrap().is_empty());
+    assert_eq!(store.activity("activity--b").await.unwrap(), None);
+
+    // Registrations: each takes the next change_seq, returned and stored.
+    let b = activity("activity--b", "USA", NOW);
+    let irq = activity("activity--irq", "IRQ", NOW + Duration::minutes(1));
+    let mut change = activity_change(0, &b);
+    change.ledger = vec![b"register b".to_vec()];
+    assert_eq!(store.change_activity(&change).await.unwrap(), 1);
+    let mut change = activity_change(1, &irq);
+    change.ledger = vec![b"register irq".to_vec(), b"notice".to_vec()];
+    assert_eq!(store.change_activity(&change).await.unwrap(), 2);
+    assert_eq!(store.activity("activity--b").await.unwrap(), Some(at_change(&b, 1)));
+    assert_eq!(store.activity_changes(0).await.unwrap(), vec![at_change(&b, 1), at_change(&irq, 2)]);
+
+    // An amendment replaces what it changes; the party and the registration time stay.
+    let amended = ActivityRecord {
+        author: name("usa-second-planner"),
+        revision: 2,
+        body: json!({ "id": "activity--b", "area": [[34.0, 45.0], [34.1, 45.1]] }).to_string(),
+        window_end: NOW + Duration::days(5),
+        updated: NOW + Duration::hours(1),
+        ..b.clone()
+    };
+    let mut change = activity_change(2, &ActivityRecord { registered: NOW + Duration::hours(1), ..amended.clone() });
+    change.ledger = vec![b"amend b".to_vec()];
+    assert_eq!(store.change_activity(&change).await.unwrap(), 3);
+    assert_eq!(store.activity("activity--b").await.unwrap(), Some(at_change(&amended, 3)));
+    // Changes come in change order, each activity once, as it is now.
+    assert_eq!(store.activity_changes(0).await.unwrap(), vec![at_change(&irq, 2), at_change(&amended, 3)]);
+    assert_eq!(store.activity_changes(2).await.unwrap(), vec![at_change(&amended, 3)]);
+
+    // A withdrawal keeps the row, marked withdrawn.
+    let withdrawn = ActivityRecord {
+        withdrawn: Some(NOW + Duration::hours(2) + Duration::nanoseconds(123_456_789)),
+        updated: NOW + Duration::hours(2),
+        ..irq.clone()
+    };
+    let change = ActivityChange { submission: None, ..activity_change(3, &withdrawn) };
+    assert_eq!(store.change_activity(&change).await.unwrap(), 4);
+    assert_eq!(store.activity_changes(3).await.unwrap(), vec![at_change(&withdrawn, 4)]);
+    assert!(store.activity_changes(4).await.unwrap().is_empty());
+    assert_eq!(store.activity("activity--irq").await.unwrap(), Some(at_change(&withdrawn, 4)));
+
+    // A party's activities, withdrawn ones included, by registration time then id.
+    let earlier = activity("activity--c", "USA", NOW - Duration::hours(1));
+    let same_time = activity("activity--a", "USA", NOW);
+    assert_eq!(store.change_activity(&activity_change(4, &earlier)).await.unwrap(), 5);
+    assert_eq!(store.change_activity(&activity_change(5, &same_time)).await.unwrap(), 6);
+    assert_eq!(
+        store.activities_of(&code("USA")).await.unwrap(),
+        vec![at_change(&earlier, 5), at_change(&same_time, 6), at_change(&amended, 3)]
+    );
+    assert_eq!(store.activities_of(&code("IRQ")).await.unwrap(), vec![at_change(&withdrawn, 4)]);
+    assert!(store.activities_of(&code("SYR")).await.unwrap().is_empty());
+
+    // Each change's ledger entries, in order; the hub state did not move.
+    let logged: Vec<Vec<u8>> = store.ledger_entries(0, 100).await.unwrap().into_iter().map(|(_, e)| e).collect();
+    let expected: Vec<Vec<u8>> =
+        ["register b", "register irq", "notice", "amend b"].iter().map(|e| e.as_bytes().to_vec()).collect();
+    assert_eq!(logged, expected);
+    assert_eq!(store.version().await.unwrap(), 0);
+}
+
+async fn a_stale_activity_change_is_refused_and_writes_nothing(fixture: &Fixture) {
+    let store = &fixture.store;
+    // On an empty store the latest change is 0.
+    let first = activity("activity--1", "USA", NOW);
+    let refused = store.change_activity(&activity_change(1, &first)).await;
+    assert!(matches!(refused, Err(StoreError::StaleActivities { expected: 1, found: 0 })), "{refused:?}");
+    assert_eq!(store.activity("activity--1").await.unwrap(), None);
+    assert_eq!(store.change_activity(&activity_change(0, &first)).await.unwrap(), 1);
+
+    // A change carrying everything, decided on activities that are behind (or ahead).
+    let second = activity("activity--2", "IRQ", NOW + Duration::minutes(1));
+    let amended_first = ActivityRecord { revision: 2, body: "{}".into(), updated: NOW + Duration::hours(1), ..first };
+    let flag = FlagRecord {
+        seq: 0,
+        party: code("IRQ"),
+        at: NOW,
+        reason: "sweep".into(),
+        activities: vec!["activity--2".into()],
+    };
+    for (expected, activity) in [(0, &second), (2, &second), (0, &amended_first)] {
+        let change = ActivityChange {
+            conflicts: vec![conflict("conflict--1", ("IRQ", "activity--2"), ("USA", "activity--1"))],
+            flags: vec![flag.clone()],
+            ledger: vec![b"stale".to_vec()],
+            ..activity_change(expected, activity)
+        };
+        let refused = store.change_activity(&change).await;
+        assert!(
+            matches!(refused, Err(StoreError::StaleActivities { expected: e, found: 1 }) if e == expected),
+            "{refused:?}"
+        );
+    }
+    // An activity of another party under a stored id is refused too.
+    let taken = ActivityRecord { party: code("SYR"), ..amended_first.clone() };
+    let mut change = activity_change(1, &taken);
+    change.ledger = vec![b"taken".to_vec()];
+    assert!(matches!(store.change_activity(&change).await, Err(StoreError::Unstorable { .. })));
+
+    assert_eq!(store.activity("activity--2").await.unwrap(), None);
+    assert_eq!(store.activity_changes(0).await.unwrap(), vec![at_change(&activity("activity--1", "USA", NOW), 1)]);
+    let epoch = OffsetDateTime::UNIX_EPOCH;
+    assert!(store.submissions_since(&code("IRQ"), epoch).await.unwrap().is_empty());
+    assert!(store.submissions_since(&code("SYR"), epoch).await.unwrap().is_empty());
+    assert_eq!(store.submissions_since(&code("USA"), epoch).await.unwrap().len(), 1);
+    assert!(store.conflicts_of(&code("IRQ"), 0).await.unwrap().is_empty());
+    assert!(store.conflicts_of(&code("USA"), 0).await.unwrap().is_empty());
+    assert!(store.deconfliction_flags().await.unwrap().is_empty());
+    assert_eq!(store.ledger_head().await.unwrap().size, 0);
+
+    // Decided again on the latest change, it goes through.
+    let change = ActivityChange { ledger: vec![b"fresh".to_vec()], ..activity_change(1, &amended_first) };
+    assert_eq!(store.change_activity(&change).await.unwrap(), 2);
+    assert_eq!(store.ledger_head().await.unwrap().size, 1);
+}
+
+async fn submissions_are_read_by_party_from_a_time(fixture: &Fixture) {
+    let store = &fixture.store;
+    let usa = activity("activity--usa", "USA", NOW);
+    let irq = activity("activity--irq", "IRQ", NOW);
+    // Written out of time order: they are read in time order.
+    let written = [
+        submission(&usa, NOW + Duration::hours(3), 33.1),
+        submission(&irq, NOW + Duration::hours(2), 33.2),
+        submission(&usa, NOW + Duration::hours(1), -33.000_000_000_000_01),
+        submission(&usa, NOW + Duration::hours(2), 89.999_999_999),
+        submission(&usa, NOW, 0.1 + 0.2),
+    ];
+    for (i, submitted) in written.iter().enumerate() {
+        let of = if submitted.party == usa.party { &usa } else { &irq };
+        let change = ActivityChange { submission: Some(submitted.clone()), ..activity_change(i as i64, of) };
+        store.change_activity(&change).await.unwrap();
+    }
+    let since = |party: &'static str, at| async move { store.submissions_since(&code(party), at).await.unwrap() };
+    // At or after `since` (the boundary included), the party's only, floats exact.
+    let expected = vec![written[2].clone(), written[3].clone(), written[0].clone()];
+    assert_eq!(since("USA", NOW + Duration::hours(1)).await, expected);
+    assert_eq!(since("USA", NOW).await.len(), 4);
+    assert_eq!(since("USA", NOW + Duration::hours(1) + Duration::nanoseconds(1)).await, expected[1..]);
+    assert!(since("USA", NOW + Duration::hours(4)).await.is_empty());
+    assert_eq!(since("IRQ", NOW).await, vec![written[1].clone()]);
+    assert!(since("SYR", NOW).await.is_empty());
+
+    // A centre that is not a number is refused, and nothing of the change is written.
+    let mut change = activity_change(5, &activity("activity--nan", "USA", NOW));
+    change.submission = Some(SubmissionRecord { centre_lon: f64::NAN, ..submission(&usa, NOW, 1.0) });
+    assert!(matches!(store.change_activity(&change).await, Err(StoreError::Unstorable { .. })));
+    assert_eq!(store.activity("activity--nan").await.unwrap(), None);
+    assert_eq!(since("USA", NOW).await.len(), 4);
+}
+
+async fn conflicts_are_read_by_either_party_after_a_seq(fixture: &Fixture) {
+    let store = &fixture.store;
+    let written = [
+        conflict("conflict--usa-irq", ("USA", "activity--u1"), ("IRQ", "activity--i1")),
+        conflict("conflict--irq-syr", ("IRQ", "activity--i1"), ("SYR", "activity--s1")),
+        conflict("conflict--syr-usa", ("SYR", "activity--s1"), ("USA", "activity--u2")),
+    ];
+    // The first two with one change, the third with another.
+    let change = ActivityChange {
+        conflicts: written[..2].to_vec(),
+        ..activity_change(0, &activity("activity--i1", "IRQ", NOW))
+    };
+    store.change_activity(&change).await.unwrap();
+    let change = ActivityChange {
+        conflicts: written[2..].to_vec(),
+        ..activity_change(1, &activity("activity--u2", "USA", NOW))
+    };
+    store.change_activity(&change).await.unwrap();
+
+    let of = |party: &'static str, after| async move { store.conflicts_of(&code(party), after).await.unwrap() };
+    // Storage positions as read (checked against every other read below).
+    let (irq, syr) = (of("IRQ", 0).await, of("SYR", 0).await);
+    assert_eq!((irq.len(), syr.len()), (2, 2));
+    let seqs = [irq[0].seq, irq[1].seq, syr[1].seq];
+    assert!(seqs[0] > 0 && seqs[0] < seqs[1] && seqs[1] < seqs[2], "{seqs:?}");
+    let read = |i: usize| ConflictRecord { seq: seqs[i], ..written[i].clone() };
+    // Either side; only that party's; in storage order.
+    assert_eq!(of("USA", 0).await, vec![read(0), read(2)]);
+    assert_eq!(of("IRQ", 0).await, vec![read(0), read(1)]);
+    assert_eq!(of("SYR", 0).await, vec![read(1), read(2)]);
+    assert!(of("GBR", 0).await.is_empty());
+    // After a seq: only later ones.
+    assert_eq!(of("USA", seqs[0]).await, vec![read(2)]);
+    assert_eq!(of("SYR", seqs[1]).await, vec![read(2)]);
+    assert_eq!(of("IRQ", seqs[0]).await, vec![read(1)]);
+    assert!(of("USA", seqs[2]).await.is_empty());
+}
+
+async fn deconfliction_flags_round_trip(fixture: &Fixture) {
+    let store = &fixture.store;
+    let flag = |party: &str, reason: &str, activities: &[&str], at| FlagRecord {
+        seq: 0,
+        party: code(party),
+        at,
+        reason: reason.into(),
+        activities: activities.iter().map(|a| a.to_string()).collect(),
+    };
+    let written = [
+        flag("IRQ", "sweep: 12 probes in an hour", &["activity--1", "activity--2"], NOW + Duration::hours(1)),
+        flag("USA", "rate", &[], NOW),
+        flag("IRQ", "sweep again", &["activity--3"], NOW + Duration::minutes(90)),
+    ];
+    let change =
+        ActivityChange { flags: written[..2].to_vec(), ..activity_change(0, &activity("activity--1", "IRQ", NOW)) };
+    store.change_activity(&change).await.unwrap();
+    let change =
+        ActivityChange { flags: written[2..].to_vec(), ..activity_change(1, &activity("activity--3", "IRQ", NOW)) };
+    store.change_activity(&change).await.unwrap();
+    let read = store.deconfliction_flags().await.unwrap();
+    assert_eq!(read.len(), 3);
+    assert!(read[0].seq > 0 && read[0].seq < read[1].seq && read[1].seq < read[2].seq);
+    let expected: Vec<FlagRecord> =
+        written.iter().zip(&read).map(|(w, r)| FlagRecord { seq: r.seq, ..w.clone() }).collect();
+    assert_eq!(read, expected);
+}
+
+async fn concurrent_activity_changes_from_one_picture_succeed_once(fixture: &Fixture) {
+    let other = fixture.another_process().await;
+    // Writers in two "processes", all decided on no activity: one wins, the others are stale
+    // (not a failed insert: the lock orders them before they read the latest change).
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let store = if i % 2 == 0 { fixture.store.clone() } else { other.clone() };
+        let change = activity_change(0, &activity(&format!("activity--{i}"), "USA", NOW));
+        tasks.push(tokio::spawn(async move { store.change_activity(&change).await }));
+    }
+    let mut won = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(change_seq) => {
+                assert_eq!(change_seq, 1);
+                won += 1;
+            }
+            Err(StoreError::StaleActivities { expected, found }) => assert_eq!((expected, found), (0, 1)),
+            Err(other) => panic!("unexpected error: {other}"),
+        }
+    }
+    assert_eq!(won, 1);
+
+    // Writers that re-sync and retry all get through, each with its own change.
+    let mut tasks = Vec::new();
+    for i in 10..16 {
+        let store = if i % 2 == 0 { fixture.store.clone() } else { other.clone() };
+        tasks.push(tokio::spawn(async move {
+            let record = activity(&format!("activity--{i}"), "IRQ", NOW);
+            loop {
+                let latest = store.activity_changes(0).await.unwrap().last().map_or(0, |a| a.change_seq);
+                match store.change_activity(&activity_change(latest, &record)).await {
+                    Ok(change_seq) => return change_seq,
+                    Err(StoreError::StaleActivities { .. }) => continue,
+                    Err(other) => panic!("unexpected error: {other}"),
+                }
+            }
+        }));
+    }
+    let mut change_seqs = Vec::new();
+    for task in tasks {
+        change_seqs.push(task.await.unwrap());
+    }
+    change_seqs.sort_unstable();
+    assert_eq!(change_seqs, (2..=7).collect::<Vec<i64>>());
+    assert_eq!(stored_change_seqs(&other).await, (1..=7).collect::<Vec<i64>>());
+    assert_eq!(other.submissions_since(&code("IRQ"), NOW).await.unwrap().len(), 6);
+    other.close().await;
+}
+
+async fn stored_change_seqs(store: &SqlStore) -> Vec<i64> {
+    store.activity_changes(0).await.unwrap().iter().map(|a| a.change_seq).collect()
 }
