@@ -195,6 +195,7 @@ macro_rules! on_both_backends {
 on_both_backends! {
     migrated: [
         onward_changes_replace_facts_and_entries_only_from_what_was_decided,
+        a_marking_definition_goes_to_the_parties_of_every_portion_using_it,
         deliveries_events_and_approvals_round_trip,
         sketches_are_found_only_in_text_released_to_the_party_by_others,
         migrating_twice_is_fine,
@@ -1079,6 +1080,103 @@ async fn onward_changes_replace_facts_and_entries_only_from_what_was_decided(fix
         store.change_onward(version - 1, &tearline_store::OnwardChange::default()).await,
         Err(StoreError::Stale { .. })
     ));
+}
+
+/// A report names a marking definition once per portion marked with it: the definition goes to
+/// every party receiving one of those portions, and to no other, when the report is stored and
+/// each time it is derived again (an onward change, `verify_index`).
+async fn a_marking_definition_goes_to_the_parties_of_every_portion_using_it(fixture: &Fixture) {
+    let store = &fixture.store;
+    let version = applied(store).await;
+    let definition = |id: &str| tearline_store::NewObject {
+        id: id.into(),
+        version: Some(NOW),
+        object_type: "marking-definition".into(),
+        spec_version: "2.1".into(),
+        collection: None,
+        facts: ReleaseFacts::released_with_users(&code("USA")),
+        report: None,
+        stix: json!({ "type": "marking-definition", "spec_version": "2.1", "id": id }),
+        markings: Vec::new(),
+        entries: Vec::new(),
+        sources: Vec::new(),
+        sketches: Vec::new(),
+        events: Vec::new(),
+    };
+    // `shared` marks paragraphs 1 (SECRET, withheld from IRQ) and 2 (CONFIDENTIAL, released to
+    // it); `withheld` marks paragraph 1 only.
+    let (shared, withheld) = ("marking-definition--shared", "marking-definition--withheld");
+    let mut report = report(1);
+    report
+        .paragraphs
+        .push(Portion { marking: Marking::classified(Classification::Confidential), text: "More.".into() });
+    let uses = |id: &str, portion: usize, min_classification| tearline_store::MarkingUse {
+        id: id.into(),
+        portions: [portion].into_iter().collect(),
+        min_classification,
+    };
+    let object = tearline_store::NewObject {
+        id: report.id.clone(),
+        version: Some(report.created),
+        object_type: "report".into(),
+        spec_version: "2.1".into(),
+        collection: None,
+        facts: ReleaseFacts::of_report(&report),
+        stix: stix(&report),
+        report: Some(report.clone()),
+        markings: vec![
+            uses(shared, 1, Classification::Secret),
+            uses(withheld, 1, Classification::Secret),
+            uses(shared, 2, Classification::Confidential),
+        ],
+        entries: vec![
+            ReleaseEntry {
+                party: code("USA"),
+                portions: [0, 1, 2].into_iter().collect(),
+                min_clearance: Classification::Unclassified,
+            },
+            ReleaseEntry {
+                party: code("IRQ"),
+                portions: [0, 2].into_iter().collect(),
+                min_clearance: Classification::Confidential,
+            },
+        ],
+        sources: Vec::new(),
+        sketches: Vec::new(),
+        events: Vec::new(),
+    };
+    let objects = [definition(shared), definition(withheld), object];
+    store.insert_objects(version, &objects, NOW, true, None).await.unwrap();
+    let seq_of = |id: &'static str| async move { store.object_versions(id).await.unwrap().pop().unwrap().seq };
+    let (shared_seq, withheld_seq) = (seq_of(shared).await, seq_of(withheld).await);
+    let whole: PortionSet = [0].into_iter().collect();
+    let released =
+        |party: &str, min_clearance| ReleaseEntry { party: code(party), portions: whole.clone(), min_clearance };
+    let expected_shared =
+        vec![released("IRQ", Classification::Confidential), released("USA", Classification::Unclassified)];
+    let expected_withheld = vec![released("USA", Classification::Unclassified)];
+    let check = |when: &'static str| {
+        let expected = [(shared_seq, expected_shared.clone()), (withheld_seq, expected_withheld.clone())];
+        async move {
+            for (seq, expected) in expected {
+                let (stored, derived) = store.release_entries_of(seq).await.unwrap();
+                assert_eq!(stored, expected, "{when}: the stored entries of marking definition {seq}");
+                assert_eq!(derived, Some(expected), "{when}: the derived entries of marking definition {seq}");
+            }
+        }
+    };
+    check("stored").await;
+    // An onward change derives the definitions' entries again, from what was recorded of their use.
+    let before = stored(store, 1).await;
+    let update = tearline_store::FactsUpdate {
+        seq: before.seq,
+        previous: before.facts.clone(),
+        facts: before.facts.clone(),
+        entries: objects[2].entries.clone(),
+    };
+    let change = tearline_store::OnwardChange { objects: vec![update], ..Default::default() };
+    store.change_onward(version, &change).await.unwrap();
+    check("after an onward change").await;
 }
 
 async fn deliveries_events_and_approvals_round_trip(fixture: &Fixture) {

@@ -150,31 +150,41 @@ impl SqlStore {
                 marking_seqs.entry(get(&row, 1)?).or_default().push(get(&row, 0)?);
             }
         }
-        let mut uses: Vec<(i64, i64, &MarkingUse)> = Vec::new();
-        let mut lowest: BTreeMap<(String, i64), i64> = BTreeMap::new();
+        // One use per object and definition, as `object_markings` keeps it (and as the
+        // definition's entries are derived again from it): an object may name a definition for
+        // several portions separately (a report names it once per portion marked with it).
+        let mut uses: BTreeMap<(i64, i64), (&Row<'_>, MarkingUse)> = BTreeMap::new();
         for (row, seq) in rows.iter().zip(seqs) {
             for marking in &row.object.markings {
                 for marking_seq in marking_seqs.get(&marking.id).into_iter().flatten() {
-                    uses.push((*seq, *marking_seq, marking));
-                    for entry in &row.object.entries {
-                        if marking.portions.iter().any(|p| entry.portions.contains(p)) {
-                            let needed =
-                                i64::from(entry.min_clearance.rank()).max(i64::from(marking.min_classification.rank()));
-                            let lowest = lowest.entry((entry.party.to_string(), *marking_seq)).or_insert(needed);
-                            *lowest = (*lowest).min(needed);
-                        }
+                    let (_, merged) = uses.entry((*seq, *marking_seq)).or_insert_with(|| (row, marking.clone()));
+                    for portion in marking.portions.iter() {
+                        merged.portions.insert(portion);
                     }
+                    merged.min_classification = merged.min_classification.min(marking.min_classification);
                 }
             }
         }
+        // The same computation as `derived_marking_entries`, on the same uses.
+        let mut lowest: BTreeMap<(String, i64), i64> = BTreeMap::new();
+        for ((_, marking_seq), (row, marking)) in &uses {
+            for entry in &row.object.entries {
+                if marking.portions.iter().any(|p| entry.portions.contains(p)) {
+                    let needed =
+                        i64::from(entry.min_clearance.rank()).max(i64::from(marking.min_classification.rank()));
+                    let lowest = lowest.entry((entry.party.to_string(), *marking_seq)).or_insert(needed);
+                    *lowest = (*lowest).min(needed);
+                }
+            }
+        }
+        let uses: Vec<(&(i64, i64), &MarkingUse)> = uses.iter().map(|(key, (_, marking))| (key, marking)).collect();
         for chunk in uses.chunks(ROWS_PER_INSERT) {
             let sql = format!(
-                "INSERT INTO object_markings (object_seq, marking_seq, portions, min_classification) VALUES {} \
-                 ON CONFLICT (object_seq, marking_seq) DO NOTHING",
+                "INSERT INTO object_markings (object_seq, marking_seq, portions, min_classification) VALUES {}",
                 self.backend.tuples(4, chunk.len())
             );
             let mut query = sqlx::query(&sql);
-            for (seq, marking_seq, marking) in chunk {
+            for ((seq, marking_seq), marking) in chunk {
                 query = query
                     .bind(*seq)
                     .bind(*marking_seq)
