@@ -1,0 +1,412 @@
+//! Areas on the WGS 84 ellipsoid and the distances between them.
+//!
+//! Polygon edges are geodesics (the shortest path on the ellipsoid between their ends), so an
+//! area drawn across the antimeridian or near a pole means what it shows on a globe. Distances
+//! are computed in an azimuthal equidistant frame centred between the two areas, where
+//! distances from the centre are exact geodesic distances and distances between points near the
+//! centre are within a few parts per million of them; the frame is re-centred on the closest
+//! points found, so the gap that decides a conflict is measured where the frame is exact.
+
+use std::sync::LazyLock;
+
+use geo::{
+    Area as _, BooleanOps, Buffer, Coord, Densify, Distance, Euclidean, Intersects, LineString, MultiPolygon, Point,
+    Polygon,
+};
+use geographiclib_rs::{DirectGeodesic, Geodesic, InverseGeodesic};
+use serde::{Deserialize, Serialize};
+
+static WGS84: LazyLock<Geodesic> = LazyLock::new(Geodesic::wgs84);
+
+/// The smallest radius of curvature of the ellipsoid (meridional, at the equator): no geodesic
+/// of length `s` turns through more than `s / MIN_RADIUS` radians of latitude.
+const MIN_RADIUS: f64 = 6_335_439.0;
+
+/// Sides of the polygon standing for a disc when areas are buffered; drawn around the circle,
+/// so the polygon covers it.
+const DISC_SIDES: usize = 64;
+
+/// Longest edge of an overlap's ring as given to the grid, in metres.
+const MAX_PIECE_M: f64 = 1_000.0;
+
+/// A position in degrees: longitude east, latitude north (GeoJSON order).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LonLat {
+    pub lon: f64,
+    pub lat: f64,
+}
+
+impl LonLat {
+    pub fn new(lon: f64, lat: f64) -> Self {
+        LonLat { lon, lat }
+    }
+}
+
+/// Geodesic distance in metres.
+pub fn distance(a: LonLat, b: LonLat) -> f64 {
+    InverseGeodesic::<f64>::inverse(&*WGS84, a.lat, a.lon, b.lat, b.lon)
+}
+
+/// The point halfway along the geodesic from `a` to `b`.
+pub fn midpoint(a: LonLat, b: LonLat) -> LonLat {
+    let (s12, azi1, _azi2, _a12): (f64, f64, f64, f64) = WGS84.inverse(a.lat, a.lon, b.lat, b.lon);
+    destination(a, azi1, s12 / 2.0)
+}
+
+/// The point `metres` from `from` along the geodesic leaving at `azimuth` degrees.
+pub fn destination(from: LonLat, azimuth: f64, metres: f64) -> LonLat {
+    let (lat, lon): (f64, f64) = WGS84.direct(from.lat, from.lon, azimuth, metres);
+    LonLat { lon: normalise_lon(lon), lat }
+}
+
+fn normalise_lon(lon: f64) -> f64 {
+    let wrapped = (lon + 180.0).rem_euclid(360.0) - 180.0;
+    if wrapped == -180.0 && lon > 0.0 {
+        180.0
+    } else {
+        wrapped
+    }
+}
+
+/// An azimuthal equidistant frame: plane metres, `x` east and `y` north at the centre.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame {
+    centre: LonLat,
+}
+
+impl Frame {
+    pub fn new(centre: LonLat) -> Self {
+        Frame { centre }
+    }
+
+    pub fn project(&self, p: LonLat) -> Coord {
+        let (s12, azi1, _azi2, _a12): (f64, f64, f64, f64) =
+            WGS84.inverse(self.centre.lat, self.centre.lon, p.lat, p.lon);
+        let azimuth = azi1.to_radians();
+        Coord { x: s12 * azimuth.sin(), y: s12 * azimuth.cos() }
+    }
+
+    pub fn unproject(&self, c: Coord) -> LonLat {
+        let metres = c.x.hypot(c.y);
+        if metres == 0.0 {
+            return self.centre;
+        }
+        destination(self.centre, c.x.atan2(c.y).to_degrees(), metres)
+    }
+
+    fn project_ring(&self, ring: &LineString) -> LineString {
+        ring.0.iter().map(|c| self.project(LonLat::new(c.x, c.y))).collect()
+    }
+
+    pub fn project_polygon(&self, polygon: &Polygon) -> Polygon {
+        Polygon::new(
+            self.project_ring(polygon.exterior()),
+            polygon.interiors().iter().map(|ring| self.project_ring(ring)).collect(),
+        )
+    }
+
+    /// The area in this frame: polygons as they are, a disc as the polygon drawn around it
+    /// (widened by `widen` metres).
+    fn project_area(&self, area: &Area, widen: f64) -> MultiPolygon {
+        match area {
+            Area::Polygons(polygons) => {
+                let projected = MultiPolygon::new(polygons.iter().map(|p| self.project_polygon(p)).collect());
+                if widen > 0.0 {
+                    projected.buffer(widen)
+                } else {
+                    projected
+                }
+            }
+            Area::Disc { centre, radius_m } => {
+                let radius = (radius_m + widen) / (std::f64::consts::PI / DISC_SIDES as f64).cos();
+                let c = self.project(*centre);
+                let ring: LineString = (0..=DISC_SIDES)
+                    .map(|i| {
+                        let angle = std::f64::consts::TAU * (i % DISC_SIDES) as f64 / DISC_SIDES as f64;
+                        Coord { x: c.x + radius * angle.cos(), y: c.y + radius * angle.sin() }
+                    })
+                    .collect();
+                MultiPolygon::new(vec![Polygon::new(ring, vec![])])
+            }
+        }
+    }
+}
+
+/// Where an activity takes place: polygons (lon/lat degrees, geodesic edges), or the disc of
+/// `radius_m` metres around a point.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Area {
+    Polygons(MultiPolygon),
+    Disc { centre: LonLat, radius_m: f64 },
+}
+
+/// An area with what the index needs of it: a centre and the greatest distance from it to any
+/// point of the area.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shape {
+    pub area: Area,
+    pub centre: LonLat,
+    pub extent_m: f64,
+}
+
+impl Shape {
+    pub fn new(area: Area) -> Self {
+        match &area {
+            Area::Disc { centre, radius_m } => Shape { centre: *centre, extent_m: *radius_m, area },
+            Area::Polygons(polygons) => {
+                let vertices: Vec<LonLat> =
+                    polygons.iter().flat_map(|p| p.exterior().0.iter()).map(|c| LonLat::new(c.x, c.y)).collect();
+                let centre = spherical_mean(&vertices);
+                // On a geodesic edge shorter than a quarter meridian the farthest point from the
+                // centre is an end, so the vertices bound the area.
+                let extent_m = vertices.iter().map(|v| distance(centre, *v)).fold(0.0, f64::max);
+                Shape { area, centre, extent_m }
+            }
+        }
+    }
+
+    /// The area's size in square metres.
+    pub fn area_m2(&self) -> f64 {
+        match &self.area {
+            Area::Disc { radius_m, .. } => std::f64::consts::PI * radius_m * radius_m,
+            Area::Polygons(_) => Frame::new(self.centre).project_area(&self.area, 0.0).unsigned_area(),
+        }
+    }
+
+    /// Longitude/latitude boxes (`[west, south, east, north]`, one, or two split at the
+    /// antimeridian) holding every point within `widen` metres of the area.
+    pub fn boxes(&self, widen: f64) -> Vec<[f64; 4]> {
+        let angle = 1.000_01 * (self.extent_m + widen) / MIN_RADIUS + 1e-9;
+        let dlat = angle.to_degrees();
+        let south = self.centre.lat - dlat;
+        let north = self.centre.lat + dlat;
+        if south <= -90.0 || north >= 90.0 || angle >= std::f64::consts::FRAC_PI_2 {
+            return vec![[-180.0, south.max(-90.0), 180.0, north.min(90.0)]];
+        }
+        let sin_half_width = angle.sin() / self.centre.lat.to_radians().cos();
+        if sin_half_width >= 1.0 {
+            return vec![[-180.0, south, 180.0, north]];
+        }
+        let half_width = sin_half_width.asin().to_degrees() * 1.000_01 + 1e-9;
+        let west = self.centre.lon - half_width;
+        let east = self.centre.lon + half_width;
+        if west < -180.0 {
+            vec![[-180.0, south, east, north], [west + 360.0, south, 180.0, north]]
+        } else if east > 180.0 {
+            vec![[west, south, 180.0, north], [-180.0, south, east - 360.0, north]]
+        } else {
+            vec![[west, south, east, north]]
+        }
+    }
+}
+
+/// The mean direction of points on the sphere: a centre that ignores the antimeridian.
+fn spherical_mean(points: &[LonLat]) -> LonLat {
+    let (mut x, mut y, mut z) = (0.0, 0.0, 0.0);
+    for p in points {
+        let (lat, lon) = (p.lat.to_radians(), p.lon.to_radians());
+        x += lat.cos() * lon.cos();
+        y += lat.cos() * lon.sin();
+        z += lat.sin();
+    }
+    let horizontal = x.hypot(y);
+    if horizontal == 0.0 && z == 0.0 {
+        return points.first().copied().unwrap_or(LonLat::new(0.0, 0.0));
+    }
+    LonLat::new(y.atan2(x).to_degrees(), z.atan2(horizontal).to_degrees())
+}
+
+/// The closest points of two areas and the gap between them, in metres (0 when they meet).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Gap {
+    pub metres: f64,
+    /// Halfway between the closest points: where the frame that measured the gap is centred.
+    pub between: LonLat,
+}
+
+/// The gap between two areas.
+pub fn gap(a: &Shape, b: &Shape) -> Gap {
+    match (&a.area, &b.area) {
+        (Area::Disc { centre: ca, radius_m: ra }, Area::Disc { centre: cb, radius_m: rb }) => {
+            Gap { metres: (distance(*ca, *cb) - ra - rb).max(0.0), between: midpoint(*ca, *cb) }
+        }
+        (Area::Disc { centre, radius_m }, Area::Polygons(polygons))
+        | (Area::Polygons(polygons), Area::Disc { centre, radius_m }) => {
+            // Centred on the disc, the frame measures every distance from its centre exactly.
+            let frame = Frame::new(*centre);
+            let projected = MultiPolygon::new(polygons.iter().map(|p| frame.project_polygon(p)).collect());
+            let origin = Point::new(0.0, 0.0);
+            let metres = Euclidean.distance(&origin, &projected);
+            // Towards the antipode of the centre the frame tears (a polygon around the antipode
+            // is drawn around the origin): no point of the polygon is nearer than its own centre
+            // less its extent.
+            let polygon = if matches!(a.area, Area::Polygons(_)) { a } else { b };
+            let least = distance(*centre, polygon.centre) - polygon.extent_m;
+            Gap { metres: (metres.max(least) - radius_m).max(0.0), between: *centre }
+        }
+        (Area::Polygons(pa), Area::Polygons(pb)) => {
+            let first = Frame::new(midpoint(a.centre, b.centre));
+            match polygons_gap(&first, pa, pb) {
+                None => Gap { metres: 0.0, between: first.centre },
+                Some((_, ca, cb)) => {
+                    let second = Frame::new(first.unproject(mid(ca, cb)));
+                    match polygons_gap(&second, pa, pb) {
+                        None => Gap { metres: 0.0, between: second.centre },
+                        Some((metres, ca, cb)) => Gap { metres, between: second.unproject(mid(ca, cb)) },
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn mid(a: Coord, b: Coord) -> Coord {
+    Coord { x: (a.x + b.x) / 2.0, y: (a.y + b.y) / 2.0 }
+}
+
+/// In one frame: `None` when the polygons meet, else the gap and its closest points.
+fn polygons_gap(frame: &Frame, a: &MultiPolygon, b: &MultiPolygon) -> Option<(f64, Coord, Coord)> {
+    let pa: Vec<Polygon> = a.iter().map(|p| frame.project_polygon(p)).collect();
+    let pb: Vec<Polygon> = b.iter().map(|p| frame.project_polygon(p)).collect();
+    if pa.iter().any(|x| pb.iter().any(|y| x.intersects(y))) {
+        return None;
+    }
+    let segments_a: Vec<(Coord, Coord)> = pa.iter().flat_map(segments).collect();
+    let segments_b: Vec<(Coord, Coord)> = pb.iter().flat_map(segments).collect();
+    let mut best = (f64::INFINITY, Coord::zero(), Coord::zero());
+    for &(a0, a1) in &segments_a {
+        for &(b0, b1) in &segments_b {
+            if box_gap(a0, a1, b0, b1) >= best.0 {
+                continue;
+            }
+            for (d, p, q) in [
+                closest_on(b0, b1, a0).map_pair(a0, false),
+                closest_on(b0, b1, a1).map_pair(a1, false),
+                closest_on(a0, a1, b0).map_pair(b0, true),
+                closest_on(a0, a1, b1).map_pair(b1, true),
+            ] {
+                if d < best.0 {
+                    best = (d, p, q);
+                }
+            }
+        }
+    }
+    Some(best)
+}
+
+fn segments(polygon: &Polygon) -> Vec<(Coord, Coord)> {
+    std::iter::once(polygon.exterior())
+        .chain(polygon.interiors())
+        .flat_map(|ring| ring.0.windows(2).map(|w| (w[0], w[1])))
+        .collect()
+}
+
+/// The distance between the bounding boxes of two segments: a lower bound of theirs.
+fn box_gap(a0: Coord, a1: Coord, b0: Coord, b1: Coord) -> f64 {
+    let dx = (a0.x.min(a1.x) - b0.x.max(b1.x)).max(b0.x.min(b1.x) - a0.x.max(a1.x)).max(0.0);
+    let dy = (a0.y.min(a1.y) - b0.y.max(b1.y)).max(b0.y.min(b1.y) - a0.y.max(a1.y)).max(0.0);
+    dx.hypot(dy)
+}
+
+/// The point of segment `s0`–`s1` closest to `p`.
+fn closest_on(s0: Coord, s1: Coord, p: Coord) -> Closest {
+    let d = s1 - s0;
+    let length2 = d.x * d.x + d.y * d.y;
+    let t = if length2 == 0.0 { 0.0 } else { (((p - s0).x * d.x + (p - s0).y * d.y) / length2).clamp(0.0, 1.0) };
+    let q = s0 + d * t;
+    Closest { point: q, metres: (p - q).x.hypot((p - q).y) }
+}
+
+struct Closest {
+    point: Coord,
+    metres: f64,
+}
+
+impl Closest {
+    /// As (gap, point of the first area, point of the second): `on_first` says which area the
+    /// segment belongs to.
+    fn map_pair(self, other: Coord, on_first: bool) -> (f64, Coord, Coord) {
+        if on_first {
+            (self.metres, self.point, other)
+        } else {
+            (self.metres, other, self.point)
+        }
+    }
+}
+
+/// Where two areas, each widened by its buffer, overlap: lon/lat polygons, never empty (two
+/// areas exactly at the limit overlap in a point, given as a disc of a metre).
+pub fn overlap_region(a: &Shape, buffer_a: f64, b: &Shape, buffer_b: f64) -> Vec<Vec<LonLat>> {
+    let found = gap(a, b);
+    let frame = Frame::new(found.between);
+    let wa = frame.project_area(&a.area, buffer_a);
+    let wb = frame.project_area(&b.area, buffer_b);
+    let mut overlap = wa.intersection(&wb);
+    if overlap.unsigned_area() < 1.0 {
+        let disc = Shape::new(Area::Disc { centre: found.between, radius_m: 1.0 });
+        overlap = frame.project_area(&disc.area, 0.0);
+    }
+    // The grid reads a ring's edges as straight in longitude and latitude, which a geodesic is
+    // not (near a pole one of 100 km bows kilometres off that line): edges are cut into pieces
+    // short enough for the difference not to matter.
+    overlap
+        .iter()
+        .map(|polygon| {
+            Euclidean.densify(polygon.exterior(), MAX_PIECE_M).0.iter().map(|c| frame.unproject(*c)).collect()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn square(lon: f64, lat: f64, side: f64) -> Shape {
+        let ring = LineString::from(vec![
+            (lon, lat),
+            (lon + side, lat),
+            (lon + side, lat + side),
+            (lon, lat + side),
+            (lon, lat),
+        ]);
+        Shape::new(Area::Polygons(MultiPolygon::new(vec![Polygon::new(ring, vec![])])))
+    }
+
+    #[test]
+    fn the_frame_measures_distances_from_its_centre_exactly() {
+        let centre = LonLat::new(44.0, 33.0);
+        let frame = Frame::new(centre);
+        let p = LonLat::new(44.5, 33.4);
+        let c = frame.project(p);
+        assert!((c.x.hypot(c.y) - distance(centre, p)).abs() < 1e-6);
+        let back = frame.unproject(c);
+        assert!((back.lon - p.lon).abs() < 1e-9 && (back.lat - p.lat).abs() < 1e-9);
+    }
+
+    #[test]
+    fn gap_between_squares_on_one_parallel_is_the_geodesic_between_facing_corners() {
+        let a = square(10.0, 0.0, 0.1);
+        let b = square(10.2, 0.0, 0.1);
+        let expected = distance(LonLat::new(10.1, 0.0), LonLat::new(10.2, 0.0));
+        let found = gap(&a, &b).metres;
+        assert!((found - expected).abs() < 0.5, "{found} vs {expected}");
+    }
+
+    #[test]
+    fn areas_across_the_antimeridian_are_near() {
+        let a = square(179.95, 10.0, 0.04);
+        let b = square(-179.99, 10.0, 0.04);
+        let found = gap(&a, &b).metres;
+        let expected = distance(LonLat::new(179.99, 10.0), LonLat::new(-179.99, 10.0));
+        assert!((found - expected).abs() < 1.0, "{found} vs {expected}");
+        assert!(found < 5_000.0);
+    }
+
+    #[test]
+    fn boxes_split_at_the_antimeridian_and_open_near_the_poles() {
+        let near_antimeridian = square(179.9, 0.0, 0.05);
+        assert_eq!(near_antimeridian.boxes(20_000.0).len(), 2);
+        let polar = Shape::new(Area::Disc { centre: LonLat::new(0.0, 84.9), radius_m: 1_000.0 });
+        assert_eq!(polar.boxes(600_000.0), vec![[-180.0, polar.boxes(600_000.0)[0][1], 180.0, 90.0]]);
+    }
+}
