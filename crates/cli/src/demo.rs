@@ -5,6 +5,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tearline_hub::{Hub, SqlStore};
 use tearline_model::Rendering;
+use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 const COALITION: &str = include_str!("../../../examples/coalition.toml");
@@ -12,6 +13,9 @@ const REPORT: &str = include_str!("../../../examples/route-clearance.md");
 /// A longer report, for the traced leak: a paragraph needs enough variation points to name its
 /// recipient (docs/fingerprinting.md).
 const LEAKED: &str = include_str!("../../../examples/device-workshop.md");
+/// Two air activities over the Euphrates valley at Al-Qa'im, of USA and of RUS, that collide.
+const USA_AIR: &str = include_str!("../../../examples/activities/usa-air.json");
+const RUS_AIR: &str = include_str!("../../../examples/activities/rus-air.json");
 const USERS: [&str; 5] = ["us-analyst", "us-liaison", "iq-analyst", "ru-analyst", "sy-analyst"];
 
 pub async fn run(listen: &str, no_serve: bool) -> anyhow::Result<()> {
@@ -58,6 +62,7 @@ pub async fn run(listen: &str, no_serve: bool) -> anyhow::Result<()> {
     print!("Checkpoint (C2SP signed note):\n{}", hub.make_checkpoint(now).await?);
 
     traced_leak(&hub, &author, now).await?;
+    deconfliction(&hub, now).await?;
 
     let mut tokens = Vec::new();
     for name in USERS {
@@ -81,6 +86,14 @@ pub async fn run(listen: &str, no_serve: bool) -> anyhow::Result<()> {
     );
     let irq_feed = tearline_model::Collection::feed_id(&tearline_model::Code::new("IRQ")?);
     let taxii = "-H 'Accept: application/taxii+json;version=2.1'";
+    println!(
+        "  curl -s -H 'Authorization: Bearer {}' {base}/v1/conflicts   # the notices, as GeoJSON",
+        token_of("ru-analyst")
+    );
+    println!(
+        "  curl -sN -H 'Authorization: Bearer {}' {base}/v1/conflicts/stream   # new notices as they come",
+        token_of("us-analyst")
+    );
     println!("\nTAXII 2.1 (discovery {base}/taxii2/, API root {base}/api/):");
     println!("  curl -s {taxii} -H 'Authorization: Bearer {}' {base}/api/collections/", token_of("iq-analyst"));
     println!(
@@ -128,6 +141,48 @@ async fn traced_leak(hub: &Hub, author: &tearline_model::User, now: OffsetDateTi
     }
     println!();
     Ok(())
+}
+
+/// The two activities of examples/activities/, moved to start two hours from now (their
+/// files carry fixed dates), registered by USA and RUS: both parties get a notice.
+async fn deconfliction(hub: &Hub, now: OffsetDateTime) -> anyhow::Result<()> {
+    println!("Deconfliction: USA and RUS plan air activities over the Euphrates valley at Al-Qa'im.");
+    let usa: serde_json::Value = serde_json::from_str(USA_AIR)?;
+    let first_start = timestamp(&usa, "start")?;
+    let shift =
+        (now + time::Duration::hours(2)).replace_minute(0)?.replace_second(0)?.replace_nanosecond(0)? - first_start;
+    for (name, text, file) in [("us-analyst", USA_AIR, "usa-air.json"), ("ru-analyst", RUS_AIR, "rus-air.json")] {
+        let mut body: serde_json::Value = serde_json::from_str(text)?;
+        for field in ["start", "end"] {
+            let moved = (timestamp(&body, field)? + shift).format(&Rfc3339)?;
+            body[field] = serde_json::Value::String(moved);
+        }
+        let user = hub.user(name).await?;
+        let view = hub.register_activity(&user, &body, now).await?;
+        println!("\ntearline activity add examples/activities/{file} --as {name}:");
+        for line in crate::deconfliction::view_text(&view).lines() {
+            println!("  {line}");
+        }
+    }
+    for name in ["us-analyst", "ru-analyst"] {
+        let user = hub.user(name).await?;
+        println!("\ntearline conflicts --as {name}:");
+        for notice in hub.conflict_notices(&user, false, now).await? {
+            for line in crate::deconfliction::notice_text(&notice)?.lines() {
+                println!("  {line}");
+            }
+        }
+    }
+    println!(
+        "\nNeither notice shows the other side's area, window, altitude, kind or reference; RUS learns it \
+         is USA because USA allows it ([deconfliction] identify), USA does not learn who it is.\n"
+    );
+    Ok(())
+}
+
+fn timestamp(activity: &serde_json::Value, field: &str) -> anyhow::Result<OffsetDateTime> {
+    let text = activity.get(field).and_then(serde_json::Value::as_str).with_context(|| format!("no `{field}`"))?;
+    Ok(OffsetDateTime::parse(text, &Rfc3339)?)
 }
 
 /// The author's full view: every portion, to label the rows.

@@ -12,6 +12,7 @@ use tearline_hub::{Hub, SqlStore};
 use tearline_store::Store;
 use time::OffsetDateTime;
 
+mod deconfliction;
 mod demo;
 mod ledger;
 mod onward;
@@ -99,6 +100,12 @@ enum Command {
     /// Trace a leaked text, STIX object or bundle (a file, or - for standard input) to the
     /// parties the user's party released it to.
     Trace(onward::TraceArgs),
+    /// Planned activities, for deconfliction with every other party.
+    #[command(subcommand)]
+    Activity(deconfliction::ActivityCommand),
+    /// The user's party's conflict notices: where and when its activities collide with
+    /// another party's, and nothing more.
+    Conflicts(deconfliction::ConflictsArgs),
     /// The dissemination ledger: checkpoints, proofs, verification, and checking or witnessing
     /// another hub's.
     #[command(subcommand)]
@@ -271,6 +278,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(command) => onward::audit(&open_hub(&cli).await?, command).await,
         Command::Trace(args) => onward::trace(&open_hub(&cli).await?, args).await,
         Command::Alerts(args) => onward::alerts(&open_hub(&cli).await?, args).await,
+        Command::Activity(command) => deconfliction::activity(&open_hub(&cli).await?, command).await,
+        Command::Conflicts(args) => deconfliction::conflicts(&open_hub(&cli).await?, args).await,
         Command::Ledger(command) => ledger::run(&open_hub(&cli).await?, command).await,
         Command::Demo { listen, no_serve } => demo::run(listen, *no_serve).await,
     }

@@ -278,7 +278,7 @@ fn print_events(records: &[OnwardRecord], format: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
+pub(crate) fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }

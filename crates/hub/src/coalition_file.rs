@@ -27,6 +27,9 @@ struct CoalitionFile {
     user: Vec<UserEntry>,
     #[serde(default)]
     collection: Vec<CollectionEntry>,
+    /// How activities are deconflicted; every field has a default.
+    #[serde(default)]
+    deconfliction: tearline_deconflict::Settings,
 }
 
 /// A TAXII collection. Readers default to every party; the owner may always read and write.
@@ -302,7 +305,17 @@ pub fn parse(text: &str) -> Result<Declared, ApplyError> {
         }
     }
 
+    let deconfliction = file.deconfliction;
+    deconfliction.check().map_err(|e| invalid("[deconfliction]", e))?;
+    for code in &deconfliction.identify {
+        let known = Code::new(code).ok().is_some_and(|code| parties.contains_key(&code));
+        if !known {
+            return Err(invalid("[deconfliction] identify", format!("`{code}` is not a declared party")));
+        }
+    }
+
     Ok(Declared {
+        deconfliction,
         collections: collections.into_values().collect(),
         parties: parties.into_values().collect(),
         groups: groups.into_values().collect(),
@@ -349,6 +362,13 @@ pub fn changes(old: &Declared, new: &Declared) -> Vec<String> {
         "disabled",
     );
     diff(&mut lines, &old.collections, &new.collections, |c| c.id.clone(), describe_collection, "retired");
+    if old.deconfliction != new.deconfliction {
+        let identify = &new.deconfliction.identify;
+        lines.push(format!(
+            "~ deconfliction settings (parties named in notices: {})",
+            if identify.is_empty() { "none".to_string() } else { identify.join(", ") }
+        ));
+    }
     lines
 }
 
@@ -425,6 +445,8 @@ mod tests {
         assert_eq!(declared.embargoes.len(), 3);
         assert_eq!(declared.users.len(), 5);
         assert_eq!(declared.collections.len(), 2);
+        assert_eq!(declared.deconfliction.identify, ["USA"]);
+        assert_eq!(declared.deconfliction.buffer_m.air, 5000.0);
         let usa_irq = declared.agreements.iter().find(|a| a.from.as_str() == "USA").unwrap();
         assert_eq!(
             (usa_irq.id.as_str(), usa_irq.max_classification, usa_irq.onward),
@@ -444,10 +466,25 @@ mod tests {
         );
         let empty = Declared::default();
         let all = changes(&empty, &old);
-        assert_eq!(all.len(), 5 + 1 + 3 + 3 + 5 + 2);
-        assert!(all.iter().all(|l| l.starts_with("+ ")));
+        assert_eq!(all.len(), 5 + 1 + 3 + 3 + 5 + 2 + 1);
+        assert!(all.iter().all(|l| l.starts_with("+ ") || l.starts_with("~ deconfliction")));
+        assert!(all.contains(&"~ deconfliction settings (parties named in notices: USA)".to_string()));
         let gone = changes(&old, &empty);
         assert!(gone.contains(&"- agreement USA `IRQ` to IRQ: up to SECRET, onward not allowed revoked".to_string()));
+    }
+
+    #[test]
+    fn deconfliction_settings_are_checked() {
+        let unknown_party = COALITION.replace("identify = [\"USA\"]", "identify = [\"XYZ\"]");
+        let error = parse(&unknown_party).unwrap_err().to_string();
+        assert!(error.contains("`XYZ` is not a declared party"), "{error}");
+        let too_wide = COALITION.replace("air = 5000", "air = 500000");
+        let error = parse(&too_wide).unwrap_err().to_string();
+        assert!(error.contains("buffer_m.air"), "{error}");
+        let unknown_field = COALITION.replace("[deconfliction]\n", "[deconfliction]\nradius = 3\n");
+        assert!(matches!(parse(&unknown_field), Err(ApplyError::Syntax(_))));
+        let defaults = COALITION.split("[deconfliction]").next().unwrap();
+        assert_eq!(parse(defaults).unwrap().deconfliction, tearline_deconflict::Settings::default());
     }
 
     #[test]

@@ -42,13 +42,23 @@ impl Ledger {
     /// (ids of STIX cyber-observables are guessable digests of their content), while the hub
     /// can say which entry records which delivery.
     pub(crate) fn object_ref(&self, id: &str, version: OffsetDateTime) -> String {
+        self.blinded(id, &version_text(version))
+    }
+
+    /// How entries name an activity or a conflict (`what`: "activity", "conflict"): blinded the
+    /// same way, so the log shows neither who plans what nor who collided with whom.
+    pub(crate) fn deconfliction_ref(&self, id: &str, what: &str) -> String {
+        self.blinded(id, what)
+    }
+
+    fn blinded(&self, id: &str, detail: &str) -> String {
         // HMAC pads a key shorter than the block with zeros: the same MAC, with no error case.
         let mut key = [0u8; 64];
         key[..32].copy_from_slice(&self.blinding);
         let mut mac = <Hmac<Sha256> as KeyInit>::new(&key.into());
         mac.update(id.as_bytes());
         mac.update(b"\n");
-        mac.update(version_text(version).as_bytes());
+        mac.update(detail.as_bytes());
         format!("ref:{}", hex::encode(mac.finalize().into_bytes()))
     }
 }

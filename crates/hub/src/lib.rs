@@ -20,6 +20,7 @@ use time::OffsetDateTime;
 use tokio::sync::RwLock;
 
 pub mod coalition_file;
+pub mod deconfliction;
 mod deliveries;
 pub mod fingerprint;
 pub mod ledger;
@@ -65,6 +66,12 @@ pub enum HubError {
     Busy,
     #[error("storage: {0}")]
     Store(StoreError),
+    /// Well formed, but outside what the hub accepts (a tiny activity, a window too long, ...).
+    #[error("refused: {0}")]
+    Refused(String),
+    /// Over a rate limit: try again after `retry_after_s` seconds.
+    #[error("too many requests: {reason}; try again in {retry_after_s} s")]
+    TooManyRequests { retry_after_s: u64, reason: String },
     /// A fault of the hub itself (a task that failed), not of the request.
     #[error("internal: {0}")]
     Internal(String),
@@ -103,6 +110,8 @@ pub struct Hub {
     deliveries: deliveries::DeliveryWriter,
     /// Marks every text a party receives, and traces leaks (see `fingerprint`).
     fingerprinter: Arc<tearline_fingerprint::Fingerprinter>,
+    /// The active activities and the notice streams' wake-up (see `deconfliction`).
+    deconfliction: deconfliction::Deconfliction,
 }
 
 /// A report accepted: its id, and the sources it was found or declared to derive from.
@@ -224,7 +233,15 @@ impl Hub {
         let fingerprinter = Arc::new(fingerprint::fingerprinter(&seed)?);
         let deliveries = deliveries::DeliveryWriter::start(Arc::clone(&store));
         let paging_key = tokio::sync::OnceCell::new();
-        let hub = Hub { store, snapshot: RwLock::new(snapshot), paging_key, ledger, deliveries, fingerprinter };
+        let hub = Hub {
+            store,
+            snapshot: RwLock::new(snapshot),
+            paging_key,
+            ledger,
+            deliveries,
+            fingerprinter,
+            deconfliction: deconfliction::Deconfliction::new(),
+        };
         if let Some(files) = operator_policies {
             let policies = Policies::load(&files)?;
             let source = PolicySource { digest: policy_digest(&files), files };

@@ -19,7 +19,8 @@ const TIME_FORMAT: &[BorrowedFormatItem<'static>] =
     time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
 
 /// The `kind` values of version 1, so that an unknown kind is told apart from a malformed entry.
-const KINDS: [&str; 7] = ["release", "share", "onward-refused", "approval", "recall", "coalition", "policies"];
+const KINDS: [&str; 9] =
+    ["release", "share", "onward-refused", "approval", "recall", "coalition", "policies", "activity", "conflict"];
 
 /// What one log entry records. Identifiers and digests only, never content.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -59,6 +60,13 @@ pub enum Event {
     Coalition { change: String, state: String },
     /// Operator policies put in force: digest of the files, their names.
     Policies { digest: String, files: Vec<String> },
+    /// A planned activity registered, amended or withdrawn (`change`). `activity` is the hub's
+    /// blinded reference and `digest` commits to its party and content: the log tells no one
+    /// who plans what, where.
+    Activity { activity: String, revision: u64, change: String, digest: String },
+    /// Two activities found in conflict and both parties notified: the blinded conflict and
+    /// activity references, and a digest of both notices.
+    Conflict { conflict: String, activities: Vec<String>, digest: String },
 }
 
 impl Event {
@@ -72,6 +80,8 @@ impl Event {
             Event::Recall { .. } => "recall",
             Event::Coalition { .. } => "coalition",
             Event::Policies { .. } => "policies",
+            Event::Activity { .. } => "activity",
+            Event::Conflict { .. } => "conflict",
         }
     }
 }

@@ -34,6 +34,8 @@
 //! | `recall` | `object`, `version`, `by` |
 //! | `coalition` | `change` (the hub's one-line description, identifiers only), `state` (digest of the coalition after it) |
 //! | `policies` | `digest` (of the policy files), `files` (array of their names) |
+//! | `activity` | `activity` (blinded reference), `revision` (integer), `change` (`registered`, `amended` or `withdrawn`), `digest` (of the party and the activity as written) |
+//! | `conflict` | `conflict` (blinded reference), `activities` (array of the two activity revisions' blinded references), `digest` (of both notices) |
 //!
 //! For example (one line; broken here for reading):
 //!
@@ -103,9 +105,8 @@ pub use entry::{
 };
 pub use error::{LedgerError, Result};
 pub use notes::{
-    cosigner_name,
-    parse_receipt_header, receipt_header, signature_lines, signature_lines_by, verify_checkpoint, verify_cosignature,
-    verify_receipt, with_signature_lines, LogKey, Receipt, SignedCheckpoint,
+    cosigner_name, parse_receipt_header, receipt_header, signature_lines, signature_lines_by, verify_checkpoint,
+    verify_cosignature, verify_receipt, with_signature_lines, LogKey, Receipt, SignedCheckpoint,
 };
 pub use tiles::{
     entries_tile, hash_tile, hash_tile_needs, leaf_from_tiles, new_tiles, parse_entries_tile, tiles_for_size,

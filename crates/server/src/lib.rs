@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
-use axum::http::header::{AUTHORIZATION, CONNECTION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::header::{AUTHORIZATION, CONNECTION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -18,6 +18,7 @@ use tearline_hub::{rendering_json, Hub, HubError};
 use tearline_model::User;
 use time::OffsetDateTime;
 
+mod deconfliction;
 mod ledger;
 mod metrics;
 mod onward;
@@ -60,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/reports/{id}/explain", get(explain_report))
         .route("/v1/stix/extension-definitions", get(extension_definitions))
         .merge(onward::routes())
+        .merge(deconfliction::routes())
         .merge(ledger::routes())
         .merge(taxii::routes())
         .fallback(not_found)
@@ -120,6 +122,10 @@ impl ApiError {
                     (StatusCode::UNPROCESSABLE_ENTITY, "invalid-report", error.to_string())
                 }
                 HubError::Invalid(message) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", message.clone()),
+                HubError::Refused(message) => (StatusCode::UNPROCESSABLE_ENTITY, "refused", message.clone()),
+                HubError::TooManyRequests { .. } => {
+                    (StatusCode::TOO_MANY_REQUESTS, "too-many-requests", error.to_string())
+                }
                 HubError::BadCursor => (StatusCode::BAD_REQUEST, "bad-cursor", error.to_string()),
                 HubError::UnknownUser(_) => ApiError::Unauthenticated.status(),
                 HubError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy", error.to_string()),
@@ -145,6 +151,9 @@ impl ApiError {
         if self.is_unauthenticated() {
             headers.append(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"tearline\""));
             headers.append(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"tearline\""));
+        }
+        if let ApiError::Hub(HubError::TooManyRequests { retry_after_s, .. }) = self {
+            headers.insert(RETRY_AFTER, HeaderValue::from(*retry_after_s));
         }
         headers.insert(CONNECTION, HeaderValue::from_static("close"));
         response

@@ -221,7 +221,7 @@ fn csv(text: String) -> Response {
 }
 
 /// A JSON request body, or a `400` saying what is wrong with it.
-fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("the request body: {e}")))
 }
 

@@ -20,7 +20,7 @@ mod sql;
 pub use sql::{Backend, SqlStore, SQLITE_FILE};
 
 /// Everything decisions depend on, as stored, with the version it was read at.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HubState {
     /// Incremented by every change of coalition, users, policies or index.
     pub version: i64,
@@ -37,7 +37,7 @@ pub struct HubState {
 }
 
 /// What an `apply` file declares, and what is in force.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Declared {
     pub parties: Vec<Party>,
     pub groups: Vec<Group>,
@@ -47,6 +47,8 @@ pub struct Declared {
     pub users: Vec<User>,
     /// TAXII collections (the built-in feeds are not stored).
     pub collections: Vec<Collection>,
+    /// How activities are deconflicted.
+    pub deconfliction: tearline_deconflict::Settings,
 }
 
 /// Operator policies in force: file name to Cedar text, and a digest naming the set.

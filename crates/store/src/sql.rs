@@ -835,6 +835,9 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 
 /// Makes the stored coalition and users match `declared`: what it no longer declares is retired
 /// (parties, users), revoked at `now` (agreements, once) or deleted (groups, embargoes).
+/// The `meta` row holding the declared deconfliction settings (JSON), written with the coalition.
+const DECONFLICTION_META: &str = "deconfliction";
+
 async fn write_coalition(conn: &mut AnyConnection, declared: &Declared, now: OffsetDateTime) -> Result<()> {
     // Everything is first marked as not declared, then what is declared is upserted back.
     execute(conn, "UPDATE parties SET active = 0", "retiring parties").await?;
@@ -925,6 +928,15 @@ async fn write_coalition(conn: &mut AnyConnection, declared: &Declared, now: Off
             .await
             .map_err(db("storing an embargo"))?;
     }
+
+    sqlx::query(
+        "INSERT INTO meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+    )
+    .bind(DECONFLICTION_META)
+    .bind(to_json(&declared.deconfliction, "the deconfliction settings")?)
+    .execute(&mut *conn)
+    .await
+    .map_err(db("storing the deconfliction settings"))?;
 
     // A collection no longer declared is kept (its objects stay in the parties' feeds) but
     // neither listed nor written.
@@ -1035,6 +1047,15 @@ async fn read_state(conn: &mut AnyConnection) -> Result<HubState> {
     let index_valid_until = get::<Option<String>>(&row, 2)?.as_deref().map(parse_timestamp).transpose()?;
 
     let mut declared = Declared::default();
+    let settings: Option<String> = sqlx::query_scalar("SELECT value FROM meta WHERE name = $1")
+        .bind(DECONFLICTION_META)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db("reading the deconfliction settings"))?;
+    if let Some(settings) = settings {
+        declared.deconfliction = serde_json::from_str(&settings)
+            .map_err(|e| StoreError::Corrupt(format!("stored deconfliction settings: {e}")))?;
+    }
     let mut retired_parties = Vec::new();
     for row in fetch_all(conn, "SELECT code, name, active FROM parties ORDER BY code", "reading parties").await? {
         let code = decode_code(&get::<String>(&row, 0)?)?;

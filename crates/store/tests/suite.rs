@@ -269,6 +269,12 @@ fn agreement(id: &str, to: &[&str], max: Classification) -> Agreement {
 /// The coalition of the design brief, each list in the order `state()` returns it.
 fn coalition() -> Declared {
     Declared {
+        // Not the defaults, so that reading the state back shows they were stored.
+        deconfliction: tearline_deconflict::Settings {
+            identify: vec!["USA".into()],
+            h3_resolution: 7,
+            ..Default::default()
+        },
         collections: Vec::new(),
         parties: vec![
             Party { code: code("IRQ"), name: "Iraq".into() },

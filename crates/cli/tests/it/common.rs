@@ -139,6 +139,32 @@ impl Server {
         panic!("no checkpoint covers {size} entries");
     }
 
+    /// The entries of C2SP entries tile `tile`, `width` of them (read and split here, not by the
+    /// hub's code).
+    pub async fn entries_tile(&self, tile: u64, width: u64) -> Vec<Vec<u8>> {
+        let mut path = format!("{:03}", tile % 1000);
+        let mut rest = tile / 1000;
+        while rest > 0 {
+            path = format!("x{:03}/{path}", rest % 1000);
+            rest /= 1000;
+        }
+        if width < 256 {
+            path = format!("{path}.p/{width}");
+        }
+        let response = client().get(self.url(&format!("/ledger/tile/entries/{path}"))).send().await.unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::OK);
+        let bundle = response.bytes().await.unwrap();
+        let mut at = 0;
+        let mut entries = Vec::new();
+        while at < bundle.len() {
+            let length = u16::from_be_bytes([bundle[at], bundle[at + 1]]) as usize;
+            entries.push(bundle[at + 2..at + 2 + length].to_vec());
+            at += 2 + length;
+        }
+        assert_eq!(entries.len() as u64, width);
+        entries
+    }
+
     /// kill -9.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

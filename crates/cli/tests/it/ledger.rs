@@ -202,27 +202,7 @@ impl Ledger {
     async fn entry(&self, index: u64, size: u64) -> Vec<u8> {
         let tile = index / 256;
         let width = (size - tile * 256).min(256);
-        let mut path = format!("{:03}", tile % 1000);
-        let mut rest = tile / 1000;
-        while rest > 0 {
-            path = format!("x{:03}/{path}", rest % 1000);
-            rest /= 1000;
-        }
-        if width < 256 {
-            path = format!("{path}.p/{width}");
-        }
-        let response = client().get(self.server.url(&format!("/ledger/tile/entries/{path}"))).send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let bundle = response.bytes().await.unwrap();
-        let mut at = 0;
-        let mut entries = Vec::new();
-        while at < bundle.len() {
-            let length = u16::from_be_bytes([bundle[at], bundle[at + 1]]) as usize;
-            entries.push(bundle[at + 2..at + 2 + length].to_vec());
-            at += 2 + length;
-        }
-        assert_eq!(entries.len() as u64, width);
-        entries[(index % 256) as usize].clone()
+        self.server.entries_tile(tile, width).await[(index % 256) as usize].clone()
     }
 
     async fn get_json(&self, path: &str) -> Value {

@@ -5,6 +5,7 @@
 mod cli;
 mod common;
 mod crash;
+mod deconfliction;
 mod fingerprint;
 mod ledger;
 mod ledger_integrity;

@@ -22,7 +22,10 @@ fn coalition(onward: bool, with_jordan: bool) -> String {
     );
     assert!(text.contains(&format!("onward = {onward}")));
     if with_jordan {
-        text = text.replace("members = [\"IRQ\", \"SYR\", \"RUS\", \"IRN\"]", "members = [\"IRQ\", \"SYR\", \"RUS\", \"IRN\", \"JOR\"]");
+        text = text.replace(
+            "members = [\"IRQ\", \"SYR\", \"RUS\", \"IRN\"]",
+            "members = [\"IRQ\", \"SYR\", \"RUS\", \"IRN\", \"JOR\"]",
+        );
         text.push_str(
             "\n[[party]]\ncode = \"JOR\"\nname = \"Jordan\"\n\n[[user]]\nname = \"jo-analyst\"\nparty = \"JOR\"\nclearance = \"SECRET\"\n",
         );
@@ -57,7 +60,8 @@ impl Hub {
     }
 
     async fn post(&self, user: &str, path: &str, body: Value) -> (StatusCode, Value) {
-        let response = client().post(self.server.url(path)).bearer_auth(self.token(user)).json(&body).send().await.unwrap();
+        let response =
+            client().post(self.server.url(path)).bearer_auth(self.token(user)).json(&body).send().await.unwrap();
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
     }
@@ -146,7 +150,8 @@ impl Hub {
 
     /// How many deliveries of `id` the originator's audit shows for `party`.
     async fn audited(&self, originator_user: &str, party: &str, id: &str) -> usize {
-        let body: Value = self.get(originator_user, &format!("/v1/audit/received?party={party}")).await.json().await.unwrap();
+        let body: Value =
+            self.get(originator_user, &format!("/v1/audit/received?party={party}")).await.json().await.unwrap();
         body["received"].as_array().unwrap().iter().filter(|r| r["object"] == id).count()
     }
 }
@@ -242,15 +247,17 @@ async fn onward_control(backend: Backend) {
     assert_eq!(status, StatusCode::FORBIDDEN, "{outcome}");
 
     // Approvals: an ORCON portion with no REL TO goes on to JOR once USA approves.
-    let crossing = "TITLE: (U) Crossing points\n\n(U) The crossings are open.\n\n(C//OC) The northern crossing closes at dusk.\n";
+    let crossing =
+        "TITLE: (U) Crossing points\n\n(U) The crossings are open.\n\n(C//OC) The northern crossing closes at dusk.\n";
     let (_, body) = h.submit("us-analyst", crossing).await;
     let crossing_id = body["id"].as_str().unwrap().to_string();
     let (_, outcome) = h.post("iq-analyst", "/v1/shares", json!({ "object": crossing_id, "to": ["JOR"] })).await;
     assert_eq!(released(&outcome, "JOR"), [0, 1]);
     assert_eq!(refusal_rules(&outcome, "JOR", 2), ["orcon-needs-approval"]);
     assert_eq!(h.view("jo-analyst", "JOR", &crossing_id).await.unwrap(), ["U"]);
-    let (status, body) =
-        h.post("iq-analyst", "/v1/approvals", json!({ "object": crossing_id, "recipient": "JOR", "reason": "liaison" })).await;
+    let (status, body) = h
+        .post("iq-analyst", "/v1/approvals", json!({ "object": crossing_id, "recipient": "JOR", "reason": "liaison" }))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let approval = body["approvals"][0]["id"].as_str().unwrap().to_string();
     let pending: Value = h.get("us-analyst", "/v1/approvals?pending=true").await.json().await.unwrap();
@@ -289,7 +296,11 @@ async fn onward_control(backend: Backend) {
     let status = h.taxii_post("iq-analyst", INDICATORS, json!({ "objects": [changed] })).await;
     assert_eq!(status["failure_count"], 1, "{status}");
     let audit: Value = h.get("us-analyst", "/v1/audit/onward?party=IRQ").await.json().await.unwrap();
-    assert!(audit["events"].as_array().unwrap().iter().any(|e| e["object"] == market.as_str() && e["detail"]["channel"] == "taxii"));
+    assert!(audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["object"] == market.as_str() && e["detail"]["channel"] == "taxii"));
 
     // A STIX object referencing USA's report is derived from it: it carries the restrictions of
     // what IRQ received (S//REL TO USA, IRQ among them), so JOR and RUS do not get it.
@@ -322,7 +333,13 @@ async fn onward_control(backend: Backend) {
     let message = status["successes"][0]["message"].as_str().unwrap_or_default();
     assert!(message.starts_with(&format!("copies {id}")) && message.contains("main supply route"), "{status}");
     let feed = h.taxii_feed("jo-analyst", "JOR").await;
-    let seen = h.taxii_get("jo-analyst", "JOR", &format!("/api/collections/{feed}/objects/?match[id]={}", copied["id"].as_str().unwrap())).await;
+    let seen = h
+        .taxii_get(
+            "jo-analyst",
+            "JOR",
+            &format!("/api/collections/{feed}/objects/?match[id]={}", copied["id"].as_str().unwrap()),
+        )
+        .await;
     assert!(seen.get("objects").is_none_or(|o| o.as_array().unwrap().is_empty()), "{seen}");
 
     // A new version without the reference still carries what the first took: no laundering.
@@ -333,7 +350,13 @@ async fn onward_control(backend: Backend) {
     let status = h.taxii_post("iq-analyst", INDICATORS, json!({ "objects": [rewritten] })).await;
     assert_eq!(status["success_count"], 1, "{status}");
     let feed = h.taxii_feed("jo-analyst", "JOR").await;
-    let seen = h.taxii_get("jo-analyst", "JOR", &format!("/api/collections/{feed}/objects/?match[type]=note&match[version]=all")).await;
+    let seen = h
+        .taxii_get(
+            "jo-analyst",
+            "JOR",
+            &format!("/api/collections/{feed}/objects/?match[type]=note&match[version]=all"),
+        )
+        .await;
     assert!(seen.get("objects").is_none_or(|o| o.as_array().unwrap().is_empty()), "{seen}");
 
     // Text pasted without a source: the report becomes derived, RUS never sees it, USA is told.
@@ -415,7 +438,8 @@ async fn an_approval_holds_until_its_expiry() {
     );
     let text = "TITLE: (U) Crossing points\n\n(U) The crossings are open.\n\n(C//OC) The north closes at dusk.\n";
     let id = hub.submit_report(&usa, text, start).await.unwrap().id;
-    let request = tearline_hub::ShareRequest { object: id.clone(), version: None, to: vec!["JOR".into()], portions: None };
+    let request =
+        tearline_hub::ShareRequest { object: id.clone(), version: None, to: vec!["JOR".into()], portions: None };
     // Without onward in USA->IRQ, nothing goes to JOR until USA approves.
     let outcome = hub.share(&irq, &request, "rest", start).await.unwrap();
     assert_eq!(outcome.outcome, "refused");

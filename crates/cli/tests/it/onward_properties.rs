@@ -22,7 +22,11 @@ struct ShareDraft {
 }
 
 fn share_draft() -> impl Strategy<Value = ShareDraft> {
-    (0..4usize, prop::collection::vec(0..6usize, 1..5), prop::option::weighted(0.3, prop::collection::vec(0..5usize, 1..3)))
+    (
+        0..4usize,
+        prop::collection::vec(0..6usize, 1..5),
+        prop::option::weighted(0.3, prop::collection::vec(0..5usize, 1..3)),
+    )
         .prop_map(|(holder, to, portions)| ShareDraft { holder, to, portions })
 }
 
@@ -145,7 +149,15 @@ fn includes(coalition: &Coalition, code: &Code, party: &Code) -> bool {
 
 /// An active agreement from `from` covering `party` and the report's topics, up to `marking`,
 /// and allowing onward release when `onward` is asked.
-fn agreed(coalition: &Coalition, report: &Report, from: &Code, party: &Code, marking: &Marking, onward: bool, now: OffsetDateTime) -> bool {
+fn agreed(
+    coalition: &Coalition,
+    report: &Report,
+    from: &Code,
+    party: &Code,
+    marking: &Marking,
+    onward: bool,
+    now: OffsetDateTime,
+) -> bool {
     coalition.agreements().iter().any(|a| {
         &a.from == from
             && a.revoked_at.is_none_or(|t| now < t)
@@ -162,7 +174,15 @@ fn agreed(coalition: &Coalition, report: &Report, from: &Code, party: &Code, mar
 }
 
 /// DESIGN.md section 3, onward release by `holder` to `party` of one portion.
-fn onward_allowed(coalition: &Coalition, report: &Report, holder: &Code, party: &Code, marking: &Marking, approved: bool, now: OffsetDateTime) -> bool {
+fn onward_allowed(
+    coalition: &Coalition,
+    report: &Report,
+    holder: &Code,
+    party: &Code,
+    marking: &Marking,
+    approved: bool,
+    now: OffsetDateTime,
+) -> bool {
     let o = &report.originator;
     let embargoed = coalition.embargoes().iter().any(|e| &e.from == o && includes(coalition, &e.against, party));
     let listed = match marking.rel_to() {
@@ -179,13 +199,21 @@ fn onward_allowed(coalition: &Coalition, report: &Report, holder: &Code, party: 
 
 /// What each party holds: direct releases, then shares hop by hop; a party holds only when it
 /// may see the title and at least one paragraph.
-fn holdings(coalition: &Coalition, report: &Report, shares: &[Share], approved: &BTreeSet<Code>, now: OffsetDateTime) -> BTreeMap<Code, BTreeSet<usize>> {
+fn holdings(
+    coalition: &Coalition,
+    report: &Report,
+    shares: &[Share],
+    approved: &BTreeSet<Code>,
+    now: OffsetDateTime,
+) -> BTreeMap<Code, BTreeSet<usize>> {
     let markings: Vec<&Marking> = report.portions().map(|p| &p.marking).collect();
     let complete = |set: &BTreeSet<usize>| set.contains(&0) && set.iter().any(|i| *i > 0);
     let mut held: BTreeMap<Code, BTreeSet<usize>> = BTreeMap::new();
     for party in coalition.parties() {
         let allowed: BTreeSet<usize> = (0..markings.len())
-            .filter(|i| oracle::party_may_receive(coalition, &report.originator, &report.topics, markings[*i], &party.code, now))
+            .filter(|i| {
+                oracle::party_may_receive(coalition, &report.originator, &report.topics, markings[*i], &party.code, now)
+            })
             .collect();
         if complete(&allowed) {
             held.insert(party.code.clone(), allowed);
@@ -196,13 +224,17 @@ fn holdings(coalition: &Coalition, report: &Report, shares: &[Share], approved: 
         for share in shares {
             let Some(by) = held.get(&share.by).cloned() else { continue };
             for party in coalition.parties().map(|p| &p.code) {
-                if *party == share.by || *party == report.originator || !share.to.iter().any(|t| includes(coalition, t, party)) {
+                if *party == share.by
+                    || *party == report.originator
+                    || !share.to.iter().any(|t| includes(coalition, t, party))
+                {
                     continue;
                 }
                 let current = held.get(party).cloned().unwrap_or_default();
                 let mut grown = current.clone();
                 for i in by.intersection(&share.portions) {
-                    if onward_allowed(coalition, report, &share.by, party, markings[*i], approved.contains(party), now) {
+                    if onward_allowed(coalition, report, &share.by, party, markings[*i], approved.contains(party), now)
+                    {
                         grown.insert(*i);
                     }
                 }

@@ -305,7 +305,14 @@ fn the_generator_writes_a_file_the_hub_accepts() {
     // A sanity check of the generator itself: a fixed world round-trips through `apply`'s parser.
     let world = World {
         members: vec![vec![0, 1], vec![]],
-        agreements: vec![Agreement { from: 0, to: vec![1, 4], max: 2, topics: Some(vec![0]), window: Some(true), onward: true }],
+        agreements: vec![Agreement {
+            from: 0,
+            to: vec![1, 4],
+            max: 2,
+            topics: Some(vec![0]),
+            window: Some(true),
+            onward: true,
+        }],
         embargoes: vec![(0, 2)],
         clearances: vec![vec![1], vec![2], vec![3], vec![0]],
     };

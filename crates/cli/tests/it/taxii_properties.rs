@@ -219,7 +219,14 @@ fn expected(
         } else {
             let d = derived(coalition, posted, p, now);
             user.clearance >= d.restrictions.classification
-                && oracle::party_may_receive_from(coalition, &d.originators, &d.topics, &d.restrictions, &user.party, now)
+                && oracle::party_may_receive_from(
+                    coalition,
+                    &d.originators,
+                    &d.topics,
+                    &d.restrictions,
+                    &user.party,
+                    now,
+                )
         };
         if !readable {
             continue;
