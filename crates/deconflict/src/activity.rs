@@ -3,7 +3,7 @@
 use geo::algorithm::validation::InvalidMultiPolygon;
 use geo::{Coord, LineString, MultiPolygon, Polygon, Validation};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::geometry::{distance, Area, Frame, LonLat, Shape};
@@ -74,7 +74,9 @@ pub struct Activity {
     pub window: Window,
     pub kind: Kind,
     pub reference: Option<String>,
-    draft: ActivityDraft,
+    /// The activity as its author wrote it, as compact JSON: a parsed tree would be most of an
+    /// indexed activity's memory.
+    body: Box<str>,
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> DeconflictError {
@@ -98,9 +100,9 @@ impl Activity {
         Self::parse(draft)
     }
 
-    /// The activity as its author wrote it.
-    pub fn draft(&self) -> &ActivityDraft {
-        &self.draft
+    /// The activity as its author wrote it (JSON).
+    pub fn body(&self) -> &str {
+        &self.body
     }
 
     fn parse(draft: ActivityDraft) -> Result<Self, DeconflictError> {
@@ -129,13 +131,14 @@ impl Activity {
                 ));
             }
         }
+        let body = serde_json::to_string(&draft).map_err(|e| invalid("geometry", e.to_string()))?.into_boxed_str();
         Ok(Activity {
             shape,
             altitude: draft.altitude,
             window: Window { start: draft.start, end: draft.end },
             kind: draft.kind,
-            reference: draft.reference.clone(),
-            draft,
+            reference: draft.reference,
+            body,
         })
     }
 
@@ -175,13 +178,9 @@ impl Activity {
         (self.window.start.unix_timestamp() - margin_s, self.window.end.unix_timestamp() + margin_s)
     }
 
-    /// The activity's geometry as GeoJSON (as written).
-    pub fn geometry(&self) -> Value {
-        self.draft.geometry.clone()
-    }
-
+    /// The activity as written, as a JSON value.
     pub fn to_json(&self) -> Value {
-        json!(self.draft)
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
     }
 }
 
@@ -284,6 +283,7 @@ fn check_polygons(polygons: &MultiPolygon, shape: &Shape) -> Result<(), Deconfli
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn draft(geometry: Value) -> ActivityDraft {
         serde_json::from_value(json!({

@@ -94,15 +94,8 @@ impl Frame {
         destination(self.centre, c.x.atan2(c.y).to_degrees(), metres)
     }
 
-    fn project_ring(&self, ring: &LineString) -> LineString {
-        ring.0.iter().map(|c| self.project(LonLat::new(c.x, c.y))).collect()
-    }
-
     pub fn project_polygon(&self, polygon: &Polygon) -> Polygon {
-        Polygon::new(
-            self.project_ring(polygon.exterior()),
-            polygon.interiors().iter().map(|ring| self.project_ring(ring)).collect(),
-        )
+        Project::project_polygon(self, polygon)
     }
 
     /// The area in this frame: polygons as they are, a disc as the polygon drawn around it
@@ -132,6 +125,139 @@ impl Frame {
     }
 }
 
+/// A map from the ellipsoid to plane metres around a centre.
+pub trait Project {
+    fn project(&self, p: LonLat) -> Coord;
+
+    fn project_polygon(&self, polygon: &Polygon) -> Polygon {
+        let ring = |ring: &LineString| ring.0.iter().map(|c| self.project(LonLat::new(c.x, c.y))).collect();
+        Polygon::new(ring(polygon.exterior()), polygon.interiors().iter().map(ring).collect())
+    }
+}
+
+impl Project for Frame {
+    fn project(&self, p: LonLat) -> Coord {
+        Frame::project(self, p)
+    }
+}
+
+/// Mean radius of the ellipsoid (IUGG): the sphere of the quick checks.
+const MEAN_RADIUS: f64 = 6_371_008.8;
+
+/// Great-circle distances on the mean sphere differ from geodesic distances on the ellipsoid by
+/// less than this share (about 0.56% at most; the flattening is 0.34%).
+const QUICK_ERROR: f64 = 0.006;
+
+/// The azimuthal equidistant frame on the mean sphere: a few trigonometric functions a point
+/// where the exact frame solves a geodesic. Only for decisions far from their limit (see
+/// [`within`]).
+#[derive(Debug, Clone, Copy)]
+struct QuickFrame {
+    lon: f64,
+    sin_lat: f64,
+    cos_lat: f64,
+}
+
+impl QuickFrame {
+    fn new(centre: LonLat) -> Self {
+        let (sin_lat, cos_lat) = centre.lat.to_radians().sin_cos();
+        QuickFrame { lon: centre.lon, sin_lat, cos_lat }
+    }
+}
+
+impl Project for QuickFrame {
+    fn project(&self, p: LonLat) -> Coord {
+        let (sin_lat, cos_lat) = p.lat.to_radians().sin_cos();
+        let (sin_dlon, cos_dlon) = (p.lon - self.lon).to_radians().sin_cos();
+        let east = cos_lat * sin_dlon;
+        let north = self.cos_lat * sin_lat - self.sin_lat * cos_lat * cos_dlon;
+        let up = self.sin_lat * sin_lat + self.cos_lat * cos_lat * cos_dlon;
+        let across = east.hypot(north);
+        if across == 0.0 {
+            return Coord { x: 0.0, y: 0.0 };
+        }
+        let metres = MEAN_RADIUS * across.atan2(up);
+        Coord { x: metres * east / across, y: metres * north / across }
+    }
+}
+
+fn quick_distance(a: LonLat, b: LonLat) -> f64 {
+    let c = QuickFrame::new(a).project(b);
+    c.x.hypot(c.y)
+}
+
+/// How far a gap measured in a [`QuickFrame`] can be from the geodesic gap, for two areas that
+/// lie within `span` metres of the frame's centre: the sphere's error, and the frame's away from
+/// its centre (its scale and the bending of edges there grow with the square of the distance).
+fn quick_margin(span: f64) -> f64 {
+    let angle = span / MEAN_RADIUS;
+    span * (QUICK_ERROR + angle * angle / 3.0) + 50.0
+}
+
+/// Whether the gap between two areas is at most `limit` metres: decided from their centres,
+/// extents and inscribed radii when those settle it, else by the gap measured on the sphere
+/// when it is clear of the limit by more than that measure's error, else by [`gap`].
+pub fn within(a: &Shape, b: &Shape, limit: f64) -> bool {
+    let apart = quick_distance(a.centre, b.centre);
+    if apart * (1.0 - QUICK_ERROR) - a.extent_m - b.extent_m > limit {
+        return false;
+    }
+    if let (Some(inner_a), Some(inner_b)) = (a.inner_m, b.inner_m) {
+        // Each area covers a disc around its centre: when those discs are within the limit, so
+        // are the areas.
+        if apart * (1.0 + QUICK_ERROR) <= inner_a + inner_b + limit {
+            return true;
+        }
+    }
+    // A vertex of one area near enough the other's inscribed disc: the areas are that near.
+    if reaches_inner(a, b, limit) || reaches_inner(b, a, limit) {
+        return true;
+    }
+    let span = apart + a.extent_m + b.extent_m;
+    if span < MEAN_RADIUS {
+        let margin = quick_margin(span);
+        let quick = quick_gap(a, b, apart);
+        if quick > limit + margin {
+            return false;
+        }
+        if quick + margin < limit {
+            return true;
+        }
+    }
+    gap(a, b).metres <= limit
+}
+
+/// Whether some vertex of `other` lies within `limit` of the disc `area` surely covers.
+fn reaches_inner(area: &Shape, other: &Shape, limit: f64) -> bool {
+    let (Some(inner), Area::Polygons(polygons)) = (area.inner_m, &other.area) else {
+        return false;
+    };
+    let frame = QuickFrame::new(area.centre);
+    let reach = (inner + limit) / (1.0 + QUICK_ERROR);
+    polygons.iter().flat_map(|p| p.exterior().0.iter()).any(|c| {
+        let v = frame.project(LonLat::new(c.x, c.y));
+        v.x.hypot(v.y) <= reach
+    })
+}
+
+/// The gap measured once, on the sphere, in a frame centred between the areas (at a disc's
+/// centre when there is one).
+fn quick_gap(a: &Shape, b: &Shape, apart: f64) -> f64 {
+    match (&a.area, &b.area) {
+        (Area::Disc { radius_m: ra, .. }, Area::Disc { radius_m: rb, .. }) => (apart - ra - rb).max(0.0),
+        (Area::Disc { centre, radius_m }, Area::Polygons(polygons))
+        | (Area::Polygons(polygons), Area::Disc { centre, radius_m }) => {
+            let frame = QuickFrame::new(*centre);
+            let projected = MultiPolygon::new(polygons.iter().map(|p| frame.project_polygon(p)).collect());
+            (Euclidean.distance(&Point::new(0.0, 0.0), &projected) - radius_m).max(0.0)
+        }
+        (Area::Polygons(pa), Area::Polygons(pb)) => {
+            let frame = QuickFrame::new(midpoint(a.centre, b.centre));
+            polygons_gap(&frame, pa, pb).map_or(0.0, |(metres, _, _)| metres)
+        }
+    }
+}
+
 /// Where an activity takes place: polygons (lon/lat degrees, geodesic edges), or the disc of
 /// `radius_m` metres around a point.
 #[derive(Debug, Clone, PartialEq)]
@@ -147,12 +273,16 @@ pub struct Shape {
     pub area: Area,
     pub centre: LonLat,
     pub extent_m: f64,
+    /// A radius around the centre the area surely covers; `None` when the centre is outside it.
+    pub inner_m: Option<f64>,
 }
 
 impl Shape {
     pub fn new(area: Area) -> Self {
         match &area {
-            Area::Disc { centre, radius_m } => Shape { centre: *centre, extent_m: *radius_m, area },
+            Area::Disc { centre, radius_m } => {
+                Shape { centre: *centre, extent_m: *radius_m, inner_m: Some(*radius_m), area }
+            }
             Area::Polygons(polygons) => {
                 let vertices: Vec<LonLat> =
                     polygons.iter().flat_map(|p| p.exterior().0.iter()).map(|c| LonLat::new(c.x, c.y)).collect();
@@ -160,7 +290,8 @@ impl Shape {
                 // On a geodesic edge shorter than a quarter meridian the farthest point from the
                 // centre is an end, so the vertices bound the area.
                 let extent_m = vertices.iter().map(|v| distance(centre, *v)).fold(0.0, f64::max);
-                Shape { area, centre, extent_m }
+                let inner_m = inscribed(polygons, centre);
+                Shape { area, centre, extent_m, inner_m }
             }
         }
     }
@@ -198,6 +329,20 @@ impl Shape {
             vec![[west, south, east, north]]
         }
     }
+}
+
+/// The distance from `centre` to the polygons' boundary when `centre` is inside them, less a
+/// safety share (edges are drawn straight in the frame; geodesics bend a little).
+fn inscribed(polygons: &MultiPolygon, centre: LonLat) -> Option<f64> {
+    let frame = Frame::new(centre);
+    let projected: Vec<Polygon> = polygons.iter().map(|p| frame.project_polygon(p)).collect();
+    let origin = Point::new(0.0, 0.0);
+    let around = projected.iter().find(|p| p.intersects(&origin))?;
+    let boundary = std::iter::once(around.exterior())
+        .chain(around.interiors())
+        .map(|ring| Euclidean.distance(&origin, ring))
+        .fold(f64::INFINITY, f64::min);
+    Some((boundary * 0.99 - 10.0).max(0.0))
 }
 
 /// The mean direction of points on the sphere: a centre that ignores the antimeridian.
@@ -265,10 +410,15 @@ fn mid(a: Coord, b: Coord) -> Coord {
 }
 
 /// In one frame: `None` when the polygons meet, else the gap and its closest points.
-fn polygons_gap(frame: &Frame, a: &MultiPolygon, b: &MultiPolygon) -> Option<(f64, Coord, Coord)> {
+fn polygons_gap(frame: &impl Project, a: &MultiPolygon, b: &MultiPolygon) -> Option<(f64, Coord, Coord)> {
     let pa: Vec<Polygon> = a.iter().map(|p| frame.project_polygon(p)).collect();
     let pb: Vec<Polygon> = b.iter().map(|p| frame.project_polygon(p)).collect();
-    if pa.iter().any(|x| pb.iter().any(|y| x.intersects(y))) {
+    // Two areas meet when one holds a vertex of the other (one inside the other) or their
+    // boundaries cross (found with the segments below).
+    let holds = |outer: &[Polygon], inner: &[Polygon]| {
+        inner.iter().filter_map(|p| p.exterior().0.first()).any(|v| outer.iter().any(|o| o.intersects(v)))
+    };
+    if holds(&pa, &pb) || holds(&pb, &pa) {
         return None;
     }
     let segments_a: Vec<(Coord, Coord)> = pa.iter().flat_map(segments).collect();
@@ -278,6 +428,9 @@ fn polygons_gap(frame: &Frame, a: &MultiPolygon, b: &MultiPolygon) -> Option<(f6
         for &(b0, b1) in &segments_b {
             if box_gap(a0, a1, b0, b1) >= best.0 {
                 continue;
+            }
+            if segments_cross(a0, a1, b0, b1) {
+                return None;
             }
             for (d, p, q) in [
                 closest_on(b0, b1, a0).map_pair(a0, false),
@@ -299,6 +452,18 @@ fn segments(polygon: &Polygon) -> Vec<(Coord, Coord)> {
         .chain(polygon.interiors())
         .flat_map(|ring| ring.0.windows(2).map(|w| (w[0], w[1])))
         .collect()
+}
+
+/// Whether two segments share a point (crossing or touching).
+fn segments_cross(a0: Coord, a1: Coord, b0: Coord, b1: Coord) -> bool {
+    let side = |p: Coord, q: Coord, r: Coord| (q.x - p.x) * (r.y - p.y) - (q.y - p.y) * (r.x - p.x);
+    let (d1, d2) = (side(b0, b1, a0), side(b0, b1, a1));
+    let (d3, d4) = (side(a0, a1, b0), side(a0, a1, b1));
+    if ((d1 > 0.0 && d2 < 0.0) || (d1 < 0.0 && d2 > 0.0)) && ((d3 > 0.0 && d4 < 0.0) || (d3 < 0.0 && d4 > 0.0)) {
+        return true;
+    }
+    // Collinear or touching cases: a zero distance between an end and the other segment.
+    [(b0, b1, a0), (b0, b1, a1), (a0, a1, b0), (a0, a1, b1)].iter().any(|&(s0, s1, p)| closest_on(s0, s1, p).metres == 0.0)
 }
 
 /// The distance between the bounding boxes of two segments: a lower bound of theirs.
@@ -400,6 +565,46 @@ mod tests {
         let expected = distance(LonLat::new(179.99, 10.0), LonLat::new(-179.99, 10.0));
         assert!((found - expected).abs() < 1.0, "{found} vs {expected}");
         assert!(found < 5_000.0);
+    }
+
+    fn star(centre: LonLat, radii_km: &[f64]) -> Shape {
+        let n = radii_km.len();
+        let mut ring: Vec<(f64, f64)> = radii_km
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let p = destination(centre, 360.0 * i as f64 / n as f64, r * 1000.0);
+                (p.lon, p.lat)
+            })
+            .collect();
+        ring.push(ring[0]);
+        Shape::new(Area::Polygons(MultiPolygon::new(vec![Polygon::new(LineString::from(ring), vec![])])))
+    }
+
+    proptest::proptest! {
+        /// The quick paths of `within` decide only what the exact gap would: with the limit set
+        /// just below and just above the exact gap (0.1% either side), the answer flips with it.
+        #[test]
+        fn within_agrees_with_the_exact_gap_at_the_limit(
+            lat in -84.0f64..84.0,
+            lon in -180.0f64..180.0,
+            bearing in 0.0f64..360.0,
+            apart_km in 1.0f64..120.0,
+            radii_a in proptest::collection::vec(1.0f64..30.0, 3..8),
+            radii_b in proptest::collection::vec(1.0f64..30.0, 3..8),
+            disc in proptest::bool::ANY,
+        ) {
+            let ca = LonLat::new(lon, lat);
+            let cb = destination(ca, bearing, apart_km * 1000.0);
+            let a = star(ca, &radii_a);
+            let b = if disc { Shape::new(Area::Disc { centre: cb, radius_m: radii_b[0] * 1000.0 }) } else { star(cb, &radii_b) };
+            let exact = gap(&a, &b).metres;
+            proptest::prop_assume!(exact > 10.0);
+            proptest::prop_assert!(within(&a, &b, exact * 1.001 + 0.5), "gap {exact}");
+            proptest::prop_assert!(!within(&a, &b, exact * 0.999 - 0.5), "gap {exact}");
+            proptest::prop_assert!(within(&a, &b, exact * 3.0 + 1000.0));
+            proptest::prop_assert!(!within(&a, &b, exact / 3.0));
+        }
     }
 
     #[test]

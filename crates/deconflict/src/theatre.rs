@@ -10,7 +10,7 @@ use std::collections::{BinaryHeap, HashMap};
 
 use rstar::{RTree, RTreeObject, AABB};
 
-use crate::geometry::gap;
+use crate::geometry::within;
 use crate::{Activity, Settings};
 
 const SECONDS_PER_HOUR: f64 = 3600.0;
@@ -61,7 +61,7 @@ pub fn in_conflict(a: &Activity, b: &Activity, settings: &Settings) -> bool {
             return false;
         }
     }
-    gap(&a.shape, &b.shape).metres <= settings.buffer(a.kind) + settings.buffer(b.kind)
+    within(&a.shape, &b.shape, settings.buffer(a.kind) + settings.buffer(b.kind))
 }
 
 impl Theatre {

@@ -411,8 +411,7 @@ impl Hub {
     async fn write_activity(&self, change: Change, settings: &Settings, now: OffsetDateTime) -> Result<ActivityView> {
         self.check_rate(&change.party, settings, now).await?;
         let flag = self.sweep_flag(&change, settings, now).await?;
-        let body = serde_json::to_string(change.activity.draft())
-            .map_err(|e| HubError::Internal(format!("activity {}: {e}", change.id)))?;
+        let body = change.activity.body().to_string();
         let record = ActivityRecord {
             id: change.id.clone(),
             party: change.party.clone(),
