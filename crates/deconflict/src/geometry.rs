@@ -165,6 +165,18 @@ impl QuickFrame {
     }
 }
 
+impl QuickFrame {
+    /// The point on the mean sphere at plane position `c` (geodetic latitude read as spherical).
+    fn unproject(&self, c: Coord) -> LonLat {
+        let angle = c.x.hypot(c.y) / MEAN_RADIUS;
+        let (sin_angle, cos_angle) = angle.sin_cos();
+        let (sin_bearing, cos_bearing) = c.x.atan2(c.y).sin_cos();
+        let sin_lat = (self.sin_lat * cos_angle + self.cos_lat * sin_angle * cos_bearing).clamp(-1.0, 1.0);
+        let dlon = (sin_bearing * sin_angle * self.cos_lat).atan2(cos_angle - self.sin_lat * sin_lat);
+        LonLat::new(normalise_lon(self.lon + dlon.to_degrees()), sin_lat.asin().to_degrees())
+    }
+}
+
 impl Project for QuickFrame {
     fn project(&self, p: LonLat) -> Coord {
         let (sin_lat, cos_lat) = p.lat.to_radians().sin_cos();
@@ -214,17 +226,25 @@ pub fn within(a: &Shape, b: &Shape, limit: f64) -> bool {
         return true;
     }
     let span = apart + a.extent_m + b.extent_m;
-    if span < MEAN_RADIUS {
-        let margin = quick_margin(span);
-        let quick = quick_gap(a, b, apart);
-        if quick > limit + margin {
-            return false;
-        }
-        if quick + margin < limit {
-            return true;
-        }
+    if span >= MEAN_RADIUS {
+        return gap(a, b).metres <= limit;
     }
-    gap(a, b).metres <= limit
+    let margin = quick_margin(span);
+    let (quick, closest) = quick_gap(a, b, apart);
+    if quick > limit + margin {
+        return false;
+    }
+    if quick + margin < limit {
+        return true;
+    }
+    match (&a.area, &b.area, closest) {
+        // Two polygons near the limit: measured once in the exact frame centred where the quick
+        // measure found them closest, as `gap` does on its second pass.
+        (Area::Polygons(pa), Area::Polygons(pb), Some(between)) => {
+            polygons_gap(&Frame::new(between), pa, pb).map_or(0.0, |(metres, _, _)| metres) <= limit
+        }
+        _ => gap(a, b).metres <= limit,
+    }
 }
 
 /// Whether some vertex of `other` lies within `limit` of the disc `area` surely covers.
@@ -242,18 +262,22 @@ fn reaches_inner(area: &Shape, other: &Shape, limit: f64) -> bool {
 
 /// The gap measured once, on the sphere, in a frame centred between the areas (at a disc's
 /// centre when there is one).
-fn quick_gap(a: &Shape, b: &Shape, apart: f64) -> f64 {
+fn quick_gap(a: &Shape, b: &Shape, apart: f64) -> (f64, Option<LonLat>) {
     match (&a.area, &b.area) {
-        (Area::Disc { radius_m: ra, .. }, Area::Disc { radius_m: rb, .. }) => (apart - ra - rb).max(0.0),
+        (Area::Disc { radius_m: ra, .. }, Area::Disc { radius_m: rb, .. }) => ((apart - ra - rb).max(0.0), None),
         (Area::Disc { centre, radius_m }, Area::Polygons(polygons))
         | (Area::Polygons(polygons), Area::Disc { centre, radius_m }) => {
             let frame = QuickFrame::new(*centre);
             let projected = MultiPolygon::new(polygons.iter().map(|p| frame.project_polygon(p)).collect());
-            (Euclidean.distance(&Point::new(0.0, 0.0), &projected) - radius_m).max(0.0)
+            ((Euclidean.distance(&Point::new(0.0, 0.0), &projected) - radius_m).max(0.0), None)
         }
         (Area::Polygons(pa), Area::Polygons(pb)) => {
-            let frame = QuickFrame::new(midpoint(a.centre, b.centre));
-            polygons_gap(&frame, pa, pb).map_or(0.0, |(metres, _, _)| metres)
+            // Centred on one area: the margin allows for the frame's error out to the span.
+            let frame = QuickFrame::new(a.centre);
+            match polygons_gap(&frame, pa, pb) {
+                None => (0.0, None),
+                Some((metres, ca, cb)) => (metres, Some(frame.unproject(mid(ca, cb)))),
+            }
         }
     }
 }
@@ -463,7 +487,9 @@ fn segments_cross(a0: Coord, a1: Coord, b0: Coord, b1: Coord) -> bool {
         return true;
     }
     // Collinear or touching cases: a zero distance between an end and the other segment.
-    [(b0, b1, a0), (b0, b1, a1), (a0, a1, b0), (a0, a1, b1)].iter().any(|&(s0, s1, p)| closest_on(s0, s1, p).metres == 0.0)
+    [(b0, b1, a0), (b0, b1, a1), (a0, a1, b0), (a0, a1, b1)]
+        .iter()
+        .any(|&(s0, s1, p)| closest_on(s0, s1, p).metres == 0.0)
 }
 
 /// The distance between the bounding boxes of two segments: a lower bound of theirs.

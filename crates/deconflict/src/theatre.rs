@@ -1,7 +1,7 @@
 //! The active activities of every party, indexed over space and time.
 //!
 //! An R-tree holds one box per activity (two when it straddles the antimeridian): longitude,
-//! latitude and time in hours, the area widened by its own buffer and the window by the margin.
+//! latitude and time in days, the area widened by its own buffer and the window by the margin.
 //! A new activity's box, widened the same way, finds the candidates; the exact checks (time,
 //! altitude, then the geodesic gap) decide.
 
@@ -13,7 +13,9 @@ use rstar::{RTree, RTreeObject, AABB};
 use crate::geometry::within;
 use crate::{Activity, Settings};
 
-const SECONDS_PER_HOUR: f64 = 3600.0;
+/// Time in the tree is in days: a day weighs about as much as a degree of space, which keeps the
+/// tree's boxes from being long thin slivers of time (measured: a quarter off the mean check).
+const SECONDS_PER_TIME_UNIT: f64 = 86_400.0;
 
 #[derive(Debug, Clone, PartialEq)]
 struct Slot {
@@ -84,7 +86,7 @@ impl Theatre {
 
     fn boxes(activity: &Activity, settings: &Settings) -> Vec<AABB<[f64; 3]>> {
         let (start, end) = activity.widened_window(settings.time_margin_s());
-        let (t0, t1) = (start as f64 / SECONDS_PER_HOUR, end as f64 / SECONDS_PER_HOUR);
+        let (t0, t1) = (start as f64 / SECONDS_PER_TIME_UNIT, end as f64 / SECONDS_PER_TIME_UNIT);
         activity
             .shape
             .boxes(settings.buffer(activity.kind))
