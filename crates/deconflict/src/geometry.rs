@@ -193,11 +193,6 @@ impl Project for QuickFrame {
     }
 }
 
-fn quick_distance(a: LonLat, b: LonLat) -> f64 {
-    let c = QuickFrame::new(a).project(b);
-    c.x.hypot(c.y)
-}
-
 /// How far a gap measured in a [`QuickFrame`] can be from the geodesic gap, for two areas that
 /// lie within `span` metres of the frame's centre: the sphere's error, and the frame's away from
 /// its centre (its scale and the bending of edges there grow with the square of the distance).
@@ -207,77 +202,114 @@ fn quick_margin(span: f64) -> f64 {
 }
 
 /// Whether the gap between two areas is at most `limit` metres: decided from their centres,
-/// extents and inscribed radii when those settle it, else by the gap measured on the sphere
-/// when it is clear of the limit by more than that measure's error, else by [`gap`].
+/// extents and inscribed discs when those settle it, else by the gap measured on the sphere
+/// when it is clear of the limit by more than that measure's error, else by the exact gap.
 pub fn within(a: &Shape, b: &Shape, limit: f64) -> bool {
-    let apart = quick_distance(a.centre, b.centre);
-    if apart * (1.0 - QUICK_ERROR) - a.extent_m - b.extent_m > limit {
-        return false;
+    Prepared::new(a).within(b, limit)
+}
+
+/// An area about to be checked against many others: its quick frame, and its polygons
+/// projected into it once, when first needed.
+pub struct Prepared<'a> {
+    shape: &'a Shape,
+    frame: QuickFrame,
+    projected: std::cell::OnceCell<Vec<Polygon>>,
+}
+
+impl<'a> Prepared<'a> {
+    pub fn new(shape: &'a Shape) -> Self {
+        Prepared { shape, frame: QuickFrame::new(shape.centre), projected: std::cell::OnceCell::new() }
     }
-    if let (Some(inner_a), Some(inner_b)) = (a.inner_m, b.inner_m) {
-        // Each area covers a disc around its centre: when those discs are within the limit, so
-        // are the areas.
-        if apart * (1.0 + QUICK_ERROR) <= inner_a + inner_b + limit {
+
+    fn polygons(&self) -> &[Polygon] {
+        self.projected.get_or_init(|| match &self.shape.area {
+            Area::Polygons(polygons) => polygons.iter().map(|p| self.frame.project_polygon(p)).collect(),
+            Area::Disc { .. } => Vec::new(),
+        })
+    }
+
+    /// See [`within`].
+    pub fn within(&self, b: &Shape, limit: f64) -> bool {
+        let a = self.shape;
+        let centre_b = self.frame.project(b.centre);
+        let apart = centre_b.x.hypot(centre_b.y);
+        if apart * (1.0 - QUICK_ERROR) - a.extent_m - b.extent_m > limit {
+            return false;
+        }
+        if let (Some(inner_a), Some(inner_b)) = (a.inner_m, b.inner_m) {
+            // Each area covers a disc around its centre: when those discs are within the
+            // limit, so are the areas.
+            if apart * (1.0 + QUICK_ERROR) <= inner_a + inner_b + limit {
+                return true;
+            }
+        }
+        let span = apart + a.extent_m + b.extent_m;
+        if span >= MEAN_RADIUS {
+            return gap(a, b).metres <= limit;
+        }
+        let margin = quick_margin(span);
+        if let Area::Polygons(_) = &a.area {
+            // From the other's centre, this area (projected once): the nearest it could be, and
+            // whether that centre lies deep inside this area (then, being in its own area when
+            // it has an inscribed disc, the areas meet).
+            let centre = Point::from(centre_b);
+            let inside = self.polygons().iter().any(|p| p.intersects(&centre));
+            let to_boundary = self
+                .polygons()
+                .iter()
+                .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+                .map(|ring| Euclidean.distance(&centre, ring))
+                .fold(f64::INFINITY, f64::min);
+            if inside && b.inner_m.is_some() && to_boundary > margin {
+                return true;
+            }
+            // This area reaches within the limit of the disc the other surely covers.
+            if b.inner_m.is_some_and(|inner_b| to_boundary + margin <= inner_b + limit) {
+                return true;
+            }
+            if !inside && to_boundary - b.extent_m > limit + margin {
+                return false;
+            }
+        }
+        // The other area in this frame; for polygons, a vertex near this area's inscribed disc
+        // settles it.
+        let other: Vec<Polygon> = match &b.area {
+            Area::Polygons(polygons) => polygons.iter().map(|p| self.frame.project_polygon(p)).collect(),
+            Area::Disc { .. } => Vec::new(),
+        };
+        if let Some(inner_a) = a.inner_m {
+            let reach = (inner_a + limit) / (1.0 + QUICK_ERROR);
+            if other.iter().flat_map(|p| p.exterior().0.iter()).any(|v| v.x.hypot(v.y) <= reach) {
+                return true;
+            }
+        }
+        let (quick, closest) = match (&a.area, &b.area) {
+            (Area::Disc { radius_m: ra, .. }, Area::Disc { radius_m: rb, .. }) => ((apart - ra - rb).max(0.0), None),
+            (Area::Disc { radius_m, .. }, Area::Polygons(_)) => {
+                ((Euclidean.distance(&Point::new(0.0, 0.0), &MultiPolygon::new(other)) - radius_m).max(0.0), None)
+            }
+            (Area::Polygons(_), Area::Disc { radius_m, .. }) => {
+                let projected = MultiPolygon::new(self.polygons().to_vec());
+                ((Euclidean.distance(&Point::from(centre_b), &projected) - radius_m).max(0.0), None)
+            }
+            (Area::Polygons(_), Area::Polygons(_)) => match projected_gap(self.polygons(), &other) {
+                None => (0.0, None),
+                Some((metres, ca, cb)) => (metres, Some(self.frame.unproject(mid(ca, cb)))),
+            },
+        };
+        if quick > limit + margin {
+            return false;
+        }
+        if quick + margin < limit {
             return true;
         }
-    }
-    // A vertex of one area near enough the other's inscribed disc: the areas are that near.
-    if reaches_inner(a, b, limit) || reaches_inner(b, a, limit) {
-        return true;
-    }
-    let span = apart + a.extent_m + b.extent_m;
-    if span >= MEAN_RADIUS {
-        return gap(a, b).metres <= limit;
-    }
-    let margin = quick_margin(span);
-    let (quick, closest) = quick_gap(a, b, apart);
-    if quick > limit + margin {
-        return false;
-    }
-    if quick + margin < limit {
-        return true;
-    }
-    match (&a.area, &b.area, closest) {
-        // Two polygons near the limit: measured once in the exact frame centred where the quick
-        // measure found them closest, as `gap` does on its second pass.
-        (Area::Polygons(pa), Area::Polygons(pb), Some(between)) => {
-            polygons_gap(&Frame::new(between), pa, pb).map_or(0.0, |(metres, _, _)| metres) <= limit
-        }
-        _ => gap(a, b).metres <= limit,
-    }
-}
-
-/// Whether some vertex of `other` lies within `limit` of the disc `area` surely covers.
-fn reaches_inner(area: &Shape, other: &Shape, limit: f64) -> bool {
-    let (Some(inner), Area::Polygons(polygons)) = (area.inner_m, &other.area) else {
-        return false;
-    };
-    let frame = QuickFrame::new(area.centre);
-    let reach = (inner + limit) / (1.0 + QUICK_ERROR);
-    polygons.iter().flat_map(|p| p.exterior().0.iter()).any(|c| {
-        let v = frame.project(LonLat::new(c.x, c.y));
-        v.x.hypot(v.y) <= reach
-    })
-}
-
-/// The gap measured once, on the sphere, in a frame centred between the areas (at a disc's
-/// centre when there is one).
-fn quick_gap(a: &Shape, b: &Shape, apart: f64) -> (f64, Option<LonLat>) {
-    match (&a.area, &b.area) {
-        (Area::Disc { radius_m: ra, .. }, Area::Disc { radius_m: rb, .. }) => ((apart - ra - rb).max(0.0), None),
-        (Area::Disc { centre, radius_m }, Area::Polygons(polygons))
-        | (Area::Polygons(polygons), Area::Disc { centre, radius_m }) => {
-            let frame = QuickFrame::new(*centre);
-            let projected = MultiPolygon::new(polygons.iter().map(|p| frame.project_polygon(p)).collect());
-            ((Euclidean.distance(&Point::new(0.0, 0.0), &projected) - radius_m).max(0.0), None)
-        }
-        (Area::Polygons(pa), Area::Polygons(pb)) => {
-            // Centred on one area: the margin allows for the frame's error out to the span.
-            let frame = QuickFrame::new(a.centre);
-            match polygons_gap(&frame, pa, pb) {
-                None => (0.0, None),
-                Some((metres, ca, cb)) => (metres, Some(frame.unproject(mid(ca, cb)))),
+        match (&a.area, &b.area, closest) {
+            // Two polygons near the limit: measured once in the exact frame centred where the
+            // quick measure found them closest, as `gap` does on its second pass.
+            (Area::Polygons(pa), Area::Polygons(pb), Some(between)) => {
+                polygons_gap(&Frame::new(between), pa, pb).map_or(0.0, |(metres, _, _)| metres) <= limit
             }
+            _ => gap(a, b).metres <= limit,
         }
     }
 }
@@ -437,12 +469,17 @@ fn mid(a: Coord, b: Coord) -> Coord {
 fn polygons_gap(frame: &impl Project, a: &MultiPolygon, b: &MultiPolygon) -> Option<(f64, Coord, Coord)> {
     let pa: Vec<Polygon> = a.iter().map(|p| frame.project_polygon(p)).collect();
     let pb: Vec<Polygon> = b.iter().map(|p| frame.project_polygon(p)).collect();
+    projected_gap(&pa, &pb)
+}
+
+/// [`polygons_gap`] of polygons already in one frame.
+fn projected_gap(pa: &[Polygon], pb: &[Polygon]) -> Option<(f64, Coord, Coord)> {
     // Two areas meet when one holds a vertex of the other (one inside the other) or their
     // boundaries cross (found with the segments below).
     let holds = |outer: &[Polygon], inner: &[Polygon]| {
         inner.iter().filter_map(|p| p.exterior().0.first()).any(|v| outer.iter().any(|o| o.intersects(v)))
     };
-    if holds(&pa, &pb) || holds(&pb, &pa) {
+    if holds(pa, pb) || holds(pb, pa) {
         return None;
     }
     let segments_a: Vec<(Coord, Coord)> = pa.iter().flat_map(segments).collect();

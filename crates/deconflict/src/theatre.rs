@@ -10,7 +10,7 @@ use std::collections::{BinaryHeap, HashMap};
 
 use rstar::{RTree, RTreeObject, AABB};
 
-use crate::geometry::within;
+use crate::geometry::Prepared;
 use crate::{Activity, Settings};
 
 /// Time in the tree is in days: a day weighs about as much as a degree of space, which keeps the
@@ -52,6 +52,11 @@ pub struct Theatre {
 /// Whether two activities of different parties conflict under `settings` (the definition the
 /// index answers for; also what tests compare the index against).
 pub fn in_conflict(a: &Activity, b: &Activity, settings: &Settings) -> bool {
+    in_conflict_prepared(a, &Prepared::new(&a.shape), b, settings)
+}
+
+/// [`in_conflict`] with `a`'s area prepared once for many `b`.
+fn in_conflict_prepared(a: &Activity, prepared: &Prepared, b: &Activity, settings: &Settings) -> bool {
     let margin = settings.time_margin_s();
     let (a_start, a_end) = a.widened_window(margin);
     let (b_start, b_end) = b.widened_window(margin);
@@ -63,7 +68,7 @@ pub fn in_conflict(a: &Activity, b: &Activity, settings: &Settings) -> bool {
             return false;
         }
     }
-    within(&a.shape, &b.shape, settings.buffer(a.kind) + settings.buffer(b.kind))
+    prepared.within(&b.shape, settings.buffer(a.kind) + settings.buffer(b.kind))
 }
 
 impl Theatre {
@@ -110,11 +115,12 @@ impl Theatre {
         }
         seen.sort_unstable();
         seen.dedup();
+        let prepared = Prepared::new(&activity.shape);
         let mut found: Vec<String> = seen
             .into_iter()
             .filter_map(|slot| self.slots.get(slot)?.as_ref().map(|(registered, _)| registered))
             .filter(|other| other.party != party && Some(other.id.as_str()) != except)
-            .filter(|other| in_conflict(activity, &other.activity, settings))
+            .filter(|other| in_conflict_prepared(activity, &prepared, &other.activity, settings))
             .map(|other| other.id.clone())
             .collect();
         found.sort();
