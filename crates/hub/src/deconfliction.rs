@@ -108,13 +108,14 @@ fn merge_patch(target: &mut Value, patch: &Value) {
     }
 }
 
+/// The ledger's digest (`sha256:…`) of length-prefixed parts.
 fn digest_hex(parts: &[&[u8]]) -> String {
     let mut hash = Sha256::new();
     for part in parts {
         hash.update((part.len() as u64).to_be_bytes());
         hash.update(part);
     }
-    format!("sha256:{}", hex::encode(hash.finalize()))
+    tearline_ledger::digest_text(&hash.finalize().into())
 }
 
 fn status_of(record: &ActivityRecord, now: OffsetDateTime) -> &'static str {
