@@ -148,24 +148,56 @@ const MEAN_RADIUS: f64 = 6_371_008.8;
 /// less than this share (about 0.56% at most; the flattening is 0.34%).
 const QUICK_ERROR: f64 = 0.006;
 
-/// The azimuthal equidistant frame on the mean sphere: a few trigonometric functions a point
-/// where the exact frame solves a geodesic. Only for decisions far from their limit (see
+/// The azimuthal equidistant frame on the mean sphere: a few dot products and an arctangent a
+/// point where the exact frame solves a geodesic. Only for decisions far from their limit (see
 /// [`within`]).
 #[derive(Debug, Clone, Copy)]
 struct QuickFrame {
     lon: f64,
     sin_lat: f64,
     cos_lat: f64,
+    /// The centre and the directions east and north there, on the unit sphere.
+    up: [f64; 3],
+    east: [f64; 3],
+    north: [f64; 3],
+}
+
+/// A point on the unit sphere (geodetic latitude read as spherical).
+fn unit(p: LonLat) -> [f64; 3] {
+    let (sin_lat, cos_lat) = p.lat.to_radians().sin_cos();
+    let (sin_lon, cos_lon) = p.lon.to_radians().sin_cos();
+    [cos_lat * cos_lon, cos_lat * sin_lon, sin_lat]
+}
+
+fn dot(a: &[f64; 3], b: &[f64; 3]) -> f64 {
+    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 }
 
 impl QuickFrame {
     fn new(centre: LonLat) -> Self {
         let (sin_lat, cos_lat) = centre.lat.to_radians().sin_cos();
-        QuickFrame { lon: centre.lon, sin_lat, cos_lat }
+        let (sin_lon, cos_lon) = centre.lon.to_radians().sin_cos();
+        QuickFrame {
+            lon: centre.lon,
+            sin_lat,
+            cos_lat,
+            up: [cos_lat * cos_lon, cos_lat * sin_lon, sin_lat],
+            east: [-sin_lon, cos_lon, 0.0],
+            north: [-sin_lat * cos_lon, -sin_lat * sin_lon, cos_lat],
+        }
     }
-}
 
-impl QuickFrame {
+    /// A point given on the unit sphere, in this frame.
+    fn project_unit(&self, u: &[f64; 3]) -> Coord {
+        let (east, north, up) = (dot(u, &self.east), dot(u, &self.north), dot(u, &self.up));
+        let across = (east * east + north * north).sqrt();
+        if across == 0.0 {
+            return Coord { x: 0.0, y: 0.0 };
+        }
+        let metres = MEAN_RADIUS * across.atan2(up);
+        Coord { x: metres * east / across, y: metres * north / across }
+    }
+
     /// The point on the mean sphere at plane position `c` (geodetic latitude read as spherical).
     fn unproject(&self, c: Coord) -> LonLat {
         let angle = c.x.hypot(c.y) / MEAN_RADIUS;
@@ -179,17 +211,7 @@ impl QuickFrame {
 
 impl Project for QuickFrame {
     fn project(&self, p: LonLat) -> Coord {
-        let (sin_lat, cos_lat) = p.lat.to_radians().sin_cos();
-        let (sin_dlon, cos_dlon) = (p.lon - self.lon).to_radians().sin_cos();
-        let east = cos_lat * sin_dlon;
-        let north = self.cos_lat * sin_lat - self.sin_lat * cos_lat * cos_dlon;
-        let up = self.sin_lat * sin_lat + self.cos_lat * cos_lat * cos_dlon;
-        let across = east.hypot(north);
-        if across == 0.0 {
-            return Coord { x: 0.0, y: 0.0 };
-        }
-        let metres = MEAN_RADIUS * across.atan2(up);
-        Coord { x: metres * east / across, y: metres * north / across }
+        self.project_unit(&unit(p))
     }
 }
 
@@ -208,58 +230,91 @@ pub fn within(a: &Shape, b: &Shape, limit: f64) -> bool {
     Prepared::new(a).within(b, limit)
 }
 
+/// What the first, cheapest test of a pair needs of an area: its centre (on the unit sphere),
+/// its extent and its inscribed radius. Small enough to keep beside an index entry, so that most
+/// pairs are decided without reaching the area itself.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bounds {
+    centre: [f64; 3],
+    extent_m: f64,
+    inner_m: Option<f64>,
+}
+
 /// An area about to be checked against many others: its quick frame, and its polygons
 /// projected into it once, when first needed.
 pub struct Prepared<'a> {
     shape: &'a Shape,
     frame: QuickFrame,
-    projected: std::cell::OnceCell<Vec<Polygon>>,
+    projected: std::cell::OnceCell<Flat>,
+    /// The other area of a pair, projected: one buffer for every pair.
+    scratch: std::cell::RefCell<Flat>,
 }
 
 impl<'a> Prepared<'a> {
     pub fn new(shape: &'a Shape) -> Self {
-        Prepared { shape, frame: QuickFrame::new(shape.centre), projected: std::cell::OnceCell::new() }
+        Prepared {
+            shape,
+            frame: QuickFrame::new(shape.centre),
+            projected: std::cell::OnceCell::new(),
+            scratch: std::cell::RefCell::new(Flat::default()),
+        }
     }
 
-    fn polygons(&self) -> &[Polygon] {
-        self.projected.get_or_init(|| match &self.shape.area {
-            Area::Polygons(polygons) => polygons.iter().map(|p| self.frame.project_polygon(p)).collect(),
-            Area::Disc { .. } => Vec::new(),
+    fn polygons(&self) -> &Flat {
+        self.projected.get_or_init(|| {
+            let mut flat = Flat::default();
+            if let Area::Polygons(polygons) = &self.shape.area {
+                flat.fill(&self.frame, polygons);
+            }
+            flat
         })
     }
 
     /// See [`within`].
     pub fn within(&self, b: &Shape, limit: f64) -> bool {
+        let bounds = b.bounds();
+        match self.settle(&bounds, limit) {
+            Some(decided) => decided,
+            None => self.decide(b, &bounds, limit),
+        }
+    }
+
+    /// [`within`] from the other area's bounds alone, when they settle it: refuted when the
+    /// centres are farther apart than both extents and the limit, settled when the discs both
+    /// areas surely cover come within the limit.
+    pub fn settle(&self, b: &Bounds, limit: f64) -> Option<bool> {
         let a = self.shape;
-        let centre_b = self.frame.project(b.centre);
-        let apart = centre_b.x.hypot(centre_b.y);
+        let centre_b = self.frame.project_unit(&b.centre);
+        let apart = (centre_b.x * centre_b.x + centre_b.y * centre_b.y).sqrt();
         if apart * (1.0 - QUICK_ERROR) - a.extent_m - b.extent_m > limit {
-            return false;
+            return Some(false);
         }
         if let (Some(inner_a), Some(inner_b)) = (a.inner_m, b.inner_m) {
-            // Each area covers a disc around its centre: when those discs are within the
-            // limit, so are the areas.
             if apart * (1.0 + QUICK_ERROR) <= inner_a + inner_b + limit {
-                return true;
+                return Some(true);
             }
         }
+        None
+    }
+
+    /// [`within`] for a pair [`Prepared::settle`] left open (`bounds` are `b`'s).
+    pub fn decide(&self, b: &Shape, bounds: &Bounds, limit: f64) -> bool {
+        let a = self.shape;
+        let centre_b = self.frame.project_unit(&bounds.centre);
+        let apart = (centre_b.x * centre_b.x + centre_b.y * centre_b.y).sqrt();
         let span = apart + a.extent_m + b.extent_m;
         if span >= MEAN_RADIUS {
             return gap(a, b).metres <= limit;
         }
         let margin = quick_margin(span);
+        let mut inside = false;
+        let mut to_boundary = f64::INFINITY;
         if let Area::Polygons(_) = &a.area {
             // From the other's centre, this area (projected once): the nearest it could be, and
             // whether that centre lies deep inside this area (then, being in its own area when
             // it has an inscribed disc, the areas meet).
-            let centre = Point::from(centre_b);
-            let inside = self.polygons().iter().any(|p| p.intersects(&centre));
-            let to_boundary = self
-                .polygons()
-                .iter()
-                .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
-                .map(|ring| Euclidean.distance(&centre, ring))
-                .fold(f64::INFINITY, f64::min);
+            inside = self.polygons().contains(centre_b);
+            to_boundary = self.polygons().boundary_distance(centre_b);
             if inside && b.inner_m.is_some() && to_boundary > margin {
                 return true;
             }
@@ -271,28 +326,37 @@ impl<'a> Prepared<'a> {
                 return false;
             }
         }
+        let mut fresh = Flat::default();
+        let mut borrowed = self.scratch.try_borrow_mut();
+        let other = match borrowed.as_deref_mut() {
+            Ok(scratch) => scratch,
+            Err(_) => &mut fresh,
+        };
+        other.clear();
         // The other area in this frame; for polygons, a vertex near this area's inscribed disc
         // settles it.
-        let other: Vec<Polygon> = match &b.area {
-            Area::Polygons(polygons) => polygons.iter().map(|p| self.frame.project_polygon(p)).collect(),
-            Area::Disc { .. } => Vec::new(),
-        };
+        if let Area::Polygons(polygons) = &b.area {
+            other.fill(&self.frame, polygons);
+        }
         if let Some(inner_a) = a.inner_m {
             let reach = (inner_a + limit) / (1.0 + QUICK_ERROR);
-            if other.iter().flat_map(|p| p.exterior().0.iter()).any(|v| v.x.hypot(v.y) <= reach) {
+            let reach2 = reach * reach;
+            if other.coords.iter().any(|v| v.x * v.x + v.y * v.y <= reach2) {
                 return true;
             }
         }
         let (quick, closest) = match (&a.area, &b.area) {
             (Area::Disc { radius_m: ra, .. }, Area::Disc { radius_m: rb, .. }) => ((apart - ra - rb).max(0.0), None),
             (Area::Disc { radius_m, .. }, Area::Polygons(_)) => {
-                ((Euclidean.distance(&Point::new(0.0, 0.0), &MultiPolygon::new(other)) - radius_m).max(0.0), None)
+                let origin = Coord::zero();
+                let metres = if other.contains(origin) { 0.0 } else { other.boundary_distance(origin) };
+                ((metres - radius_m).max(0.0), None)
             }
             (Area::Polygons(_), Area::Disc { radius_m, .. }) => {
-                let projected = MultiPolygon::new(self.polygons().to_vec());
-                ((Euclidean.distance(&Point::from(centre_b), &projected) - radius_m).max(0.0), None)
+                let metres = if inside { 0.0 } else { to_boundary };
+                ((metres - radius_m).max(0.0), None)
             }
-            (Area::Polygons(_), Area::Polygons(_)) => match projected_gap(self.polygons(), &other) {
+            (Area::Polygons(_), Area::Polygons(_)) => match projected_gap(self.polygons(), other) {
                 None => (0.0, None),
                 Some((metres, ca, cb)) => (metres, Some(self.frame.unproject(mid(ca, cb)))),
             },
@@ -311,6 +375,61 @@ impl<'a> Prepared<'a> {
             }
             _ => gap(a, b).metres <= limit,
         }
+    }
+}
+
+/// Polygons in a plane frame, flat: every ring's vertices (closed, the first repeated last) in
+/// one buffer, and where each ring ends. No allocation per polygon, and reusable.
+#[derive(Debug, Default, Clone)]
+struct Flat {
+    coords: Vec<Coord>,
+    ends: Vec<usize>,
+}
+
+impl Flat {
+    fn clear(&mut self) {
+        self.coords.clear();
+        self.ends.clear();
+    }
+
+    fn fill(&mut self, frame: &impl Project, polygons: &MultiPolygon) {
+        for ring in polygons.iter().flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors())) {
+            self.coords.extend(ring.0.iter().map(|c| frame.project(LonLat::new(c.x, c.y))));
+            self.ends.push(self.coords.len());
+        }
+    }
+
+    fn of(frame: &impl Project, polygons: &MultiPolygon) -> Self {
+        let mut flat = Flat::default();
+        flat.fill(frame, polygons);
+        flat
+    }
+
+    fn rings(&self) -> impl Iterator<Item = &[Coord]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(self.ends.iter().copied()).filter_map(|(start, end)| self.coords.get(start..end))
+    }
+
+    fn segments(&self) -> impl Iterator<Item = (Coord, Coord)> + '_ {
+        self.rings().flat_map(|ring| ring.windows(2).map(|w| (w[0], w[1])))
+    }
+
+    /// Whether `p` lies inside (even-odd over every ring: parts do not overlap and holes lie
+    /// in their polygon). A point on the boundary may go either way; callers decide those by
+    /// their distance to the boundary, which is zero there.
+    fn contains(&self, p: Coord) -> bool {
+        let mut inside = false;
+        for (a, b) in self.segments() {
+            if (a.y > p.y) != (b.y > p.y) && p.x < a.x + (p.y - a.y) * (b.x - a.x) / (b.y - a.y) {
+                inside = !inside;
+            }
+        }
+        inside
+    }
+
+    /// The distance from `p` to the nearest boundary.
+    fn boundary_distance(&self, p: Coord) -> f64 {
+        self.segments().map(|(s0, s1)| closest_on(s0, s1, p).metres).fold(f64::INFINITY, f64::min)
     }
 }
 
@@ -350,6 +469,11 @@ impl Shape {
                 Shape { area, centre, extent_m, inner_m }
             }
         }
+    }
+
+    /// What [`Prepared::settle`] needs of this area.
+    pub fn bounds(&self) -> Bounds {
+        Bounds { centre: unit(self.centre), extent_m: self.extent_m, inner_m: self.inner_m }
     }
 
     /// The area's size in square metres.
@@ -435,9 +559,9 @@ pub fn gap(a: &Shape, b: &Shape) -> Gap {
         | (Area::Polygons(polygons), Area::Disc { centre, radius_m }) => {
             // Centred on the disc, the frame measures every distance from its centre exactly.
             let frame = Frame::new(*centre);
-            let projected = MultiPolygon::new(polygons.iter().map(|p| frame.project_polygon(p)).collect());
-            let origin = Point::new(0.0, 0.0);
-            let metres = Euclidean.distance(&origin, &projected);
+            let projected = Flat::of(&frame, polygons);
+            let origin = Coord::zero();
+            let metres = if projected.contains(origin) { 0.0 } else { projected.boundary_distance(origin) };
             // Towards the antipode of the centre the frame tears (a polygon around the antipode
             // is drawn around the origin): no point of the polygon is nearer than its own centre
             // less its extent.
@@ -467,27 +591,21 @@ fn mid(a: Coord, b: Coord) -> Coord {
 
 /// In one frame: `None` when the polygons meet, else the gap and its closest points.
 fn polygons_gap(frame: &impl Project, a: &MultiPolygon, b: &MultiPolygon) -> Option<(f64, Coord, Coord)> {
-    let pa: Vec<Polygon> = a.iter().map(|p| frame.project_polygon(p)).collect();
-    let pb: Vec<Polygon> = b.iter().map(|p| frame.project_polygon(p)).collect();
-    projected_gap(&pa, &pb)
+    projected_gap(&Flat::of(frame, a), &Flat::of(frame, b))
 }
 
 /// [`polygons_gap`] of polygons already in one frame.
-fn projected_gap(pa: &[Polygon], pb: &[Polygon]) -> Option<(f64, Coord, Coord)> {
+fn projected_gap(pa: &Flat, pb: &Flat) -> Option<(f64, Coord, Coord)> {
     // Two areas meet when one holds a vertex of the other (one inside the other) or their
     // boundaries cross (found with the segments below).
-    let holds = |outer: &[Polygon], inner: &[Polygon]| {
-        inner.iter().filter_map(|p| p.exterior().0.first()).any(|v| outer.iter().any(|o| o.intersects(v)))
-    };
+    let holds = |outer: &Flat, inner: &Flat| inner.rings().filter_map(|r| r.first()).any(|v| outer.contains(*v));
     if holds(pa, pb) || holds(pb, pa) {
         return None;
     }
-    let segments_a: Vec<(Coord, Coord)> = pa.iter().flat_map(segments).collect();
-    let segments_b: Vec<(Coord, Coord)> = pb.iter().flat_map(segments).collect();
     let mut best = (f64::INFINITY, Coord::zero(), Coord::zero());
-    for &(a0, a1) in &segments_a {
-        for &(b0, b1) in &segments_b {
-            if box_gap(a0, a1, b0, b1) >= best.0 {
+    for (a0, a1) in pa.segments() {
+        for (b0, b1) in pb.segments() {
+            if box_gap2(a0, a1, b0, b1) >= best.0 * best.0 {
                 continue;
             }
             if segments_cross(a0, a1, b0, b1) {
@@ -508,13 +626,6 @@ fn projected_gap(pa: &[Polygon], pb: &[Polygon]) -> Option<(f64, Coord, Coord)> 
     Some(best)
 }
 
-fn segments(polygon: &Polygon) -> Vec<(Coord, Coord)> {
-    std::iter::once(polygon.exterior())
-        .chain(polygon.interiors())
-        .flat_map(|ring| ring.0.windows(2).map(|w| (w[0], w[1])))
-        .collect()
-}
-
 /// Whether two segments share a point (crossing or touching).
 fn segments_cross(a0: Coord, a1: Coord, b0: Coord, b1: Coord) -> bool {
     let side = |p: Coord, q: Coord, r: Coord| (q.x - p.x) * (r.y - p.y) - (q.y - p.y) * (r.x - p.x);
@@ -529,11 +640,11 @@ fn segments_cross(a0: Coord, a1: Coord, b0: Coord, b1: Coord) -> bool {
         .any(|&(s0, s1, p)| closest_on(s0, s1, p).metres == 0.0)
 }
 
-/// The distance between the bounding boxes of two segments: a lower bound of theirs.
-fn box_gap(a0: Coord, a1: Coord, b0: Coord, b1: Coord) -> f64 {
+/// The squared distance between the bounding boxes of two segments: a lower bound of theirs.
+fn box_gap2(a0: Coord, a1: Coord, b0: Coord, b1: Coord) -> f64 {
     let dx = (a0.x.min(a1.x) - b0.x.max(b1.x)).max(b0.x.min(b1.x) - a0.x.max(a1.x)).max(0.0);
     let dy = (a0.y.min(a1.y) - b0.y.max(b1.y)).max(b0.y.min(b1.y) - a0.y.max(a1.y)).max(0.0);
-    dx.hypot(dy)
+    dx * dx + dy * dy
 }
 
 /// The point of segment `s0`–`s1` closest to `p`.
@@ -542,7 +653,10 @@ fn closest_on(s0: Coord, s1: Coord, p: Coord) -> Closest {
     let length2 = d.x * d.x + d.y * d.y;
     let t = if length2 == 0.0 { 0.0 } else { (((p - s0).x * d.x + (p - s0).y * d.y) / length2).clamp(0.0, 1.0) };
     let q = s0 + d * t;
-    Closest { point: q, metres: (p - q).x.hypot((p - q).y) }
+    // A plain square root: `hypot` guards against overflow that metres never reach, and was
+    // a good share of the check's time.
+    let (dx, dy) = (p.x - q.x, p.y - q.y);
+    Closest { point: q, metres: (dx * dx + dy * dy).sqrt() }
 }
 
 struct Closest {

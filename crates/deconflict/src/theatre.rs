@@ -7,27 +7,86 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::ops::ControlFlow;
 
-use rstar::{RTree, RTreeObject, AABB};
+use rstar::{RStarInsertionStrategy, RTree, RTreeObject, RTreeParams, AABB};
 
-use crate::geometry::Prepared;
-use crate::{Activity, Settings};
+use crate::geometry::{Bounds, Prepared};
+use crate::{Activity, Kind, Settings};
 
 /// Time in the tree is in days: a day weighs about as much as a degree of space, which keeps the
 /// tree's boxes from being long thin slivers of time (measured: a quarter off the mean check).
 const SECONDS_PER_TIME_UNIT: f64 = 86_400.0;
 
-#[derive(Debug, Clone, PartialEq)]
-struct Slot {
-    envelope: AABB<[f64; 3]>,
-    slot: usize,
+/// The R*-tree's node sizes.
+struct Params;
+
+impl RTreeParams for Params {
+    const MIN_SIZE: usize = 3;
+    const MAX_SIZE: usize = 6;
+    const REINSERTION_COUNT: usize = 2;
+    type DefaultInsertionStrategy = RStarInsertionStrategy;
 }
 
-impl RTreeObject for Slot {
-    type Envelope = AABB<[f64; 3]>;
+/// One box of an activity in the tree, with what the cheap tests of a pair need (party, window,
+/// band, kind, bounds): a query decides most candidates from the entries it visits anyway,
+/// without reaching the activities themselves.
+#[derive(Debug, Clone, PartialEq)]
+struct Entry {
+    /// Single precision, rounded outwards: half the bytes to walk, never a candidate lost.
+    envelope: AABB<[f32; 3]>,
+    slot: usize,
+    party: usize,
+    /// More than one box (across the antimeridian): a query may meet it twice.
+    split: bool,
+    kind: Kind,
+    /// The window, seconds since the epoch.
+    start: i64,
+    end: i64,
+    band: Option<(f64, f64)>,
+    bounds: Bounds,
+}
+
+impl RTreeObject for Entry {
+    type Envelope = AABB<[f32; 3]>;
 
     fn envelope(&self) -> Self::Envelope {
         self.envelope
+    }
+}
+
+/// `x` as single precision, not above it.
+fn down(x: f64) -> f32 {
+    let f = x as f32;
+    if f64::from(f) > x {
+        step(f, -1.0)
+    } else {
+        f
+    }
+}
+
+/// `x` as single precision, not below it.
+fn up(x: f64) -> f32 {
+    let f = x as f32;
+    if f64::from(f) < x {
+        step(f, 1.0)
+    } else {
+        f
+    }
+}
+
+/// The next single-precision number from finite `f` towards the sign of `towards`
+/// (`f32::next_up` and `next_down` are newer than the workspace's Rust).
+fn step(f: f32, towards: f32) -> f32 {
+    if f == 0.0 {
+        return f32::from_bits(1).copysign(towards);
+    }
+    let bits = f.to_bits();
+    // Away from zero the magnitude grows with the bits, towards zero it shrinks.
+    if (f > 0.0) == (towards > 0.0) {
+        f32::from_bits(bits + 1)
+    } else {
+        f32::from_bits(bits - 1)
     }
 }
 
@@ -39,24 +98,27 @@ pub struct Registered {
     pub activity: Activity,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Theatre {
-    tree: RTree<Slot>,
-    slots: Vec<Option<(Registered, Vec<Slot>)>>,
+    tree: RTree<Entry, Params>,
+    slots: Vec<Option<(Registered, Vec<Entry>)>>,
     free: Vec<usize>,
     by_id: HashMap<String, usize>,
+    /// Parties by number, as the tree's entries name them.
+    parties: HashMap<String, usize>,
     /// Window ends, soonest first, for expiry (entries of replaced activities are skipped).
     ends: BinaryHeap<Reverse<(i64, usize, String)>>,
+}
+
+impl std::fmt::Debug for Theatre {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Theatre").field("active", &self.by_id.len()).field("entries", &self.tree.size()).finish()
+    }
 }
 
 /// Whether two activities of different parties conflict under `settings` (the definition the
 /// index answers for; also what tests compare the index against).
 pub fn in_conflict(a: &Activity, b: &Activity, settings: &Settings) -> bool {
-    in_conflict_prepared(a, &Prepared::new(&a.shape), b, settings)
-}
-
-/// [`in_conflict`] with `a`'s area prepared once for many `b`.
-fn in_conflict_prepared(a: &Activity, prepared: &Prepared, b: &Activity, settings: &Settings) -> bool {
     let margin = settings.time_margin_s();
     let (a_start, a_end) = a.widened_window(margin);
     let (b_start, b_end) = b.widened_window(margin);
@@ -68,7 +130,7 @@ fn in_conflict_prepared(a: &Activity, prepared: &Prepared, b: &Activity, setting
             return false;
         }
     }
-    prepared.within(&b.shape, settings.buffer(a.kind) + settings.buffer(b.kind))
+    Prepared::new(&a.shape).within(&b.shape, settings.buffer(a.kind) + settings.buffer(b.kind))
 }
 
 impl Theatre {
@@ -89,15 +151,21 @@ impl Theatre {
         self.slots.get(slot)?.as_ref().map(|(registered, _)| registered)
     }
 
-    fn boxes(activity: &Activity, settings: &Settings) -> Vec<AABB<[f64; 3]>> {
+    /// The activity's boxes in the tree's units (its own buffer, the time margin, days), as
+    /// `[west, south, t0]` and `[east, north, t1]`.
+    fn boxes(activity: &Activity, settings: &Settings) -> Vec<([f64; 3], [f64; 3])> {
         let (start, end) = activity.widened_window(settings.time_margin_s());
         let (t0, t1) = (start as f64 / SECONDS_PER_TIME_UNIT, end as f64 / SECONDS_PER_TIME_UNIT);
         activity
             .shape
             .boxes(settings.buffer(activity.kind))
             .into_iter()
-            .map(|[west, south, east, north]| AABB::from_corners([west, south, t0], [east, north, t1]))
+            .map(|[west, south, east, north]| ([west, south, t0], [east, north, t1]))
             .collect()
+    }
+
+    fn envelope((low, high): ([f64; 3], [f64; 3])) -> AABB<[f32; 3]> {
+        AABB::from_corners(low.map(down), high.map(up))
     }
 
     /// The ids of the active activities of other parties that `activity` conflicts with,
@@ -109,30 +177,86 @@ impl Theatre {
         except: Option<&str>,
         settings: &Settings,
     ) -> Vec<String> {
-        let mut seen: Vec<usize> = Vec::new();
-        for query in Self::boxes(activity, settings) {
-            seen.extend(self.tree.locate_in_envelope_intersecting(&query).map(|s| s.slot));
-        }
-        seen.sort_unstable();
-        seen.dedup();
+        let own = self.parties.get(party).copied();
+        let except = except.and_then(|id| self.by_id.get(id)).copied();
+        let queries = Self::boxes(activity, settings);
+        let margin = settings.time_margin_s();
+        let (start, end) = activity.widened_window(margin);
+        let band = activity.altitude;
+        let buffer = settings.buffer(activity.kind);
         let prepared = Prepared::new(&activity.shape);
-        let mut found: Vec<String> = seen
+        // What the entry alone tells of a pair (the tests of `in_conflict`, in its order), then
+        // the activity itself when that leaves it open.
+        let check = |entry: &Entry| -> bool {
+            if start > entry.end + margin || entry.start - margin > end {
+                return false;
+            }
+            if let (Some(x), Some((lower, upper))) = (band, entry.band) {
+                if !(x.lower_m <= upper && lower <= x.upper_m) {
+                    return false;
+                }
+            }
+            let limit = buffer + settings.buffer(entry.kind);
+            match prepared.settle(&entry.bounds, limit) {
+                Some(decided) => decided,
+                None => self
+                    .slots
+                    .get(entry.slot)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|(other, _)| prepared.decide(&other.activity.shape, &entry.bounds, limit)),
+            }
+        };
+        let mut found: Vec<usize> = Vec::new();
+        // An entry that may be met twice (two query boxes, or two boxes of its own) is checked
+        // once, after the walk.
+        let mut twice: Vec<&Entry> = Vec::new();
+        for query in &queries {
+            let _: ControlFlow<()> = self.tree.locate_in_envelope_intersecting_int(&Self::envelope(*query), |entry| {
+                if Some(entry.party) == own || Some(entry.slot) == except {
+                    return ControlFlow::Continue(());
+                }
+                if entry.split || queries.len() > 1 {
+                    twice.push(entry);
+                } else if check(entry) {
+                    found.push(entry.slot);
+                }
+                ControlFlow::Continue(())
+            });
+        }
+        twice.sort_unstable_by_key(|entry| entry.slot);
+        twice.dedup_by_key(|entry| entry.slot);
+        found.extend(twice.into_iter().filter(|entry| check(entry)).map(|entry| entry.slot));
+        let mut ids: Vec<String> = found
             .into_iter()
-            .filter_map(|slot| self.slots.get(slot)?.as_ref().map(|(registered, _)| registered))
-            .filter(|other| other.party != party && Some(other.id.as_str()) != except)
-            .filter(|other| in_conflict_prepared(activity, &prepared, &other.activity, settings))
-            .map(|other| other.id.clone())
+            .filter_map(|slot| self.slots.get(slot)?.as_ref().map(|(registered, _)| registered.id.clone()))
             .collect();
-        found.sort();
-        found
+        ids.sort_unstable();
+        ids
     }
 
     /// Adds an activity, replacing the one of the same id.
     pub fn insert(&mut self, registered: Registered, settings: &Settings) {
         self.remove(&registered.id);
         let slot = self.free.pop().unwrap_or(self.slots.len());
-        let entries: Vec<Slot> =
-            Self::boxes(&registered.activity, settings).into_iter().map(|envelope| Slot { envelope, slot }).collect();
+        let parties = self.parties.len();
+        let party = *self.parties.entry(registered.party.clone()).or_insert(parties);
+        let activity = &registered.activity;
+        let boxes = Self::boxes(activity, settings);
+        let split = boxes.len() > 1;
+        let entries: Vec<Entry> = boxes
+            .into_iter()
+            .map(|corners| Entry {
+                envelope: Self::envelope(corners),
+                slot,
+                party,
+                split,
+                kind: activity.kind,
+                start: activity.window.start.unix_timestamp(),
+                end: activity.window.end.unix_timestamp(),
+                band: activity.altitude.map(|b| (b.lower_m, b.upper_m)),
+                bounds: activity.shape.bounds(),
+            })
+            .collect();
         for entry in &entries {
             self.tree.insert(entry.clone());
         }
@@ -180,5 +304,19 @@ impl Theatre {
     /// Bytes held per activity beyond the activities themselves: tree entries and bookkeeping.
     pub fn entries(&self) -> usize {
         self.tree.size()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{down, up};
+
+    #[test]
+    fn single_precision_bounds_hold_the_double() {
+        for x in [0.0, 1e-300, -1e-300, 0.1, -0.1, 179.999_999_9, -179.999_999_9, 20_591.123_456_789, -33.3, 90.0] {
+            let (low, high) = (down(x), up(x));
+            assert!(f64::from(low) <= x && x <= f64::from(high), "{x}: {low} {high}");
+            assert!(f64::from(high) - f64::from(low) <= (x.abs() * 1e-6).max(1e-40), "{x}: {low} {high}");
+        }
     }
 }
