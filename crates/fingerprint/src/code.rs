@@ -220,6 +220,7 @@ fn minimise(f: impl Fn(f64) -> f64) -> f64 {
     fa.min(fb)
 }
 
+#[cfg(test)]
 /// The score that an innocent recipient reaches with probability at most `epsilon /
 /// recipients`: the probability that any of `recipients` innocent ones does is at most `epsilon`.
 pub(crate) fn threshold(ps: &[f64], recipients: usize, epsilon: f64) -> f64 {
@@ -236,6 +237,70 @@ pub(crate) fn tail_bound(ps: &[f64], score: f64) -> f64 {
         return 1.0;
     }
     minimise(|lambda| cumulant(ps, lambda) - lambda * score).exp().min(1.0)
+}
+
+/// Share of `epsilon` spent on the partner test; the rest goes to the symmetric score.
+pub(crate) const PARTNER_SHARE: f64 = 0.2;
+/// The partner test's chance that a point of the segment a recipient supplied was misread.
+const MISREAD: f64 = 0.02;
+/// The partner test's weight on "this recipient supplied the segment" where the partner did not.
+const SUPPLIED: f64 = 0.9;
+
+/// One point read, for the partner test: its probability and the segment (sentence) it lies in.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReadPoint {
+    pub probability: f64,
+    pub segment: usize,
+}
+
+/// The partner test: a likelihood ratio for "recipient `j` supplied the segments of the leak
+/// that its partners' copies do not explain". `own[i]` and each `partners[..][i]` say whether a
+/// copy has the variant read at point `i` (`None`: it did not receive that text); a segment is
+/// explained when some partner's copy agrees at every point read in it. For each unexplained
+/// segment, with `r_i = (1 - MISREAD) / p_i` where `j` agrees and `MISREAD / (1 - p_i)` where it
+/// does not, the factor is `(1 - SUPPLIED) + SUPPLIED · Π r_i`.
+///
+/// For an innocent `j`, given the leak and the partners' copies (chosen without looking at
+/// `j`'s), `j`'s variants are independent draws from the biases: each `r_i` has mean 1, so each
+/// factor has mean 1, and so has their product. By Markov's inequality the ratio reaches `R`
+/// with probability at most `1 / R`, whatever the colluders did.
+pub(crate) fn partner_ratio(points: &[ReadPoint], own: &[Option<bool>], partners: &[&[Option<bool>]]) -> f64 {
+    // Segments that no partner's copy explains (agrees with at every point read there).
+    let explained = |segment: usize, partner: &[Option<bool>]| {
+        points.iter().zip(partner).all(|(point, agrees)| point.segment != segment || *agrees == Some(true))
+    };
+    let mut unexplained: Vec<usize> = points
+        .iter()
+        .map(|point| point.segment)
+        .filter(|&segment| !partners.iter().any(|partner| explained(segment, partner)))
+        .collect();
+    unexplained.sort_unstable();
+    unexplained.dedup();
+    let mut log_ratio = 0.0;
+    for segment in unexplained {
+        let mut product = 1.0f64;
+        let mut any = false;
+        for (point, agrees) in points.iter().zip(own) {
+            let Some(agrees) = agrees.filter(|_| point.segment == segment) else { continue };
+            any = true;
+            let p = point.probability;
+            product *= if agrees { (1.0 - MISREAD) / p } else { MISREAD / (1.0 - p) };
+        }
+        if any {
+            log_ratio += ((1.0 - SUPPLIED) + SUPPLIED * product).ln();
+        }
+    }
+    log_ratio.exp()
+}
+
+/// The evidence against a recipient in nats: the larger of the symmetric score's (its Chernoff
+/// tail bound `tail`, at `1 - PARTNER_SHARE` of the budget) and the partner test's (`ratio`, at
+/// `PARTNER_SHARE`). An innocent recipient reaches `t` with probability at most `e^-t`:
+/// `(1 - share)·e^-t` from the first and `share·e^-t` from the second.
+pub(crate) fn evidence(tail: f64, ratio: f64) -> f64 {
+    let symmetric = (1.0 - PARTNER_SHARE).ln() - tail.max(f64::MIN_POSITIVE).ln();
+    let partner = PARTNER_SHARE.ln() + ratio.max(f64::MIN_POSITIVE).ln();
+    symmetric.max(partner)
 }
 
 #[cfg(test)]
@@ -276,6 +341,47 @@ mod tests {
             let square = p * term(p, true).powi(2) + (1.0 - p) * term(p, false).powi(2);
             assert!(mean.abs() < 1e-12 && (square - 1.0).abs() < 1e-12, "{p}");
         }
+    }
+
+    #[test]
+    fn an_innocent_partner_ratio_has_mean_one_whatever_the_partner() {
+        // Seven points in three segments; every agreement pattern of an innocent recipient,
+        // weighted by its probability, for several partners: the expectation is exactly 1.
+        let points: Vec<ReadPoint> = [(0.5, 0), (0.2, 0), (0.7, 1), (0.35, 1), (0.1, 1), (0.6, 2), (0.45, 4)]
+            .iter()
+            .map(|&(probability, segment)| ReadPoint { probability, segment })
+            .collect();
+        let partners: [Vec<Option<bool>>; 3] = [
+            vec![Some(true); 7],
+            vec![Some(false), Some(true), Some(true), Some(true), Some(true), Some(false), Some(true)],
+            vec![None, None, Some(false), Some(true), Some(true), Some(true), Some(false)],
+        ];
+        for partner in &partners {
+            let mut mean = 0.0;
+            for pattern in 0u32..1 << points.len() {
+                let own: Vec<Option<bool>> = (0..points.len()).map(|i| Some(pattern >> i & 1 == 1)).collect();
+                let chance: f64 = points
+                    .iter()
+                    .zip(&own)
+                    .map(|(p, a)| if *a == Some(true) { p.probability } else { 1.0 - p.probability })
+                    .product();
+                mean += chance * partner_ratio(&points, &own, &[partner]);
+            }
+            assert!((mean - 1.0).abs() < 1e-9, "{partner:?}: {mean}");
+        }
+        // A recipient that supplied the sentences its partner does not explain scores high.
+        let own = vec![Some(true); 7];
+        assert!(partner_ratio(&points, &own, &[&partners[1]]) > 10.0);
+        assert_eq!(partner_ratio(&points, &own, &[&partners[0]]), 1.0, "nothing left to explain");
+    }
+
+    #[test]
+    fn evidence_spends_epsilon_between_the_two_tests() {
+        // A tail bound of e^-20 is ln(1 - share) + 20 nats; a ratio of e^20 is ln(share) + 20.
+        let t = 20.0f64;
+        assert!((evidence((-t).exp(), 1.0) - ((1.0 - PARTNER_SHARE).ln() + t)).abs() < 1e-9);
+        assert!((evidence(1.0, t.exp()) - (PARTNER_SHARE.ln() + t)).abs() < 1e-9);
+        assert!(evidence(1.0, 1.0) < 0.0);
     }
 
     #[test]

@@ -32,7 +32,7 @@ mod read;
 mod table;
 mod text;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 pub use code::CodeParams;
 pub use points::Template;
@@ -79,6 +79,17 @@ const INVISIBLE_START: char = '\u{2060}';
 const INVISIBLE_ZERO: char = '\u{200B}';
 const INVISIBLE_ONE: char = '\u{200C}';
 const INVISIBLE_BITS: usize = 32;
+
+/// One recipient's evidence while a trace reads the texts: its symmetric score, its agreeing
+/// points, the probabilities read in the texts it received (its innocence distribution), and
+/// whether it agrees at each point read (by index among all points read).
+#[derive(Default)]
+struct Tally {
+    score: f64,
+    agreeing: usize,
+    probabilities: Vec<f64>,
+    marks: Vec<(usize, bool)>,
+}
 
 /// Recipients and their variants at the points read in one text.
 type Codewords<'a> = Vec<(&'a str, Vec<usize>)>;
@@ -269,9 +280,9 @@ impl Fingerprinter {
         let leak_tokens = text::tokens(leak);
         let tags = Self::invisible_tags(leak);
         let mut invisible = Vec::new();
-        // Per party: score, points read, agreeing points, and the probabilities read in the
-        // texts it received (its innocence distribution).
-        let mut parties: BTreeMap<&str, (f64, usize, usize, Vec<f64>)> = BTreeMap::new();
+        let mut parties: BTreeMap<&str, Tally> = BTreeMap::new();
+        let mut read: Vec<code::ReadPoint> = Vec::new();
+        let mut segments = 0;
         let mut texts = Vec::new();
         // Per text evidence: each recipient's variants at the points read.
         let mut codewords: Vec<(usize, Codewords)> = Vec::new();
@@ -294,6 +305,19 @@ impl Fingerprinter {
             let points: Vec<(usize, &[f64])> =
                 reading.reads.iter().zip(&biases).map(|(r, b)| (r.point, b.as_slice())).collect();
             let probabilities: Vec<f64> = reading.reads.iter().zip(&biases).map(|(r, b)| b[r.variant]).collect();
+            // Colluders mixing copies take whole sentences: a point's segment is its sentence,
+            // and a text-wide point (read from several places) is a segment of its own.
+            let ends = sentence_ends(source.text);
+            let first = read.len();
+            for (r, &probability) in reading.reads.iter().zip(&probabilities) {
+                let segment = if template.points[r.point].sites.len() > 1 {
+                    segments + ends.len() + 1 + r.point
+                } else {
+                    segments + ends.partition_point(|&end| end <= template.sites[r.site].range.start)
+                };
+                read.push(code::ReadPoint { probability, segment });
+            }
+            segments += ends.len() + 1 + template.points.len();
             let mut words = Vec::new();
             for recipient in source.recipients {
                 let recorded = source
@@ -307,14 +331,14 @@ impl Fingerprinter {
                     Some(all) => reading.reads.iter().map(|r| all[r.point]).collect(),
                     None => code::symbols(&self.prf, source.text_id, recipient, &points),
                 };
-                let entry = parties.entry(recipient.as_str()).or_insert((0.0, 0, 0, Vec::new()));
-                for ((read, symbol), &p) in reading.reads.iter().zip(&symbols).zip(&probabilities) {
-                    let agrees = *symbol == read.variant;
-                    entry.0 += code::term(p, agrees);
-                    entry.1 += 1;
-                    entry.2 += usize::from(agrees);
+                let entry = parties.entry(recipient.as_str()).or_default();
+                for (k, ((r, symbol), &p)) in reading.reads.iter().zip(&symbols).zip(&probabilities).enumerate() {
+                    let agrees = *symbol == r.variant;
+                    entry.score += code::term(p, agrees);
+                    entry.agreeing += usize::from(agrees);
+                    entry.marks.push((first + k, agrees));
                 }
-                entry.3.extend_from_slice(&probabilities);
+                entry.probabilities.extend_from_slice(&probabilities);
                 words.push((recipient.as_str(), symbols));
             }
             codewords.push((texts.len(), words));
@@ -342,16 +366,41 @@ impl Fingerprinter {
             });
         }
         let scored = parties.len();
-        // Parties that received the same texts share a threshold.
-        let mut thresholds: HashMap<Vec<u64>, f64> = HashMap::new();
+        let threshold = (scored.max(1) as f64 / epsilon).ln();
+        // Each party's agreement at every point read (None: a text it did not receive).
+        let agreement: Vec<Vec<Option<bool>>> = parties
+            .values()
+            .map(|tally| {
+                let mut all = vec![None; read.len()];
+                for &(k, agrees) in &tally.marks {
+                    all[k] = Some(agrees);
+                }
+                all
+            })
+            .collect();
+        // The partner of a party is the best scorer among the others: chosen without its copy.
+        let symmetric: Vec<f64> = parties.values().map(|tally| tally.score).collect();
+        // The best symmetric scorers, best first (ties by name): a party's partner is the first of
+        // them that is not itself, chosen from the other copies and the leak alone.
+        let mut ranked: Vec<usize> = (0..symmetric.len()).collect();
+        ranked.sort_by(|&a, &b| symmetric[b].total_cmp(&symmetric[a]).then(a.cmp(&b)));
         let mut scores: Vec<PartyScore> = parties
             .into_iter()
-            .map(|(party, (score, points, agreeing, probabilities))| {
-                let key: Vec<u64> = probabilities.iter().map(|p| p.to_bits()).collect();
-                let threshold =
-                    *thresholds.entry(key).or_insert_with(|| code::threshold(&probabilities, scored, epsilon));
-                let bound = (code::tail_bound(&probabilities, score) * scored as f64).min(1.0);
-                PartyScore { party: party.to_string(), score, threshold, bound, points, agreeing }
+            .enumerate()
+            .map(|(j, (party, Tally { score, agreeing, probabilities, .. }))| {
+                let tail = code::tail_bound(&probabilities, score);
+                let partner = ranked.iter().find(|&&k| k != j).map(|&k| agreement[k].as_slice());
+                let ratio = partner.map_or(1.0, |partner| code::partner_ratio(&read, &agreement[j], &[partner]));
+                let evidence = code::evidence(tail, ratio);
+                let bound = (scored as f64 * (-evidence).exp()).min(1.0);
+                PartyScore {
+                    party: party.to_string(),
+                    score: evidence,
+                    threshold,
+                    bound,
+                    points: probabilities.len(),
+                    agreeing,
+                }
             })
             .collect();
         scores.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.party.cmp(&b.party)));
@@ -367,6 +416,20 @@ impl Fingerprinter {
         }
         Attribution { epsilon, recipients: scored, accused, scores, texts, invisible }
     }
+}
+
+/// Byte offsets where the sentences of `text` end: after `.`, `!` or `?` before whitespace, and
+/// at line breaks.
+fn sentence_ends(text: &str) -> Vec<usize> {
+    let mut ends = Vec::new();
+    let mut previous = ' ';
+    for (at, c) in text.char_indices() {
+        if c == '\n' || c.is_whitespace() && matches!(previous, '.' | '!' | '?') {
+            ends.push(at);
+        }
+        previous = c;
+    }
+    ends
 }
 
 #[cfg(test)]

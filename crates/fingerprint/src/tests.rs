@@ -150,7 +150,7 @@ fn invariants(text: &str) -> (Vec<u64>, Vec<String>, Vec<String>, Vec<String>) {
     (numbers(&visible), names(&visible), quotations(&visible), indicators(&visible))
 }
 
-const SENTENCES: [&str; 12] = [
+const SENTENCES: [&str; 15] = [
     "On 3 May 2026 approximately 1,500 fighters of the Harak Brigade moved 14 km towards Sinjar.",
     "Colonel Ahmed Karimi said \"we carried out the attack in order to warn them\" on the radio.",
     "The beacon contacted update.example-cdn.net and 192.0.2.44 every 300 seconds.",
@@ -163,6 +163,9 @@ const SENTENCES: [&str; 12] = [
     "The exploit for CVE-2024-3400 was used against the defence ministry on March 9, 2026.",
     "Police reported that the convoys and patrols were delayed owing to a cross-border standoff.",
     "Engineers found four devices, five wires and a battery pack 2 km north of the centre.",
+    "Investigators believe the cell had received several of the 30 rifles from Abu Omar, compared with 12 in 2025.",
+    "It is assessed that the network in Basra lost no more than 5% of its 1,200 members over the past year.",
+    "Over the course of the day the team found several thousand rounds and a further 40 mines near Tal Afar.",
 ];
 
 proptest! {
@@ -291,6 +294,30 @@ fn colluders_mixing_sentences_never_implicate_an_innocent() {
     }
 }
 
+/// Two colluders mixing the sentences of a long copy: one of them is named in most trials, by
+/// the partner test (the leak's sentences the best other scorer's copy does not explain are the
+/// other colluder's), and never an innocent.
+#[test]
+fn two_colluders_mixing_sentences_are_named() {
+    let hub = hub();
+    let parties = recipients(20);
+    let long = [REPORT, REPORT, REPORT].join("\n\n");
+    let mut caught = 0;
+    for trial in 0..10 {
+        let text_id = format!("long@{trial}");
+        let source = [Source { text_id: &text_id, text: &long, recipients: &parties, recorded: &[] }];
+        let guilty = [&parties[trial], &parties[19 - trial]];
+        let copies: Vec<String> = guilty.iter().map(|g| hub.mark(&text_id, g, &long).text).collect();
+        let sentences: Vec<Vec<&str>> = copies.iter().map(|c| c.split_inclusive(". ").collect()).collect();
+        let shortest = sentences.iter().map(Vec::len).min().unwrap();
+        let mixed: String = (0..shortest).map(|i| sentences[(i * 7 + trial) % 3 % 2][i]).collect();
+        let found = hub.trace(&retyped(&mixed), &source);
+        assert!(found.accused.iter().all(|s| guilty.contains(&&s.party)), "an innocent accused: {:?}", found.accused);
+        caught += usize::from(!found.accused.is_empty());
+    }
+    assert!(caught >= 7, "one of two colluders named in {caught} of 10 trials");
+}
+
 /// A smaller epsilon asks for more evidence: the same leak passes a looser bound and not a
 /// tighter one.
 #[test]
@@ -319,3 +346,4 @@ fn bad_parameters_are_refused() {
         assert!(matches!(Fingerprinter::new(b"k", params), Err(FingerprintError::Params(_))), "{params:?}");
     }
 }
+
