@@ -195,6 +195,9 @@ const SUBJECTS: [&str; 14] = [
 /// …"): no comma is inserted after them.
 const CLAUSE_NOUNS: [&str; 13] =
     ["time", "moment", "day", "week", "month", "year", "hour", "point", "event", "way", "place", "period", "extent"];
+/// Words before a participle that make it an adjective or a passive ("the said", "is said").
+const NOT_AFTER_VERB: [&str; 14] =
+    ["the", "a", "an", "its", "their", "his", "her", "is", "was", "are", "were", "be", "been", "as"];
 /// Prepositions and joining words: a phrase holding one is not over.
 const FUNCTION_WORDS: [&str; 17] = [
     "of", "in", "on", "at", "to", "for", "with", "by", "from", "into", "as", "than", "and", "or", "but", "that",
@@ -621,6 +624,11 @@ fn phrases(table: &Table, text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
             }
             // "no more than 1.5 metres" is not "no over 1.5 metres".
             let before = i.checked_sub(1).map(|k| toks[k].lower.as_str());
+            // "a man said to be the leader" reports hearsay: not "stated".
+            let hearsay = toks.get(i + n).is_some_and(|t| t.lower == "to");
+            if class.verb && (hearsay || before.is_some_and(|w| NOT_AFTER_VERB.contains(&w))) {
+                continue;
+            }
             if before == Some("no") && matches!(toks[i].lower.as_str(), "more" | "less" | "fewer") {
                 continue;
             }
@@ -719,6 +727,15 @@ fn numbers(text: &str, toks: &[Tok], american: bool, out: &mut Vec<Candidate>) {
             out.push(percent(text, tok.range.end..end, 1));
         } else if next.lower == "percent" && next.space {
             out.push(percent(text, tok.range.end..next.range.end, 2));
+        } else if next.lower == "nautical"
+            && next.space
+            && !prev_joined
+            && after.is_some_and(|t| t.lower == "miles" && t.space && text[t.range.clone()] == t.lower && !t.protected)
+        {
+            // Nautical miles, spelled or abbreviated as maritime reporting does.
+            let end = after.map_or(next.range.end, |t| t.range.end);
+            let variants = vec![" nautical miles".to_string(), " nm".to_string(), "nm".to_string()];
+            out.push(candidate(tok.range.end..end, variants, 0, Channel::Number));
         } else if bound(toks, i + 1, i + 1) || prev_joined && toks[i - 1].lower != "." {
             continue;
         } else if let Some(&(british, us, short)) =
@@ -1465,7 +1482,7 @@ mod tests {
 
     #[test]
     fn sentence_only_forms_need_a_sentence_start_and_number_forms_a_number() {
-        assert!(found("It said in addition, nothing.").is_empty());
+        assert!(found("It noted in addition, nothing.").is_empty());
         assert!(!found("They counted some 40 trucks.").is_empty());
         assert!(found("They counted some vehicles.").is_empty());
     }
@@ -1543,6 +1560,21 @@ mod tests {
                 "{text}: {:?}",
                 variants(text)
             );
+        }
+    }
+
+    #[test]
+    fn said_and_stated_alternate_only_as_verbs() {
+        let v = variants("The driver said he had left. The nautical chart showed 72 nautical miles.");
+        assert!(v.iter().any(|(o, vs)| o == "said" && vs.contains(&"stated".to_string())), "{v:?}");
+        assert!(v.iter().any(|(_, vs)| vs == &[" nautical miles", " nm", "nm"]), "{v:?}");
+        for text in [
+            "The stated aim was clear.",
+            "It is said that he left.",
+            "A man said to be the leader left.",
+            "As stated above, it left.",
+        ] {
+            assert!(found(text).iter().all(|o| o != "said" && o != "stated"), "{text}: {:?}", variants(text));
         }
     }
 

@@ -28,6 +28,9 @@ pub(crate) struct Class {
     pub sentence_start: bool,
     /// Only before a number.
     pub before_number: bool,
+    /// Only as a verb: not after a determiner or a form of "be" ("the said vehicle", "it is said
+    /// that" are not "stated").
+    pub verb: bool,
     pub forms: Vec<Form>,
 }
 
@@ -105,6 +108,7 @@ impl Table {
 fn class<'a>(channel: Channel, tied: bool, forms: impl Iterator<Item = &'a str>) -> Result<Class, String> {
     let mut sentence_start = false;
     let mut before_number = false;
+    let mut verb = false;
     let mut parsed: Vec<Form> = Vec::new();
     for raw in forms {
         let mut text = raw.trim();
@@ -116,6 +120,10 @@ fn class<'a>(channel: Channel, tied: bool, forms: impl Iterator<Item = &'a str>)
         if let Some(rest) = text.strip_prefix('^') {
             sentence_start = true;
             text = rest;
+        }
+        if let Some(rest) = text.strip_suffix("{v}") {
+            verb = true;
+            text = rest.trim_end();
         }
         if let Some(rest) = text.strip_suffix("{n}") {
             before_number = true;
@@ -133,7 +141,7 @@ fn class<'a>(channel: Channel, tied: bool, forms: impl Iterator<Item = &'a str>)
     if parsed.len() < 2 || !parsed.iter().any(|f| f.source) {
         return Err("a class needs two forms, one of them a source".to_string());
     }
-    Ok(Class { channel, tied, sentence_start, before_number, forms: parsed })
+    Ok(Class { channel, tied, sentence_start, before_number, verb, forms: parsed })
 }
 
 #[cfg(test)]
