@@ -346,4 +346,3 @@ fn bad_parameters_are_refused() {
         assert!(matches!(Fingerprinter::new(b"k", params), Err(FingerprintError::Params(_))), "{params:?}");
     }
 }
-
