@@ -11,9 +11,11 @@
 //! Reading variant `y_i` in a leak, recipient `j` scores `sqrt((1 - p)/p)` where `x_ji = y_i`
 //! and `-sqrt(p/(1 - p))` elsewhere, `p = p_i[y_i]`. An innocent recipient's variants are
 //! independent of the leak (which its holders made from their own copies), so each term has
-//! mean 0 and variance 1, and its moment generating function is known exactly: the threshold is
-//! the least score whose Chernoff bound is at most `epsilon / n` for the `n` recipients scored, so
-//! that a trace accuses any innocent recipient with probability at most `epsilon`. It holds
+//! mean 0 and variance 1, and its moment generating function is known exactly: a Chernoff bound
+//! gives the tail of its sum. Beside it, the partner test ([`partner_ratio`]) is a likelihood
+//! ratio of mean 1 under innocence for colluders mixing sentences. [`evidence`] combines the two
+//! so that an innocent recipient reaches evidence `t` with probability at most `e^-t`; accusing
+//! at `ln(n / epsilon)` for `n` recipients bounds a trace's false accusation at `epsilon`,
 //! whatever the colluders did and however well the leak was read.
 
 use hmac::digest::KeyInit;

@@ -7,7 +7,7 @@
 //! 1. **Variation points** ([`Template`]), found from the text alone: wording alternations
 //!    from the curated table that ships with the crate (`alternations.txt`), spelling and
 //!    hyphenation variants, number and date formats, optional commas (after sentence openers,
-//!    the serial comma), an optional "that" after reporting verbs, and the order of two
+//!    the serial comma), an optional "that" after verbs taking a clause, and the order of
 //!    coordinated plurals. Names, quotations, indicators, identifiers, numbers' values and
 //!    verbatim spans are never touched (see `points.rs`).
 //! 2. **The code** (`code.rs`): each point's variant for a recipient is a symbol of a q-ary
@@ -18,11 +18,13 @@
 //!    accusation never depends on it.
 //! 4. **Tracing** ([`Fingerprinter::trace`]): the leak is retyped (case, quotes, dashes,
 //!    whitespace, invisible characters), aligned with each candidate source text, the points
-//!    it covers are read, every recipient of those texts is scored with the symmetric score,
-//!    and the parties above the threshold are accused. The threshold is a Chernoff bound on an
-//!    innocent recipient's score, computed for the points actually read and shared among the
-//!    recipients scored, so that a trace accuses any innocent recipient with probability at most
-//!    `epsilon` (default 10⁻⁶).
+//!    it covers are read, and every recipient of those texts is scored by two tests: the
+//!    symmetric score (with a Chernoff bound on an innocent recipient's), for a lone leaker, and
+//!    a partner test (a likelihood ratio over the sentences the best other scorer's copy does not
+//!    explain), for colluders mixing sentences. A recipient's evidence is the stronger of the
+//!    two, in nats of the bound; the threshold, `ln(n / epsilon)` for `n` recipients scored, is
+//!    such that a trace accuses any innocent recipient with probability at most `epsilon`
+//!    (default 10⁻⁶), whatever the colluders did.
 //!
 //! `docs/fingerprinting.md` gives the parameters, the measured capacity and the limits.
 
@@ -144,8 +146,10 @@ pub struct Attribution {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartyScore {
     pub party: String,
+    /// The evidence against the party, in nats: an innocent recipient reaches `t` with
+    /// probability at most `e^-t` (the stronger of the symmetric score and the partner test).
     pub score: f64,
-    /// Accused at or above this.
+    /// Accused at or above this: `ln(n / epsilon)` for the `n` recipients scored.
     pub threshold: f64,
     /// Bound on the probability that any innocent recipient among those scored reaches this
     /// score.
