@@ -196,8 +196,10 @@ const SUBJECTS: [&str; 14] = [
 const CLAUSE_NOUNS: [&str; 13] =
     ["time", "moment", "day", "week", "month", "year", "hour", "point", "event", "way", "place", "period", "extent"];
 /// Words before a participle that make it an adjective or a passive ("the said", "is said").
-const NOT_AFTER_VERB: [&str; 14] =
-    ["the", "a", "an", "its", "their", "his", "her", "is", "was", "are", "were", "be", "been", "as"];
+const NOT_AFTER_VERB: [&str; 18] = [
+    "the", "a", "an", "its", "their", "his", "her", "our", "my", "your", "whose", "is", "was", "are", "were", "be",
+    "been", "as",
+];
 /// Prepositions and joining words: a phrase holding one is not over.
 const FUNCTION_WORDS: [&str; 17] = [
     "of", "in", "on", "at", "to", "for", "with", "by", "from", "into", "as", "than", "and", "or", "but", "that",
@@ -626,7 +628,12 @@ fn phrases(table: &Table, text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
             let before = i.checked_sub(1).map(|k| toks[k].lower.as_str());
             // "a man said to be the leader" reports hearsay: not "stated".
             let hearsay = toks.get(i + n).is_some_and(|t| t.lower == "to");
-            if class.verb && (hearsay || before.is_some_and(|w| NOT_AFTER_VERB.contains(&w))) {
+            // "the group's stated intent": after a possessive it is an adjective too.
+            let possessive = i >= 2
+                && before == Some("s")
+                && !toks[i - 1].space
+                && matches!(toks[i - 2].lower.as_str(), "'" | "\u{2019}");
+            if class.verb && (hearsay || possessive || before.is_some_and(|w| NOT_AFTER_VERB.contains(&w))) {
                 continue;
             }
             if before == Some("no") && matches!(toks[i].lower.as_str(), "more" | "less" | "fewer") {
@@ -1573,6 +1580,8 @@ mod tests {
             "It is said that he left.",
             "A man said to be the leader left.",
             "As stated above, it left.",
+            "The group's stated intent is clear.",
+            "Our stated aim is clear.",
         ] {
             assert!(found(text).iter().all(|o| o != "said" && o != "stated"), "{text}: {:?}", variants(text));
         }
