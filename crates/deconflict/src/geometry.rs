@@ -141,18 +141,33 @@ impl Project for Frame {
     }
 }
 
-/// Mean radius of the ellipsoid (IUGG): the sphere of the quick checks.
+/// Mean radius of the ellipsoid (IUGG).
 const MEAN_RADIUS: f64 = 6_371_008.8;
 
-/// Great-circle distances on the mean sphere differ from geodesic distances on the ellipsoid by
-/// less than this share (about 0.56% at most; the flattening is 0.34%).
-const QUICK_ERROR: f64 = 0.006;
+/// WGS 84: the semi-major axis and the first eccentricity squared (`f (2 - f)`).
+const SEMI_MAJOR: f64 = 6_378_137.0;
+const E2: f64 = 0.006_694_379_990_141_317;
 
-/// The azimuthal equidistant frame on the mean sphere: a few dot products and an arctangent a
-/// point where the exact frame solves a geodesic. Only for decisions far from their limit (see
-/// [`within`]).
+/// The radii of curvature at a latitude (radians): meridional and prime vertical.
+fn curvature(lat: f64) -> (f64, f64) {
+    let w2 = 1.0 - E2 * lat.sin().powi(2);
+    let w = w2.sqrt();
+    (SEMI_MAJOR * (1.0 - E2) / (w2 * w), SEMI_MAJOR / w)
+}
+
+/// What the quick frame's bound leaves for the rest: geodesic edges drawn as great circles, and
+/// rounding (the share the mean sphere's bound, 0.56%, had below its 0.6%).
+const QUICK_SLACK: f64 = 0.000_4;
+
+/// The azimuthal equidistant frame on a sphere fitted to the ellipsoid where it is centred: a
+/// few dot products and an arctangent a point where the exact frame solves a geodesic. Only for
+/// decisions far from their limit (see [`within`] and [`QuickFrame::error`]).
 #[derive(Debug, Clone, Copy)]
 struct QuickFrame {
+    /// The sphere's radius, between the ellipsoid's radii of curvature at the centre.
+    radius: f64,
+    /// The centre's latitude, radians from the equator.
+    lat: f64,
     lon: f64,
     sin_lat: f64,
     cos_lat: f64,
@@ -177,7 +192,12 @@ impl QuickFrame {
     fn new(centre: LonLat) -> Self {
         let (sin_lat, cos_lat) = centre.lat.to_radians().sin_cos();
         let (sin_lon, cos_lon) = centre.lon.to_radians().sin_cos();
+        let lat = centre.lat.to_radians().abs();
+        let (meridional, prime) = curvature(lat);
         QuickFrame {
+            // Errs as much either way at the centre: `radius / meridional - 1 = 1 - radius / prime`.
+            radius: 2.0 * meridional * prime / (meridional + prime),
+            lat,
             lon: centre.lon,
             sin_lat,
             cos_lat,
@@ -187,6 +207,28 @@ impl QuickFrame {
         }
     }
 
+    /// The greatest share by which a distance on this sphere can differ from the geodesic
+    /// distance between the same two points (latitude and longitude), for points within `span`
+    /// metres of the centre. Along any path, a length on the sphere over the length on the
+    /// ellipsoid lies between `radius / max(M, N)` and `radius / min(M, N)`, the radii of
+    /// curvature where the path runs; the shortest paths between two such points, on either
+    /// surface, stay within `2 span` of the centre, so within `2 span / MIN_RADIUS` radians of
+    /// its latitude, where both radii grow away from the equator.
+    fn error(&self, span: f64) -> f64 {
+        let turn = 2.02 * span / MIN_RADIUS;
+        let (low, _) = curvature((self.lat - turn).max(0.0));
+        let (_, high) = curvature((self.lat + turn).min(std::f64::consts::FRAC_PI_2));
+        (self.radius / low - 1.0).max(1.0 - self.radius / high) + QUICK_SLACK
+    }
+
+    /// How far a gap measured in this frame can be from the geodesic gap, for two areas that lie
+    /// within `span` metres of the centre: the sphere's error, and the frame's away from its
+    /// centre (its scale and the bending of edges there grow with the square of the distance).
+    fn margin(&self, span: f64) -> f64 {
+        let angle = span / self.radius;
+        span * (self.error(span) + angle * angle / 3.0) + 50.0
+    }
+
     /// A point given on the unit sphere, in this frame.
     fn project_unit(&self, u: &[f64; 3]) -> Coord {
         let (east, north, up) = (dot(u, &self.east), dot(u, &self.north), dot(u, &self.up));
@@ -194,13 +236,13 @@ impl QuickFrame {
         if across == 0.0 {
             return Coord { x: 0.0, y: 0.0 };
         }
-        let metres = MEAN_RADIUS * across.atan2(up);
+        let metres = self.radius * across.atan2(up);
         Coord { x: metres * east / across, y: metres * north / across }
     }
 
     /// The point on the mean sphere at plane position `c` (geodetic latitude read as spherical).
     fn unproject(&self, c: Coord) -> LonLat {
-        let angle = c.x.hypot(c.y) / MEAN_RADIUS;
+        let angle = c.x.hypot(c.y) / self.radius;
         let (sin_angle, cos_angle) = angle.sin_cos();
         let (sin_bearing, cos_bearing) = c.x.atan2(c.y).sin_cos();
         let sin_lat = (self.sin_lat * cos_angle + self.cos_lat * sin_angle * cos_bearing).clamp(-1.0, 1.0);
@@ -213,14 +255,6 @@ impl Project for QuickFrame {
     fn project(&self, p: LonLat) -> Coord {
         self.project_unit(&unit(p))
     }
-}
-
-/// How far a gap measured in a [`QuickFrame`] can be from the geodesic gap, for two areas that
-/// lie within `span` metres of the frame's centre: the sphere's error, and the frame's away from
-/// its centre (its scale and the bending of edges there grow with the square of the distance).
-fn quick_margin(span: f64) -> f64 {
-    let angle = span / MEAN_RADIUS;
-    span * (QUICK_ERROR + angle * angle / 3.0) + 50.0
 }
 
 /// Whether the gap between two areas is at most `limit` metres: decided from their centres,
@@ -279,19 +313,43 @@ impl<'a> Prepared<'a> {
         }
     }
 
-    /// [`within`] from the other area's bounds alone, when they settle it: refuted when the
-    /// centres are farther apart than both extents and the limit, settled when the discs both
-    /// areas surely cover come within the limit.
+    /// [`within`] from the other area's bounds alone (its centre, extent and inscribed disc)
+    /// and this area, when they settle it.
     pub fn settle(&self, b: &Bounds, limit: f64) -> Option<bool> {
         let a = self.shape;
         let centre_b = self.frame.project_unit(&b.centre);
         let apart = (centre_b.x * centre_b.x + centre_b.y * centre_b.y).sqrt();
-        if apart * (1.0 - QUICK_ERROR) - a.extent_m - b.extent_m > limit {
+        let span = apart + a.extent_m + b.extent_m;
+        if span >= MEAN_RADIUS {
+            return None;
+        }
+        let error = self.frame.error(span);
+        // The centres farther apart than both extents and the limit.
+        if apart * (1.0 - error) - a.extent_m - b.extent_m > limit {
             return Some(false);
         }
+        // The discs both areas surely cover within the limit.
         if let (Some(inner_a), Some(inner_b)) = (a.inner_m, b.inner_m) {
-            if apart * (1.0 + QUICK_ERROR) <= inner_a + inner_b + limit {
+            if apart * (1.0 + error) <= inner_a + inner_b + limit {
                 return Some(true);
+            }
+        }
+        if let Area::Polygons(_) = &a.area {
+            let margin = self.frame.margin(span);
+            // From the other's centre, this area (projected once): the nearest it could be, and
+            // whether that centre lies deep inside this area (then, being in its own area when
+            // it has an inscribed disc, the areas meet).
+            let inside = self.polygons().contains(centre_b);
+            let to_boundary = self.polygons().boundary_distance(centre_b);
+            if inside && b.inner_m.is_some() && to_boundary > margin {
+                return Some(true);
+            }
+            // This area reaches within the limit of the disc the other surely covers.
+            if b.inner_m.is_some_and(|inner_b| to_boundary + margin <= inner_b + limit) {
+                return Some(true);
+            }
+            if !inside && to_boundary - b.extent_m > limit + margin {
+                return Some(false);
             }
         }
         None
@@ -306,26 +364,7 @@ impl<'a> Prepared<'a> {
         if span >= MEAN_RADIUS {
             return gap(a, b).metres <= limit;
         }
-        let margin = quick_margin(span);
-        let mut inside = false;
-        let mut to_boundary = f64::INFINITY;
-        if let Area::Polygons(_) = &a.area {
-            // From the other's centre, this area (projected once): the nearest it could be, and
-            // whether that centre lies deep inside this area (then, being in its own area when
-            // it has an inscribed disc, the areas meet).
-            inside = self.polygons().contains(centre_b);
-            to_boundary = self.polygons().boundary_distance(centre_b);
-            if inside && b.inner_m.is_some() && to_boundary > margin {
-                return true;
-            }
-            // This area reaches within the limit of the disc the other surely covers.
-            if b.inner_m.is_some_and(|inner_b| to_boundary + margin <= inner_b + limit) {
-                return true;
-            }
-            if !inside && to_boundary - b.extent_m > limit + margin {
-                return false;
-            }
-        }
+        let (error, margin) = (self.frame.error(span), self.frame.margin(span));
         let mut fresh = Flat::default();
         let mut borrowed = self.scratch.try_borrow_mut();
         let other = match borrowed.as_deref_mut() {
@@ -339,7 +378,7 @@ impl<'a> Prepared<'a> {
             other.fill(&self.frame, polygons);
         }
         if let Some(inner_a) = a.inner_m {
-            let reach = (inner_a + limit) / (1.0 + QUICK_ERROR);
+            let reach = (inner_a + limit) / (1.0 + error);
             let reach2 = reach * reach;
             if other.coords.iter().any(|v| v.x * v.x + v.y * v.y <= reach2) {
                 return true;
@@ -353,7 +392,8 @@ impl<'a> Prepared<'a> {
                 ((metres - radius_m).max(0.0), None)
             }
             (Area::Polygons(_), Area::Disc { radius_m, .. }) => {
-                let metres = if inside { 0.0 } else { to_boundary };
+                let metres =
+                    if self.polygons().contains(centre_b) { 0.0 } else { self.polygons().boundary_distance(centre_b) };
                 ((metres - radius_m).max(0.0), None)
             }
             (Area::Polygons(_), Area::Polygons(_)) => match projected_gap(self.polygons(), other) {
@@ -782,6 +822,42 @@ mod tests {
             proptest::prop_assert!(within(&a, &b, exact * 3.0 + 1000.0));
             proptest::prop_assert!(!within(&a, &b, exact / 3.0));
         }
+    }
+
+    proptest::proptest! {
+        /// The quick frame's sphere, fitted where the frame is centred, errs by no more than
+        /// `QuickFrame::error` (less the share left for edges) on distances from the centre, and
+        /// by no more than that and the frame's distortion on distances between two points.
+        #[test]
+        fn the_quick_frame_errs_within_its_bound(
+            lat in -85.0f64..85.0,
+            lon in -180.0f64..180.0,
+            bearings in (0.0f64..360.0, 0.0f64..360.0),
+            km in (0.1f64..400.0, 0.0f64..1.0),
+        ) {
+            let centre = LonLat::new(lon, lat);
+            let frame = QuickFrame::new(centre);
+            let p = destination(centre, bearings.0, km.0 * 1000.0);
+            let q = destination(centre, bearings.1, km.0 * km.1 * 1000.0);
+            let span = km.0 * 1000.0;
+            let share = frame.error(span) - QUICK_SLACK;
+            let (cp, cq) = (frame.project(p), frame.project(q));
+            let from_centre = cp.x.hypot(cp.y);
+            let exact = distance(centre, p);
+            proptest::prop_assert!((from_centre - exact).abs() <= exact * share, "{from_centre} vs {exact}");
+            let between = (cp.x - cq.x).hypot(cp.y - cq.y);
+            let exact = distance(p, q);
+            let angle = span / frame.radius;
+            let bound = exact * share + span * angle * angle / 3.0 + 1e-6;
+            proptest::prop_assert!((between - exact).abs() <= bound, "{between} vs {exact}, bound {bound}");
+        }
+    }
+
+    #[test]
+    fn the_quick_frame_is_tighter_than_the_mean_sphere_away_from_the_poles() {
+        // The point of fitting the sphere: a narrower band left to the exact gap.
+        let at = |lat: f64| QuickFrame::new(LonLat::new(44.0, lat)).error(60_000.0);
+        assert!(at(0.0) < 0.004 && at(33.0) < 0.003 && at(80.0) < 0.001, "{} {} {}", at(0.0), at(33.0), at(80.0));
     }
 
     #[test]
