@@ -453,7 +453,7 @@ impl Hub {
                 let events =
                     provenance::derivation_events(author, &report.id, report.created, &sources, &tried, &entries, now);
                 notes.push(derivation.notes);
-                let stix = stix::report_to_stix(&report);
+                let stix = stix::report_to_stix(&report).to_string();
                 objects.push(NewObject {
                     id: report.id.clone(),
                     version: Some(report.created),
@@ -789,7 +789,7 @@ fn report_marking_definitions(report: &Report) -> Result<Vec<NewObject>> {
             collection: None,
             facts: ReleaseFacts::released_with_users(&report.originator),
             report: None,
-            stix: definition,
+            stix: definition.to_string(),
             markings: Vec::new(),
             entries: Vec::new(),
             sources: Vec::new(),

@@ -5,13 +5,13 @@
 //!
 //! HTTP (media types, query parsing, headers) is the server's; this module takes parsed queries.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use tearline_model::stix::{self, MarkingMeaning, ObjectPortions, StixObject};
-use tearline_model::{Collection, ReleaseFacts, User};
+use tearline_model::{Code, Collection, ReleaseFacts, User};
 pub use tearline_store::VersionFilter;
 use tearline_store::{Added, MarkingUse, NewObject, ObjectQuery, Released, StatusWrite, StoreError, StoredObject};
 use time::OffsetDateTime;
@@ -258,11 +258,13 @@ impl Hub {
         let total = objects.len();
         let parsed = parse_envelope(objects)?;
         let status_id = uuid::Uuid::new_v4().to_string();
-        let (shared, parsed) = self.share_received(viewer, &view, parsed, now).await?;
+        let ids: Vec<String> = parsed.iter().map(|o| o.id().to_string()).collect::<BTreeSet<_>>().into_iter().collect();
+        let originators = self.store.stored_originators(&ids).await?;
+        let (shared, parsed) = self.share_received(viewer, &view, parsed, &originators, now).await?;
         for _ in 0..STALE_RETRIES {
             let snapshot = self.current(now).await?;
             let (indexes, new): (Vec<usize>, Vec<NewObject>) =
-                self.prepare_add(&snapshot, viewer, &view, &parsed, now).await?.into_iter().unzip();
+                self.prepare_add(&snapshot, viewer, &view, &parsed, &originators, now).await?.into_iter().unzip();
             // The status is written with the objects, in their transaction.
             let render = |added: &[Added]| status_of(&status_id, now, total, &indexes, &new, added, &shared);
             let write = StatusWrite { id: &status_id, party: &viewer.party, render: &render };
@@ -275,19 +277,18 @@ impl Hub {
         Err(HubError::Busy)
     }
 
-    /// Objects of an envelope that another party originated: one the caller's party received,
-    /// posted unchanged, is passed on to the collection's readers (a share, decided by the
-    /// onward rules); any other is a failure. Returns their status records, and the objects
-    /// left to add with their envelope positions.
+    /// Objects of an envelope that another party originated (`originators`: of the envelope's
+    /// ids stored): one the caller's party received, posted unchanged, is passed on to the
+    /// collection's readers (a share, decided by the onward rules); any other is a failure.
+    /// Returns their status records, and the objects left to add with their envelope positions.
     async fn share_received(
         &self,
         viewer: &User,
         view: &CollectionView,
         parsed: Vec<StixObject>,
+        originators: &HashMap<String, Vec<Code>>,
         now: OffsetDateTime,
     ) -> Result<(Vec<Shared>, Vec<(usize, StixObject)>)> {
-        let ids: Vec<String> = parsed.iter().map(|o| o.id().to_string()).collect::<BTreeSet<_>>().into_iter().collect();
-        let originators = self.store.stored_originators(&ids).await?;
         let foreign = |object: &StixObject| {
             originators.get(object.id()).is_some_and(|codes| codes.iter().any(|code| *code != viewer.party))
         };
@@ -375,14 +376,15 @@ impl Hub {
     }
 
     /// Validates and decides each object of an add: what to store, with its position in the
-    /// envelope. An object that references another party's object the caller received, or
-    /// reuses its text, derives from it.
+    /// envelope (`originators`: of its ids already stored). An object that references another
+    /// party's object the caller received, or reuses its text, derives from it.
     async fn prepare_add(
         &self,
         snapshot: &Snapshot,
         viewer: &User,
         view: &CollectionView,
         parsed: &[(usize, StixObject)],
+        originators: &HashMap<String, Vec<Code>>,
         now: OffsetDateTime,
     ) -> Result<Vec<(usize, NewObject)>> {
         let invalid = |at: usize, problem: &str| {
@@ -433,11 +435,9 @@ impl Hub {
         // relationship also makes its source derived), and reused text, looked up once.
         let sources = self.envelope_sources(snapshot, viewer, &parsed_objects).await?;
         // A new version of an object carries its earlier versions' provenance.
-        let ids: Vec<String> =
-            parsed_objects.iter().map(|o| o.id().to_string()).collect::<BTreeSet<_>>().into_iter().collect();
-        let mut previous: std::collections::HashMap<String, ReleaseFacts> = Default::default();
-        for id in self.store.stored_originators(&ids).await?.into_keys() {
-            if let Some(latest) = self.store.object_versions(&id).await?.pop() {
+        let mut previous: HashMap<&str, ReleaseFacts> = Default::default();
+        for id in originators.keys() {
+            if let Some(latest) = self.store.object_versions(id).await?.pop() {
                 previous.insert(id, latest.facts);
             }
         }
@@ -465,7 +465,12 @@ impl Hub {
                 derivation.facts.carry_provenance(previous);
             }
             let tried = snapshot.decider.release_entries_for_coalition(&own);
-            let entries = snapshot.decider.release_entries_for_coalition(&derivation.facts);
+            // Most objects derive from nothing: their entries are those they tried for.
+            let entries = if derivation.facts == own {
+                tried.clone()
+            } else {
+                snapshot.decider.release_entries_for_coalition(&derivation.facts)
+            };
             let version = object.version().unwrap_or(now);
             let events = crate::provenance::derivation_events(
                 viewer,
@@ -477,6 +482,8 @@ impl Hub {
                 now,
             );
             let texts = stix::prose_portions(object, &portions);
+            let stix = serde_json::to_string(object.json())
+                .map_err(|e| HubError::Internal(format!("encoding {}: {e}", object.id())))?;
             candidates.push((
                 parsed[index].0,
                 NewObject {
@@ -489,7 +496,7 @@ impl Hub {
                     markings: marking_uses(object, &portions),
                     facts: derivation.facts,
                     report: None,
-                    stix: object.to_value(),
+                    stix,
                     sources: derivation.sources,
                     sketches: crate::provenance::sketches(&texts),
                     events,

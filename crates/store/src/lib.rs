@@ -75,7 +75,8 @@ pub struct NewObject {
     pub collection: Option<String>,
     pub facts: ReleaseFacts,
     pub report: Option<Report>,
-    pub stix: serde_json::Value,
+    /// Its STIX JSON, stored as this text.
+    pub stix: String,
     /// The marking definitions it uses; those stored are released with the portions using them.
     pub markings: Vec<MarkingUse>,
     pub entries: Vec<ReleaseEntry>,
@@ -566,7 +567,7 @@ pub trait Store: Send + Sync {
                 collection: None,
                 facts: ReleaseFacts::of_report(report),
                 report: Some(report.clone()),
-                stix: stix.clone(),
+                stix: stix.to_string(),
                 markings: Vec::new(),
                 entries: entries.clone(),
                 sources: Vec::new(),

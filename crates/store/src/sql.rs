@@ -69,12 +69,15 @@ pub const SQLITE_FILE: &str = "tearline.db";
 /// Set on every SQLite connection. `synchronous = FULL`: in WAL mode NORMAL may lose the last
 /// commits on a power cut, and a hub must not forget a report or token it has acknowledged; the
 /// cost is one fsync per commit, and an index rebuild is one commit. `journal_mode` persists in
-/// the file, so after the first connection it is a no-op that needs no lock.
-const SQLITE_PRAGMAS: [&str; 4] = [
+/// the file, so after the first connection it is a no-op that needs no lock. `temp_store =
+/// MEMORY`: a multi-row insert keeps its statement journal (the pages it would roll back) in
+/// memory rather than spilling it to a temporary file past 64 KiB.
+const SQLITE_PRAGMAS: [&str; 5] = [
     "PRAGMA busy_timeout = 5000",
     "PRAGMA foreign_keys = ON",
     "PRAGMA synchronous = FULL",
     "PRAGMA journal_mode = WAL",
+    "PRAGMA temp_store = MEMORY",
 ];
 
 /// Reports read per page while rebuilding the release index (bounds memory, whatever the size).

@@ -31,8 +31,6 @@ impl SqlStore {
         all_new: bool,
         status: Option<&StatusWrite<'_>>,
     ) -> Result<Vec<Added>> {
-        // Encoded before the lock is taken.
-        let texts: Vec<String> = objects.iter().map(|o| o.stix.to_string()).collect();
         let versions: Vec<Option<String>> =
             objects.iter().map(|o| o.version.map(timestamp).transpose()).collect::<Result<_>>()?;
 
@@ -57,7 +55,8 @@ impl SqlStore {
         let mut known = stored_versions(self.backend, conn, &ids).await?;
         let mut outcomes = Vec::with_capacity(objects.len());
         let mut rows: Vec<Row<'_>> = Vec::new();
-        for ((object, stix), version) in objects.iter().zip(&texts).zip(&versions) {
+        for (object, version) in objects.iter().zip(&versions) {
+            let stix = object.stix.as_str();
             let version = match version {
                 Some(version) => version.clone(),
                 // Versioned by date added: a copy of the latest version is that version again.
@@ -87,7 +86,7 @@ impl SqlStore {
                 outcomes.push(if same { Added::Duplicate { date_added: stored.date_added } } else { Added::Conflict });
                 continue;
             }
-            let stored = Version { stix: stix.clone(), date_added };
+            let stored = Version { stix: stix.to_string(), date_added };
             known.latest.insert(object.id.clone(), stored.clone());
             known.versions.insert(key, stored);
             rows.push(Row { object, version, stix, date_added });
