@@ -770,10 +770,19 @@ fn parse_report(
 /// The marking-definition objects of a report's portions, stored with it. They are released
 /// only with the objects using them (their own facts release nothing).
 fn report_marking_definitions(report: &Report) -> Result<Vec<NewObject>> {
+    marking_definitions_of(report.portions().map(|p| &p.marking), &report.originator)
+}
+
+/// Tearline's marking-definition objects for `markings` set by `originator`, once each, to be
+/// stored with the objects that use them.
+pub(crate) fn marking_definitions_of<'a>(
+    markings: impl Iterator<Item = &'a Marking>,
+    originator: &Code,
+) -> Result<Vec<NewObject>> {
     let mut seen = std::collections::BTreeSet::new();
     let mut objects = Vec::new();
-    for portion in report.portions() {
-        let Some(definition) = stix::marking_definition(&portion.marking, &report.originator) else { continue };
+    for marking in markings {
+        let Some(definition) = stix::marking_definition(marking, originator) else { continue };
         let id = definition["id"].as_str().unwrap_or_default().to_string();
         if !seen.insert(id.clone()) {
             continue;
@@ -787,7 +796,7 @@ fn report_marking_definitions(report: &Report) -> Result<Vec<NewObject>> {
             object_type: "marking-definition".to_string(),
             spec_version: "2.1".to_string(),
             collection: None,
-            facts: ReleaseFacts::released_with_users(&report.originator),
+            facts: ReleaseFacts::released_with_users(originator),
             report: None,
             stix: definition.to_string(),
             markings: Vec::new(),

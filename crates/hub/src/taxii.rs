@@ -263,10 +263,24 @@ impl Hub {
         let (shared, parsed) = self.share_received(viewer, &view, parsed, &originators, now).await?;
         for _ in 0..STALE_RETRIES {
             let snapshot = self.current(now).await?;
-            let (indexes, new): (Vec<usize>, Vec<NewObject>) =
-                self.prepare_add(&snapshot, viewer, &view, &parsed, &originators, now).await?.into_iter().unzip();
+            let prepared = self.prepare_add(&snapshot, viewer, &view, &parsed, &originators, now).await?;
+            // The definitions of inherited markings go first, and are no part of the status.
+            let made = prepared.definitions.len();
+            let (indexes, posted): (Vec<usize>, Vec<NewObject>) = prepared.objects.into_iter().unzip();
+            let mut new = prepared.definitions;
+            new.extend(posted);
+            let render = |added: &[Added]| {
+                status_of(
+                    &status_id,
+                    now,
+                    total,
+                    &indexes,
+                    &new[made..],
+                    added.get(made..).unwrap_or_default(),
+                    &shared,
+                )
+            };
             // The status is written with the objects, in their transaction.
-            let render = |added: &[Added]| status_of(&status_id, now, total, &indexes, &new, added, &shared);
             let write = StatusWrite { id: &status_id, party: &viewer.party, render: &render };
             match self.store.insert_objects(snapshot.state.version, &new, now, false, Some(&write)).await {
                 Err(StoreError::Stale { .. }) => continue,
@@ -386,7 +400,7 @@ impl Hub {
         parsed: &[(usize, StixObject)],
         originators: &HashMap<String, Vec<Code>>,
         now: OffsetDateTime,
-    ) -> Result<Vec<(usize, NewObject)>> {
+    ) -> Result<PreparedAdd> {
         let invalid = |at: usize, problem: &str| {
             let (index, object) = &parsed[at];
             refused(*index, object.id(), problem)
@@ -442,6 +456,7 @@ impl Hub {
             }
         }
         let mut candidates = Vec::new();
+        let mut inherited_definitions: Vec<NewObject> = Vec::new();
         for (index, object) in parsed_objects.iter().copied().enumerate() {
             if let Some(Err(reason)) = definitions.get(object.id()) {
                 return Err(invalid(index, &format!("the marking definition is not understood: {reason}")));
@@ -484,6 +499,17 @@ impl Hub {
             let texts = stix::prose_portions(object, &portions);
             let stix = serde_json::to_string(object.json())
                 .map_err(|e| HubError::Internal(format!("encoding {}: {e}", object.id())))?;
+            let mut markings = marking_uses(object, &portions);
+            if let Some(inherited) = &derivation.facts.inherited {
+                // Renderings carry the restriction inherited from the sources (see `render_for`).
+                inherited_definitions.extend(crate::marking_definitions_of(std::iter::once(inherited), &viewer.party)?);
+                let every_portion: tearline_model::PortionSet = (0..portions.markings().len().max(1)).collect();
+                markings.extend(stix::marking_refs(inherited, &viewer.party).into_iter().map(|id| MarkingUse {
+                    id,
+                    portions: every_portion.clone(),
+                    min_classification: inherited.classification(),
+                }));
+            }
             candidates.push((
                 parsed[index].0,
                 NewObject {
@@ -493,7 +519,7 @@ impl Hub {
                     spec_version: object.spec_version().unwrap_or("2.1").to_string(),
                     collection: Some(view.collection.id.clone()),
                     entries,
-                    markings: marking_uses(object, &portions),
+                    markings,
                     facts: derivation.facts,
                     report: None,
                     stix,
@@ -503,7 +529,9 @@ impl Hub {
                 },
             ));
         }
-        Ok(candidates)
+        let mut seen = BTreeSet::new();
+        inherited_definitions.retain(|d| seen.insert(d.id.clone()));
+        Ok(PreparedAdd { objects: candidates, definitions: inherited_definitions })
     }
 
     /// The sources of each object of an envelope: other parties' objects it references that the
@@ -719,6 +747,13 @@ impl Hub {
     }
 }
 
+/// What an add stores: the posted objects to store, each with its position in the envelope, and
+/// the marking definitions of restrictions they inherit from their sources.
+struct PreparedAdd {
+    objects: Vec<(usize, NewObject)>,
+    definitions: Vec<NewObject>,
+}
+
 /// One version of an object, for the versions endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionRecord {
@@ -768,6 +803,7 @@ fn render_for(
         // Nothing in it can be withheld but the whole (see `render_all`).
         let mut value = row.object.stix.clone();
         marker.stix(&row.object, &mut value);
+        mark_inherited(facts, &mut value);
         return Some(value);
     };
     let is_originator = facts.originator == viewer.party;
@@ -777,7 +813,33 @@ fn render_for(
     let portions = ObjectPortions::of(object, &facts.originator, &snapshot.coalition, &anything).ok()?;
     let mut value = stix::render(object, &portions, &shown, &visible)?;
     marker.stix(&row.object, &mut value);
+    mark_inherited(facts, &mut value);
     Some(value)
+}
+
+/// An object derived from other parties' content shows the restriction it inherited from them
+/// in `object_marking_refs` (the definitions are stored with it), so that a client's tools see
+/// what the hub enforces, not only the marking the poster gave it.
+fn mark_inherited(facts: &ReleaseFacts, value: &mut Value) {
+    let (Some(inherited), Some(fields)) = (&facts.inherited, value.as_object_mut()) else { return };
+    let refs = fields.entry("object_marking_refs").or_insert_with(|| Value::Array(Vec::new()));
+    if let Value::Array(refs) = refs {
+        let tlp_of = |r: &Value| r.as_str().and_then(tearline_model::Tlp::from_marking_definition_id);
+        let mut ids = stix::marking_refs(inherited, &facts.originator);
+        // One TLP: the object's own when it is as restrictive, else the inherited one alone.
+        if let Some(tlp) = inherited.tlp() {
+            if refs.iter().filter_map(tlp_of).max().is_some_and(|own| own >= tlp) {
+                ids.retain(|id| id != tlp.marking_definition_id());
+            } else {
+                refs.retain(|r| tlp_of(r).is_none());
+            }
+        }
+        for id in ids {
+            if !refs.iter().any(|r| r.as_str() == Some(id.as_str())) {
+                refs.push(Value::String(id));
+            }
+        }
+    }
 }
 
 /// Objects every authenticated caller may read: Tearline's definitions, the hub's identity, and

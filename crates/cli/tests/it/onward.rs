@@ -321,6 +321,32 @@ async fn onward_control(backend: Backend) {
     let feed = h.taxii_feed("us-analyst", "USA").await;
     let seen = h.taxii_get("us-analyst", "USA", &format!("/api/collections/{feed}/objects/?match[type]=note")).await;
     assert_eq!(seen["objects"].as_array().unwrap().len(), 1, "USA is an originator of the note");
+    // Its rendering shows the restriction it inherited, under a definition served with it.
+    let refs: Vec<String> = seen["objects"][0]["object_marking_refs"]
+        .as_array()
+        .map(|refs| refs.iter().map(|r| r.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default();
+    let inherited: Vec<&String> =
+        refs.iter().filter(|r| tearline_model::Tlp::from_marking_definition_id(r).is_none()).collect();
+    assert_eq!(inherited.len(), 1, "{seen}");
+    let inherited_definition = inherited[0].clone();
+    for (user, party) in [("us-analyst", "USA"), ("iq-analyst", "IRQ")] {
+        let feed = h.taxii_feed(user, party).await;
+        let definition = h.taxii_get(user, party, &format!("/api/collections/{feed}/objects/{}/", inherited[0])).await;
+        let extension = &definition["objects"][0]["extensions"][tearline_model::stix::MARKING_EXTENSION_ID];
+        assert_eq!(extension["classification"], "S", "{user}: {definition}");
+        let rel_to: Vec<&str> = extension["rel_to"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+        assert_eq!(rel_to, ["USA", "IRQ"], "{user}: {definition}");
+        assert_eq!(extension["caveats"], json!(["ORCON"]), "{user}: {definition}");
+    }
+    let own = h
+        .taxii_get(
+            "iq-analyst",
+            "IRQ",
+            &format!("/api/collections/{INDICATORS}/objects/{}/", note["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(own["objects"][0]["object_marking_refs"], json!(refs), "the poster sees what the recipients see: {own}");
     // Copied prose in a STIX object is found the same way, and the poster is told in the status.
     let copied: Value = json!({
         "type": "note", "spec_version": "2.1", "id": "note--0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
@@ -386,7 +412,9 @@ async fn onward_control(backend: Backend) {
     let served: Vec<((String, String), usize)> =
         h.served.lock().unwrap().0.iter().map(|(k, v)| (k.clone(), v.len())).collect();
     for ((party, object), count) in served {
-        let originator_user = if object == pasted_id { "iq-analyst" } else { "us-analyst" };
+        // The definition of what the note inherited is IRQ's, as the note is.
+        let irq_own = object == pasted_id || object == inherited_definition;
+        let originator_user = if irq_own { "iq-analyst" } else { "us-analyst" };
         assert_eq!(h.audited(originator_user, &party, &object).await, count, "{party} and {object}");
     }
     // A party asks about its own content only.
