@@ -639,6 +639,18 @@ fn phrases(table: &Table, text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
             if before == Some("no") && matches!(toks[i].lower.as_str(), "more" | "less" | "fewer") {
                 continue;
             }
+            // "near the end of March" is a time, not a place "in the vicinity of" it.
+            let spatial = class.forms.iter().any(|f| f.text.contains("vicinity") || f.text.contains("proximity"));
+            if spatial
+                && next_word.is_some_and(|w| {
+                    matches!(
+                        w,
+                        "end" | "start" | "beginning" | "middle" | "close" | "conclusion" | "completion" | "time"
+                    )
+                })
+            {
+                continue;
+            }
             // "several thousand", "several more": a quantity word qualifies the next one.
             if !class.before_number
                 && next_word.is_some_and(|w| {
@@ -1601,6 +1613,17 @@ mod tests {
                 "{text}: {:?}",
                 variants(text)
             );
+        }
+        // Forms with another sense are only offered: "a room with a view to the sea", "drove
+        // over the last bridge", "the air space between the walls", "the departed".
+        for text in [
+            "A room with a view to the sea.",
+            "They drove over the last bridge.",
+            "The air space between the walls.",
+            "They mourned the departed.",
+            "It happened near the end of March.",
+        ] {
+            assert!(found(text).is_empty(), "{text}: {:?}", variants(text));
         }
         // No comma after "of": "Over the course of, the day" is not English.
         assert!(variants("Over the course of the day the team found it.").iter().all(|(o, _)| !o.is_empty()));
