@@ -199,6 +199,7 @@ pub async fn share(hub: &Hub, args: &ShareArgs) -> anyhow::Result<()> {
         version: args.version.as_deref().map(|v| timestamp("--version", v)).transpose()?,
         to: args.to.clone(),
         portions: args.portions.clone(),
+        into_collection: None,
     };
     let outcome = hub.share(&user, &request, "cli", now()).await?;
     print_json(&outcome)?;

@@ -29,6 +29,8 @@ pub struct ShareRequest {
     pub to: Vec<String>,
     /// Portion indexes; `None`: every portion the caller received.
     pub portions: Option<Vec<usize>>,
+    /// The TAXII collection the object was posted into, which lists it from then on.
+    pub into_collection: Option<String>,
 }
 
 /// What became of a share, per party it named.
@@ -170,7 +172,11 @@ impl Hub {
                 vec![FactsUpdate { seq: stored.seq, previous: stored.facts.clone(), facts, entries }]
             };
             let ledger = share_entries(&self.ledger, &outcome, &stored, viewer, now)?;
-            let change = OnwardChange { objects, events, approvals: Vec::new(), ledger };
+            let collection_shares = match (&request.into_collection, objects.is_empty()) {
+                (Some(collection), false) => vec![(collection.clone(), stored.seq)],
+                _ => Vec::new(),
+            };
+            let change = OnwardChange { objects, events, approvals: Vec::new(), ledger, collection_shares };
             match self.store.change_onward(snapshot.state.version, &change).await {
                 Err(StoreError::Stale { .. } | StoreError::ObjectChanged(_)) => continue,
                 Err(other) => return Err(other.into()),
@@ -241,7 +247,7 @@ impl Hub {
             .iter()
             .map(|approval| approval_entry(&self.ledger, approval, &stored, "requested", &viewer.name, now))
             .collect::<Result<Vec<_>>>()?;
-        let change = OnwardChange { objects: Vec::new(), events, approvals, ledger };
+        let change = OnwardChange { objects: Vec::new(), events, approvals, ledger, collection_shares: Vec::new() };
         self.store.change_onward(snapshot.state.version, &change).await.map_err(retry_later)?;
         Ok(views)
     }
@@ -328,7 +334,13 @@ impl Hub {
             let view = approval_view(&decided, &stored);
             let decision = if approve { "approved" } else { "denied" };
             let ledger = vec![approval_entry(&self.ledger, &decided, &stored, decision, &viewer.name, now)?];
-            let change = OnwardChange { objects, events: vec![event], approvals: vec![decided], ledger };
+            let change = OnwardChange {
+                objects,
+                events: vec![event],
+                approvals: vec![decided],
+                ledger,
+                collection_shares: Vec::new(),
+            };
             match self.store.change_onward(snapshot.state.version, &change).await {
                 Err(StoreError::Stale { .. } | StoreError::ObjectChanged(_)) => continue,
                 Err(other) => return Err(other.into()),
@@ -416,7 +428,13 @@ impl Hub {
                     )
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let change = OnwardChange { objects: updates, events: vec![event], approvals: Vec::new(), ledger };
+            let change = OnwardChange {
+                objects: updates,
+                events: vec![event],
+                approvals: Vec::new(),
+                ledger,
+                collection_shares: Vec::new(),
+            };
             match self.store.change_onward(snapshot.state.version, &change).await {
                 Err(StoreError::Stale { .. } | StoreError::ObjectChanged(_)) => continue,
                 Err(other) => return Err(other.into()),

@@ -344,6 +344,7 @@ impl Hub {
                 version: Some(stored.version),
                 to: readers,
                 portions: None,
+                into_collection: Some(view.collection.id.clone()),
             };
             let outcome = self.share(viewer, &request, "taxii", now).await?;
             shared.push(record(if outcome.outcome == "refused" {

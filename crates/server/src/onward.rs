@@ -49,6 +49,7 @@ async fn share(State(state): State<AppState>, Caller(user): Caller, body: Bytes)
         version: body.version.as_deref().map(|v| timestamp("version", v)).transpose()?,
         to: body.to,
         portions: body.portions,
+        into_collection: None,
     };
     let outcome = state.hub.share(&user, &request, "rest", state.now()).await?;
     let status = if outcome.outcome == "refused" { StatusCode::FORBIDDEN } else { StatusCode::OK };

@@ -223,6 +223,9 @@ pub struct OnwardChange {
     pub approvals: Vec<ApprovalRecord>,
     /// Ledger entries (canonical bytes) recording the change, appended in its transaction.
     pub ledger: Vec<Vec<u8>>,
+    /// Object versions passed on into a TAXII collection, listed there from now on:
+    /// (collection id, storage position).
+    pub collection_shares: Vec<(String, i64)>,
 }
 
 #[derive(Debug, Clone)]

@@ -1262,6 +1262,7 @@ async fn deliveries_events_and_approvals_round_trip(fixture: &Fixture) {
         events: events.clone(),
         approvals: vec![approval.clone()],
         ledger: vec![b"approved".to_vec()],
+        collection_shares: Vec::new(),
     };
     store.change_onward(version, &change).await.unwrap();
     // The change's entry is in the log, after the deliveries'.

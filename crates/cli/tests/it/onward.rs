@@ -114,7 +114,8 @@ impl Hub {
         feed["id"].as_str().unwrap().to_string()
     }
 
-    /// A TAXII GET; every object in the answer is counted as served to `party`.
+    /// A TAXII GET; every object in the answer is counted as served to `party` (a manifest's
+    /// records, which have no `type`, are not objects).
     async fn taxii_get(&self, user: &str, party: &str, path: &str) -> Value {
         let response = client()
             .get(self.server.url(path))
@@ -127,6 +128,9 @@ impl Hub {
         let body: Value = response.json().await.unwrap();
         let mut served = self.served.lock().unwrap();
         for object in body.get("objects").and_then(Value::as_array).into_iter().flatten() {
+            if object.get("type").is_none() {
+                continue;
+            }
             let id = object["id"].as_str().unwrap().to_string();
             served.0.entry((party.to_string(), id)).or_default().push(Vec::new());
         }
@@ -287,10 +291,20 @@ async fn onward_control(backend: Backend) {
     let copy = h.taxii_get("iq-analyst", "IRQ", &format!("/api/collections/{feed}/objects/?match[id]={market}")).await;
     let copy = copy["objects"][0].clone();
     assert_eq!(copy["id"], market.as_str());
+    let in_indicators = format!("/api/collections/{INDICATORS}/objects/?match[id]={market}");
+    let listed = |body: Value| body.get("objects").map_or(0, |o| o.as_array().unwrap().len());
+    assert_eq!(listed(h.taxii_get("jo-analyst", "JOR", &in_indicators).await), 0);
     let status = h.taxii_post("iq-analyst", INDICATORS, json!({ "objects": [copy.clone()] })).await;
     assert_eq!((status["success_count"].as_u64(), status["failure_count"].as_u64()), (Some(1), Some(0)), "{status}");
     assert_eq!(h.view("jo-analyst", "JOR", &market).await.unwrap(), ["U"]);
     assert_eq!(h.view("ru-analyst", "RUS", &market).await, None);
+    // The collection it was posted into lists it, to the readers it was passed on to only.
+    assert_eq!(listed(h.taxii_get("jo-analyst", "JOR", &in_indicators).await), 1);
+    let manifest = h.taxii_get("jo-analyst", "JOR", &format!("/api/collections/{INDICATORS}/manifest/")).await;
+    assert!(manifest["objects"].as_array().unwrap().iter().any(|o| o["id"] == market.as_str()), "{manifest}");
+    assert_eq!(listed(h.taxii_get("ru-analyst", "RUS", &in_indicators).await), 0);
+    let other = format!("/api/collections/6e0a4b8c-1f2d-4e3a-8b5c-9d7e2f1a0c02/objects/?match[id]={market}");
+    assert_eq!(listed(h.taxii_get("us-analyst", "USA", &other).await), 0, "only where it was posted");
     let mut changed = copy.clone();
     changed["name"] = json!("Market days, amended");
     let status = h.taxii_post("iq-analyst", INDICATORS, json!({ "objects": [changed] })).await;
@@ -466,8 +480,13 @@ async fn an_approval_holds_until_its_expiry() {
     );
     let text = "TITLE: (U) Crossing points\n\n(U) The crossings are open.\n\n(C//OC) The north closes at dusk.\n";
     let id = hub.submit_report(&usa, text, start).await.unwrap().id;
-    let request =
-        tearline_hub::ShareRequest { object: id.clone(), version: None, to: vec!["JOR".into()], portions: None };
+    let request = tearline_hub::ShareRequest {
+        object: id.clone(),
+        version: None,
+        to: vec!["JOR".into()],
+        portions: None,
+        into_collection: None,
+    };
     // Without onward in USA->IRQ, nothing goes to JOR until USA approves.
     let outcome = hub.share(&irq, &request, "rest", start).await.unwrap();
     assert_eq!(outcome.outcome, "refused");

@@ -295,6 +295,7 @@ proptest! {
                     version: None,
                     to: to.clone(),
                     portions: chosen.as_ref().map(|c| c.iter().copied().collect()),
+                    into_collection: None,
                 };
                 let answer = hub.share(&user, &request, "rest", now).await;
                 if holder == report.originator {

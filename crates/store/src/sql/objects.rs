@@ -246,10 +246,15 @@ impl SqlStore {
         };
         if let Some(collection) = &query.collection {
             let p = param(&mut binds, Bind::Text(collection.clone()));
+            let shared = param(&mut binds, Bind::Text(collection.clone()));
             // Looking up ids, the collection must not draw SQLite to its index (a walk of the
             // whole collection): as an expression it is only checked on the rows found by id.
             let column = if query.ids.is_empty() { "o.collection" } else { "COALESCE(o.collection, '')" };
-            sql.push_str(&format!(" AND {column} = {p}"));
+            // Objects passed on into the collection are listed in it too.
+            sql.push_str(&format!(
+                " AND ({column} = {p} OR EXISTS (SELECT 1 FROM collection_shares cs \
+                 WHERE cs.collection = {shared} AND cs.object_seq = o.seq))"
+            ));
         }
         if let Some(after) = query.added_after {
             let p = param(&mut binds, Bind::Text(timestamp(after)?));
@@ -324,6 +329,7 @@ impl SqlStore {
             for sql in [
                 "DELETE FROM object_markings WHERE object_seq = $1 OR marking_seq = $1",
                 "DELETE FROM release_index WHERE object_seq = $1",
+                "DELETE FROM collection_shares WHERE object_seq = $1",
                 "DELETE FROM objects WHERE seq = $1",
             ] {
                 sqlx::query(sql).bind(*seq).execute(&mut *conn).await.map_err(db("deleting an object"))?;

@@ -66,6 +66,18 @@ impl SqlStore {
             }
         }
         insert_events(self.backend, conn, &change.events).await?;
+        for (collection, seq) in &change.collection_shares {
+            let sql = format!(
+                "INSERT INTO collection_shares (collection, object_seq) VALUES ({}) ON CONFLICT DO NOTHING",
+                self.backend.parameter_list(1, 2)
+            );
+            sqlx::query(&sql)
+                .bind(collection.as_str())
+                .bind(*seq)
+                .execute(&mut *conn)
+                .await
+                .map_err(db("listing a shared object in a collection"))?;
+        }
         super::ledger::append(self.backend, conn, &change.ledger).await?;
         for approval in &change.approvals {
             upsert_approval(conn, approval).await?;
