@@ -598,12 +598,19 @@ impl Hub {
         let originators = facts.originators();
         let topics = facts.decision_topics();
         let decider = &snapshot.decider;
+        let entries = decider.release_entries_for_coalition(&facts);
+        let entry = entries.iter().find(|e| e.party == viewer.party);
         let portions: Vec<PortionExplanation> = report
             .portions()
             .enumerate()
             .map(|(index, portion)| {
-                let facts = PortionFacts::new(&originators, &topics, &portion.marking);
-                let decision = decider.user_decision(viewer, &facts);
+                let portion_facts = PortionFacts::new(&originators, &topics, &portion.marking);
+                let decision = decider.user_decision(viewer, &portion_facts);
+                let received = entry.is_some_and(|e| facts.portion_shown(e, viewer.clearance, index));
+                if !decision.allowed && received {
+                    let reason = passed_on(&snapshot.coalition, &facts, &viewer.party, index);
+                    return explanation(index, &portion.marking, true, vec![reason]);
+                }
                 explanation(index, &portion.marking, decision.allowed, decision.reasons)
             })
             .collect();
@@ -643,16 +650,20 @@ impl Hub {
             .coalition
             .parties()
             .map(|party| {
+                let entry = entries.iter().find(|e| e.party == party.code);
                 let portions: Vec<PortionExplanation> = report
                     .portions()
                     .enumerate()
                     .map(|(index, portion)| {
-                        let facts = PortionFacts::new(&originators, &topics, &portion.marking);
-                        let decision = decider.party_decision(&party.code, &facts);
+                        let portion_facts = PortionFacts::new(&originators, &topics, &portion.marking);
+                        let decision = decider.party_decision(&party.code, &portion_facts);
+                        if !decision.allowed && entry.is_some_and(|e| e.portions.contains(index)) {
+                            let reason = passed_on(&snapshot.coalition, &facts, &party.code, index);
+                            return explanation(index, &portion.marking, true, vec![reason]);
+                        }
                         explanation(index, &portion.marking, decision.allowed, decision.reasons)
                     })
                     .collect();
-                let entry = entries.iter().find(|e| e.party == party.code);
                 PartyExplanation {
                     party: party.code.to_string(),
                     visible: entry.is_some(),
@@ -724,6 +735,25 @@ pub struct IndexCheck {
     /// Object versions checked (reports, their marking definitions, TAXII objects).
     pub objects: u64,
     pub mismatches: Vec<String>,
+}
+
+/// Why `party` has portion `index` that its own agreements do not give it: a recipient passed
+/// it on (`tearline share`), with the originators' approval where one was needed.
+fn passed_on(coalition: &Coalition, facts: &ReleaseFacts, party: &Code, index: usize) -> Reason {
+    let by: BTreeSet<&str> = facts
+        .shares
+        .iter()
+        .filter(|share| share.portions.contains(index) && share.to.iter().any(|to| coalition.includes(to, party)))
+        .map(|share| share.by.as_str())
+        .collect();
+    let approved: BTreeSet<&str> =
+        facts.approvals.iter().filter(|a| a.party == *party).map(|a| a.by.as_str()).collect();
+    let mut explanation = format!("passed on by {}", by.into_iter().collect::<Vec<_>>().join(", "));
+    if !approved.is_empty() {
+        let by: Vec<&str> = approved.into_iter().collect();
+        explanation.push_str(&format!(", with the approval of {} for {party}", by.join(", ")));
+    }
+    Reason::new("passed-on", explanation)
 }
 
 fn explanation(index: usize, marking: &Marking, shown: bool, reasons: Vec<Reason>) -> PortionExplanation {

@@ -275,6 +275,32 @@ async fn onward_control(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "approved");
     assert_eq!(h.view("jo-analyst", "JOR", &crossing_id).await.unwrap(), ["U", "C//OC"]);
+    // The originator's explanation says how JOR has it: passed on by IRQ, the ORCON portion with
+    // USA's approval; RUS, embargoed, has none of it.
+    let explained: Value =
+        h.get("us-analyst", &format!("/v1/reports/{crossing_id}/explain")).await.json().await.unwrap();
+    let party = |code: &str| explained["parties"].as_array().unwrap().iter().find(|p| p["party"] == code).unwrap();
+    let jordan = party("JOR");
+    assert_eq!(jordan["visible"], true, "{jordan}");
+    for portion in jordan["portions"].as_array().unwrap() {
+        assert_eq!(
+            (portion["shown"].as_bool(), portion["reasons"][0]["rule"].as_str()),
+            (Some(true), Some("passed-on"))
+        );
+        assert!(portion["reasons"][0]["explanation"].as_str().unwrap().starts_with("passed on by IRQ"), "{jordan}");
+    }
+    let orcon = jordan["portions"][2]["reasons"][0]["explanation"].as_str().unwrap();
+    assert!(orcon.ends_with("with the approval of USA for JOR"), "{orcon}");
+    let russia = party("RUS");
+    assert_eq!(russia["visible"], false, "{russia}");
+    assert!(russia["portions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["shown"] == false && p["reasons"][0]["rule"] != "passed-on"));
+    // And the recipient's user is told the same.
+    let told = h.hub.ok(&["explain", &crossing_id, "--as", "jo-analyst"]);
+    assert!(told.contains("visible") && told.matches("passed on by IRQ").count() == 3, "{told}");
     // The approval covers JOR alone, and cannot be decided twice.
     let (status, _) = h.post("us-analyst", &format!("/v1/approvals/{approval}/deny"), json!({})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
