@@ -320,9 +320,7 @@ impl<'a> Prepared<'a> {
         let centre_b = self.frame.project_unit(&b.centre);
         let apart = (centre_b.x * centre_b.x + centre_b.y * centre_b.y).sqrt();
         let span = apart + a.extent_m + b.extent_m;
-        if span >= MEAN_RADIUS {
-            return None;
-        }
+        // Over any span (the latitudes clamped to the whole globe), a bound on the sphere.
         let error = self.frame.error(span);
         // The centres farther apart than both extents and the limit.
         if apart * (1.0 - error) - a.extent_m - b.extent_m > limit {
@@ -333,6 +331,9 @@ impl<'a> Prepared<'a> {
             if apart * (1.0 + error) <= inner_a + inner_b + limit {
                 return Some(true);
             }
+        }
+        if span >= MEAN_RADIUS {
+            return None;
         }
         if let Area::Polygons(_) = &a.area {
             let margin = self.frame.margin(span);
@@ -834,6 +835,7 @@ mod tests {
             lon in -180.0f64..180.0,
             bearings in (0.0f64..360.0, 0.0f64..360.0),
             km in (0.1f64..400.0, 0.0f64..1.0),
+            far_km in 400.0f64..19_000.0,
         ) {
             let centre = LonLat::new(lon, lat);
             let frame = QuickFrame::new(centre);
@@ -845,6 +847,11 @@ mod tests {
             let from_centre = cp.x.hypot(cp.y);
             let exact = distance(centre, p);
             proptest::prop_assert!((from_centre - exact).abs() <= exact * share, "{from_centre} vs {exact}");
+            // Far away too (the centres' test refutes at any distance).
+            let far = destination(centre, bearings.1, far_km * 1000.0);
+            let (cf, exact_far) = (frame.project(far), distance(centre, far));
+            let share_far = frame.error(exact_far) - QUICK_SLACK;
+            proptest::prop_assert!((cf.x.hypot(cf.y) - exact_far).abs() <= exact_far * share_far, "far: {exact_far}");
             let between = (cp.x - cq.x).hypot(cp.y - cq.y);
             let exact = distance(p, q);
             let angle = span / frame.radius;
