@@ -15,13 +15,11 @@ use sha2::{Digest, Sha256};
 use tearline_deconflict::sweep::{sweep, Footprint};
 use tearline_deconflict::{overlap, Activity, ActivityDraft, DeconflictError, Notice, Registered, Settings, Theatre};
 use tearline_model::{Code, User};
-use tearline_store::{
-    ActivityChange, ActivityRecord, ConflictRecord, ConflictSide, FlagRecord, StoreError, SubmissionRecord,
-};
+use tearline_store::{ActivityChange, ActivityRecord, ConflictRecord, ConflictSide, FlagRecord, SubmissionRecord};
 use time::{Duration, OffsetDateTime};
 use tokio::sync::{broadcast, Mutex};
 
-use crate::{ledger, Hub, HubError, Result, STALE_RETRIES};
+use crate::{fresh, ledger, until_fresh, Hub, HubError, Result};
 
 /// The theatre and the store change it reflects.
 #[derive(Default)]
@@ -209,8 +207,9 @@ impl Hub {
             digest,
         };
         let entry = ledger::entry(now, event)?;
-        let withdrawn = ActivityRecord { withdrawn: Some(now), updated: now, author: author.name.clone(), ..record };
-        for _ in 0..STALE_RETRIES {
+        let withdrawn = &ActivityRecord { withdrawn: Some(now), updated: now, author: author.name.clone(), ..record };
+        let entry = &entry;
+        until_fresh(|| async move {
             let mut synced = self.deconfliction.synced.lock().await;
             self.sync(&mut synced, now).await?;
             let change = ActivityChange {
@@ -221,20 +220,15 @@ impl Hub {
                 flags: vec![],
                 ledger: vec![entry.clone()],
             };
-            match self.store.change_activity(&change).await {
-                Err(StoreError::StaleActivities { .. }) => continue,
-                Err(e) => return Err(e.into()),
-                Ok(seq) => {
-                    synced.theatre.remove(&withdrawn.id);
-                    synced.revisions.remove(&withdrawn.id);
-                    synced.change_seq = Some(seq);
-                    drop(synced);
-                    let stored = self.store.activity(id).await?.ok_or(HubError::NotFound)?;
-                    return self.activity_view(stored, now).await;
-                }
-            }
-        }
-        Err(HubError::Busy)
+            let Some(seq) = fresh(self.store.change_activity(&change).await)? else { return Ok(None) };
+            synced.theatre.remove(&withdrawn.id);
+            synced.revisions.remove(&withdrawn.id);
+            synced.change_seq = Some(seq);
+            Ok(Some(()))
+        })
+        .await?;
+        let stored = self.store.activity(id).await?.ok_or(HubError::NotFound)?;
+        self.activity_view(stored, now).await
     }
 
     /// The user's party's activities, newest registration last.
@@ -444,7 +438,9 @@ impl Hub {
                 digest: digest_hex(&[change.party.as_str().as_bytes(), body.as_bytes()]),
             },
         )?;
-        for _ in 0..STALE_RETRIES {
+        let (change, record, submission, flag) = (&change, &record, &submission, &flag);
+        let (registered_entry, activity_ref) = (&registered_entry, &activity_ref);
+        let conflicted = until_fresh(|| async move {
             let mut synced = self.deconfliction.synced.lock().await;
             self.sync(&mut synced, now).await?;
             let others = synced.theatre.conflicts(&change.activity, change.party.as_str(), Some(&change.id), settings);
@@ -493,31 +489,26 @@ impl Hub {
                 flags: flag.clone().into_iter().collect(),
                 ledger: entries,
             };
-            match self.store.change_activity(&write).await {
-                Err(StoreError::StaleActivities { .. }) => continue,
-                Err(e) => return Err(e.into()),
-                Ok(seq) => {
-                    synced.theatre.insert(
-                        Registered {
-                            id: change.id.clone(),
-                            party: change.party.to_string(),
-                            activity: change.activity.clone(),
-                        },
-                        settings,
-                    );
-                    synced.revisions.insert(change.id.clone(), change.revision);
-                    synced.change_seq = Some(seq);
-                    drop(synced);
-                    if !conflicts.is_empty() {
-                        // No receiver is fine: nobody is streaming.
-                        let _ = self.deconfliction.notified.send(());
-                    }
-                    let stored = self.store.activity(&change.id).await?.ok_or(HubError::NotFound)?;
-                    return self.activity_view(stored, now).await;
-                }
-            }
+            let Some(seq) = fresh(self.store.change_activity(&write).await)? else { return Ok(None) };
+            synced.theatre.insert(
+                Registered {
+                    id: change.id.clone(),
+                    party: change.party.to_string(),
+                    activity: change.activity.clone(),
+                },
+                settings,
+            );
+            synced.revisions.insert(change.id.clone(), change.revision);
+            synced.change_seq = Some(seq);
+            Ok(Some(!conflicts.is_empty()))
+        })
+        .await?;
+        if conflicted {
+            // No receiver is fine: nobody is streaming.
+            let _ = self.deconfliction.notified.send(());
         }
-        Err(HubError::Busy)
+        let stored = self.store.activity(&change.id).await?.ok_or(HubError::NotFound)?;
+        self.activity_view(stored, now).await
     }
 }
 

@@ -36,7 +36,33 @@ pub use provenance::{DerivedNote, PassageNote};
 pub use tearline_store::{Backend, SqlStore};
 
 /// How often a write retries after the hub state changed under it.
-pub(crate) const STALE_RETRIES: usize = 8;
+const STALE_RETRIES: usize = 8;
+
+/// Runs a write decided on the state it reads, and runs it again while that state changed under
+/// it (at most [`STALE_RETRIES`] times, then [`HubError::Busy`]). `attempt` answers `None` when
+/// its write found the state stale (see [`fresh`]). (A closure returning a future rather than an
+/// async closure: the futures of async closures are not yet known to be `Send` for any borrow.)
+pub(crate) async fn until_fresh<T, Attempt>(attempt: impl Fn() -> Attempt) -> Result<T>
+where
+    Attempt: std::future::Future<Output = Result<Option<T>>>,
+{
+    for _ in 0..STALE_RETRIES {
+        if let Some(done) = attempt().await? {
+            return Ok(done);
+        }
+    }
+    Err(HubError::Busy)
+}
+
+/// A store write's outcome for [`until_fresh`]: `None` when the state it was decided on (the hub
+/// state, an object's facts, the activities) changed before it could be written.
+pub(crate) fn fresh<T>(written: std::result::Result<T, StoreError>) -> Result<Option<T>> {
+    match written {
+        Err(StoreError::Stale { .. } | StoreError::ObjectChanged(_) | StoreError::StaleActivities { .. }) => Ok(None),
+        other => Ok(Some(other?)),
+    }
+}
+
 /// Largest page of a listing.
 pub const MAX_PAGE: u32 = 1000;
 
@@ -255,12 +281,13 @@ impl Hub {
     }
 
     async fn set_policies(&self, policies: Policies, source: PolicySource, now: OffsetDateTime) -> Result<()> {
-        for _ in 0..STALE_RETRIES {
+        let (policies, source) = (&policies, &source);
+        until_fresh(|| async move {
             let snapshot = self.current(now).await?;
             if snapshot.state.policies.digest == source.digest {
-                return Ok(());
+                return Ok(Some(()));
             }
-            let decider = Decider::new(&policies, &snapshot.coalition, now);
+            let decider = Decider::new(policies, &snapshot.coalition, now);
             let valid_until = self.index_valid_until(&snapshot.coalition, now).await?;
             let recorded = ledger::entry(
                 now,
@@ -271,43 +298,35 @@ impl Hub {
             )?;
             let indexer = Indexer(&decider);
             let recorded = std::slice::from_ref(&recorded);
-            match self.store.set_policies(snapshot.state.version, &source, valid_until, &indexer, recorded).await {
-                Err(StoreError::Stale { .. }) => continue,
-                other => {
-                    other?;
-                    return Ok(());
-                }
-            }
-        }
-        Err(HubError::Busy)
+            fresh(self.store.set_policies(snapshot.state.version, source, valid_until, &indexer, recorded).await)
+                .map(|written| written.map(|_| ()))
+        })
+        .await
     }
 
     /// The state in force now: reloaded when another process changed it, and the index rebuilt
     /// when time has passed an agreement's start or end.
     pub(crate) async fn current(&self, now: OffsetDateTime) -> Result<Arc<Snapshot>> {
-        for _ in 0..STALE_RETRIES {
+        until_fresh(|| async move {
             let version = self.store.version().await?;
             let cached = self.snapshot.read().await.clone();
             let snapshot = if cached.state.version == version {
                 cached
             } else {
-                let fresh = Arc::new(load_snapshot(self.store.as_ref(), Some(&cached), now).await?);
-                *self.snapshot.write().await = fresh.clone();
-                fresh
+                let loaded = Arc::new(load_snapshot(self.store.as_ref(), Some(&cached), now).await?);
+                *self.snapshot.write().await = loaded.clone();
+                loaded
             };
-            match snapshot.state.index_valid_until {
-                Some(until) if until <= now => {
-                    let decider = Decider::new(&snapshot.policies, &snapshot.coalition, now);
-                    let valid_until = self.index_valid_until(&snapshot.coalition, now).await?;
-                    match self.store.reindex(snapshot.state.version, valid_until, &Indexer(&decider)).await {
-                        Ok(_) | Err(StoreError::Stale { .. }) => continue,
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                _ => return Ok(snapshot),
+            if snapshot.state.index_valid_until.is_none_or(|until| until > now) {
+                return Ok(Some(snapshot));
             }
-        }
-        Err(HubError::Busy)
+            // Time passed an agreement's start or end: the index is rebuilt, then read again.
+            let decider = Decider::new(&snapshot.policies, &snapshot.coalition, now);
+            let valid_until = self.index_valid_until(&snapshot.coalition, now).await?;
+            fresh(self.store.reindex(snapshot.state.version, valid_until, &Indexer(&decider)).await)?;
+            Ok(None)
+        })
+        .await
     }
 
     /// Until when an index computed now holds: the next agreement start or end, or approval
@@ -327,12 +346,12 @@ impl Hub {
 
     /// Makes the hub match an `apply` file; lists what changed.
     pub async fn apply(&self, text: &str, now: OffsetDateTime) -> Result<Applied> {
-        let declared = coalition_file::parse(text)?;
-        for _ in 0..STALE_RETRIES {
+        let declared = &coalition_file::parse(text)?;
+        until_fresh(|| async move {
             let snapshot = self.current(now).await?;
-            let changes = coalition_file::changes(&snapshot.state.declared, &declared);
+            let changes = coalition_file::changes(&snapshot.state.declared, declared);
             if changes.is_empty() {
-                return Ok(Applied { changes });
+                return Ok(Some(Applied { changes }));
             }
             let coalition = Coalition::new(
                 declared.parties.iter().cloned(),
@@ -354,15 +373,11 @@ impl Hub {
                 })
                 .collect::<Result<Vec<_>>>()?;
             let indexer = Indexer(&decider);
-            match self.store.apply(snapshot.state.version, &declared, now, valid_until, &indexer, &recorded).await {
-                Err(StoreError::Stale { .. }) => continue,
-                other => {
-                    other?;
-                    return Ok(Applied { changes });
-                }
-            }
-        }
-        Err(HubError::Busy)
+            let written =
+                fresh(self.store.apply(snapshot.state.version, declared, now, valid_until, &indexer, &recorded).await)?;
+            Ok(written.map(|_| Applied { changes }))
+        })
+        .await
     }
 
     /// A new random API token (256 bits) for an active user; only its hash is stored.
@@ -410,11 +425,11 @@ impl Hub {
     }
 
     async fn submit_all(&self, author: &User, texts: &[String], now: OffsetDateTime) -> Result<Vec<Submitted>> {
-        let ids: Vec<String> = texts.iter().map(|_| format!("report--{}", uuid::Uuid::new_v4())).collect();
-        for _ in 0..STALE_RETRIES {
+        let ids: &Vec<String> = &texts.iter().map(|_| format!("report--{}", uuid::Uuid::new_v4())).collect();
+        until_fresh(|| async move {
             let snapshot = self.current(now).await?;
             let mut parsed = Vec::with_capacity(texts.len());
-            for (index, (text, id)) in texts.iter().zip(&ids).enumerate() {
+            for (index, (text, id)) in texts.iter().zip(ids).enumerate() {
                 let (report, declared) =
                     parse_report(&snapshot, author, text, id.clone(), now).map_err(|error| in_batch(index, error))?;
                 let sources = self.declared_sources(author, &declared).await.map_err(|error| in_batch(index, error))?;
@@ -480,24 +495,18 @@ impl Hub {
             }
             let first_report = first_report + extra.len();
             objects.splice(0..0, extra);
-            match self.store.insert_objects(snapshot.state.version, &objects, now, false, None).await {
-                Err(StoreError::Stale { .. }) => continue,
-                Err(other) => return Err(other.into()),
-                Ok(added) => {
-                    // Report ids are fresh UUIDs: anything but a new row means a broken store.
-                    if let Some(object) = added[first_report..].iter().position(|a| !matches!(a, Added::Stored { .. }))
-                    {
-                        return Err(HubError::Store(StoreError::Duplicate(ids[object].clone())));
-                    }
-                    return Ok(ids
-                        .into_iter()
-                        .zip(notes)
-                        .map(|(id, derived_from)| Submitted { id, derived_from })
-                        .collect());
-                }
+            let Some(added) =
+                fresh(self.store.insert_objects(snapshot.state.version, &objects, now, false, None).await)?
+            else {
+                return Ok(None);
+            };
+            // Report ids are fresh UUIDs: anything but a new row means a broken store.
+            if let Some(object) = added[first_report..].iter().position(|a| !matches!(a, Added::Stored { .. })) {
+                return Err(HubError::Store(StoreError::Duplicate(ids[object].clone())));
             }
-        }
-        Err(HubError::Busy)
+            Ok(Some(ids.iter().cloned().zip(notes).map(|(id, derived_from)| Submitted { id, derived_from }).collect()))
+        })
+        .await
     }
 
     /// The rendering `viewer` gets, from the release index; withheld is [`HubError::NotFound`].
@@ -900,4 +909,43 @@ async fn load_snapshot(store: &dyn Store, previous: Option<&Snapshot>, now: Offs
     let coalition = coalition_of(&state);
     let decider = Decider::new(&policies, &coalition, now);
     Ok(Snapshot { coalition, state, policies, decider })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_write_is_tried_again_while_stale_and_busy_after_the_last_try() {
+        let tries = AtomicUsize::new(0);
+        let written = until_fresh(|| async {
+            let n = tries.fetch_add(1, Ordering::SeqCst);
+            fresh(if n < 3 { Err(StoreError::Stale { expected: 0, found: 1 }) } else { Ok(n) })
+        })
+        .await;
+        assert_eq!((written.ok(), tries.load(Ordering::SeqCst)), (Some(3), 4));
+
+        tries.store(0, Ordering::SeqCst);
+        let never = until_fresh(|| async {
+            tries.fetch_add(1, Ordering::SeqCst);
+            fresh::<()>(Err(StoreError::ObjectChanged(7)))
+        })
+        .await;
+        assert!(matches!(never, Err(HubError::Busy)), "{never:?}");
+        assert_eq!(tries.load(Ordering::SeqCst), STALE_RETRIES);
+    }
+
+    #[tokio::test]
+    async fn any_other_failure_ends_the_write_at_once() {
+        let tries = AtomicUsize::new(0);
+        let failed = until_fresh(|| async {
+            tries.fetch_add(1, Ordering::SeqCst);
+            fresh::<()>(Err(StoreError::UnknownParty("XYZ".into())))
+        })
+        .await;
+        assert!(matches!(failed, Err(HubError::Store(StoreError::UnknownParty(_)))), "{failed:?}");
+        assert_eq!(tries.load(Ordering::SeqCst), 1);
+    }
 }

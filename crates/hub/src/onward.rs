@@ -13,7 +13,7 @@ use tearline_store::{
 };
 use time::OffsetDateTime;
 
-use crate::{Hub, HubError, Result, Snapshot, STALE_RETRIES};
+use crate::{fresh, until_fresh, Hub, HubError, Result, Snapshot};
 
 /// The rule named when a party would receive some portions but not enough of the object (its
 /// title, a required property) to receive it at all.
@@ -130,7 +130,7 @@ impl Hub {
         channel: &str,
         now: OffsetDateTime,
     ) -> Result<ShareOutcome> {
-        for _ in 0..STALE_RETRIES {
+        until_fresh(|| async move {
             let snapshot = self.current(now).await?;
             let (stored, entry) = self.received_version(viewer, &request.object, request.version).await?;
             if stored.facts.is_originator(&viewer.party) {
@@ -177,13 +177,9 @@ impl Hub {
                 _ => Vec::new(),
             };
             let change = OnwardChange { objects, events, approvals: Vec::new(), ledger, collection_shares };
-            match self.store.change_onward(snapshot.state.version, &change).await {
-                Err(StoreError::Stale { .. } | StoreError::ObjectChanged(_)) => continue,
-                Err(other) => return Err(other.into()),
-                Ok(()) => return Ok(outcome),
-            }
-        }
-        Err(HubError::Busy)
+            Ok(fresh(self.store.change_onward(snapshot.state.version, &change).await)?.map(|()| outcome))
+        })
+        .await
     }
 
     /// Asks the originators of an object version the caller's party received to approve its
@@ -273,7 +269,7 @@ impl Hub {
         until: Option<OffsetDateTime>,
         now: OffsetDateTime,
     ) -> Result<ApprovalView> {
-        for _ in 0..STALE_RETRIES {
+        until_fresh(|| async move {
             let snapshot = self.current(now).await?;
             let record = self.store.approval(id).await?.ok_or(HubError::NotFound)?;
             if record.originator != viewer.party {
@@ -341,13 +337,9 @@ impl Hub {
                 ledger,
                 collection_shares: Vec::new(),
             };
-            match self.store.change_onward(snapshot.state.version, &change).await {
-                Err(StoreError::Stale { .. } | StoreError::ObjectChanged(_)) => continue,
-                Err(other) => return Err(other.into()),
-                Ok(()) => return Ok(view),
-            }
-        }
-        Err(HubError::Busy)
+            Ok(fresh(self.store.change_onward(snapshot.state.version, &change).await)?.map(|()| view))
+        })
+        .await
     }
 
     /// Recalls versions of an object of the caller's party (`None`: every version): from now on
@@ -359,7 +351,7 @@ impl Hub {
         version: Option<OffsetDateTime>,
         now: OffsetDateTime,
     ) -> Result<RecallOutcome> {
-        for _ in 0..STALE_RETRIES {
+        until_fresh(|| async move {
             let snapshot = self.current(now).await?;
             let versions = self.store.object_versions(object).await?;
             let own: Vec<&StoredObject> = versions
@@ -435,13 +427,9 @@ impl Hub {
                 ledger,
                 collection_shares: Vec::new(),
             };
-            match self.store.change_onward(snapshot.state.version, &change).await {
-                Err(StoreError::Stale { .. } | StoreError::ObjectChanged(_)) => continue,
-                Err(other) => return Err(other.into()),
-                Ok(()) => return Ok(outcome),
-            }
-        }
-        Err(HubError::Busy)
+            Ok(fresh(self.store.change_onward(snapshot.state.version, &change).await)?.map(|()| outcome))
+        })
+        .await
     }
 
     /// Every delivery to `party` since `since` of content the caller's party originated (or

@@ -16,7 +16,7 @@ pub use tearline_store::VersionFilter;
 use tearline_store::{Added, MarkingUse, NewObject, ObjectQuery, Released, StatusWrite, StoreError, StoredObject};
 use time::OffsetDateTime;
 
-use crate::{Hub, HubError, Result, Snapshot, STALE_RETRIES};
+use crate::{fresh, until_fresh, Hub, HubError, Result, Snapshot};
 
 /// Largest page a caller gets, whatever `limit` it asks.
 pub const MAX_TAXII_PAGE: u32 = 1000;
@@ -261,34 +261,24 @@ impl Hub {
         let ids: Vec<String> = parsed.iter().map(|o| o.id().to_string()).collect::<BTreeSet<_>>().into_iter().collect();
         let originators = self.store.stored_originators(&ids).await?;
         let (shared, parsed) = self.share_received(viewer, &view, parsed, &originators, now).await?;
-        for _ in 0..STALE_RETRIES {
+        let (view, parsed, originators, status_id, shared) = (&view, &parsed, &originators, &status_id, &shared);
+        until_fresh(|| async move {
             let snapshot = self.current(now).await?;
-            let prepared = self.prepare_add(&snapshot, viewer, &view, &parsed, &originators, now).await?;
+            let prepared = self.prepare_add(&snapshot, viewer, view, parsed, originators, now).await?;
             // The definitions of inherited markings go first, and are no part of the status.
             let made = prepared.definitions.len();
             let (indexes, posted): (Vec<usize>, Vec<NewObject>) = prepared.objects.into_iter().unzip();
             let mut new = prepared.definitions;
             new.extend(posted);
             let render = |added: &[Added]| {
-                status_of(
-                    &status_id,
-                    now,
-                    total,
-                    &indexes,
-                    &new[made..],
-                    added.get(made..).unwrap_or_default(),
-                    &shared,
-                )
+                status_of(status_id, now, total, &indexes, &new[made..], added.get(made..).unwrap_or_default(), shared)
             };
             // The status is written with the objects, in their transaction.
-            let write = StatusWrite { id: &status_id, party: &viewer.party, render: &render };
-            match self.store.insert_objects(snapshot.state.version, &new, now, false, Some(&write)).await {
-                Err(StoreError::Stale { .. }) => continue,
-                Err(other) => return Err(other.into()),
-                Ok(added) => return Ok(render(&added)),
-            }
-        }
-        Err(HubError::Busy)
+            let write = StatusWrite { id: status_id, party: &viewer.party, render: &render };
+            let added = fresh(self.store.insert_objects(snapshot.state.version, &new, now, false, Some(&write)).await)?;
+            Ok(added.map(|added| render(&added)))
+        })
+        .await
     }
 
     /// Objects of an envelope that another party originated (`originators`: of the envelope's
