@@ -267,26 +267,23 @@ pub(crate) struct ReadPoint {
 /// factor has mean 1, and so has their product. By Markov's inequality the ratio reaches `R`
 /// with probability at most `1 / R`, whatever the colluders did.
 pub(crate) fn partner_ratio(points: &[ReadPoint], own: &[Option<bool>], partners: &[&[Option<bool>]]) -> f64 {
-    // Segments that no partner's copy explains (agrees with at every point read there).
-    let explained = |segment: usize, partner: &[Option<bool>]| {
-        points.iter().zip(partner).all(|(point, agrees)| point.segment != segment || *agrees == Some(true))
-    };
-    let mut unexplained: Vec<usize> = points
-        .iter()
-        .map(|point| point.segment)
-        .filter(|&segment| !partners.iter().any(|partner| explained(segment, partner)))
-        .collect();
-    unexplained.sort_unstable();
-    unexplained.dedup();
+    // The points by segment, so each segment is one run (a leak may hold thousands of points).
+    let mut order: Vec<usize> = (0..points.len()).collect();
+    order.sort_by_key(|&i| points[i].segment);
     let mut log_ratio = 0.0;
-    for segment in unexplained {
+    for run in order.chunk_by(|&a, &b| points[a].segment == points[b].segment) {
+        // Explained: some partner's copy agrees at every point read there.
+        let explained = partners.iter().any(|partner| run.iter().all(|&i| partner.get(i) == Some(&Some(true))));
+        if explained {
+            continue;
+        }
         let mut product = 1.0f64;
         let mut any = false;
-        for (point, agrees) in points.iter().zip(own) {
-            let Some(agrees) = agrees.filter(|_| point.segment == segment) else { continue };
+        for &i in run {
+            let Some(Some(agrees)) = own.get(i) else { continue };
             any = true;
-            let p = point.probability;
-            product *= if agrees { (1.0 - MISREAD) / p } else { MISREAD / (1.0 - p) };
+            let p = points[i].probability;
+            product *= if *agrees { (1.0 - MISREAD) / p } else { MISREAD / (1.0 - p) };
         }
         if any {
             log_ratio += ((1.0 - SUPPLIED) + SUPPLIED * product).ln();
@@ -375,6 +372,48 @@ mod tests {
         let own = vec![Some(true); 7];
         assert!(partner_ratio(&points, &own, &[&partners[1]]) > 10.0);
         assert_eq!(partner_ratio(&points, &own, &[&partners[0]]), 1.0, "nothing left to explain");
+    }
+
+    #[test]
+    fn the_partner_ratio_is_the_product_over_unexplained_segments() {
+        // Against a direct reading of the definition, on scattered segments and missing copies.
+        let mut seed = 7u64;
+        let mut next = move |n: u64| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        for _ in 0..200 {
+            let m = 1 + next(30) as usize;
+            let points: Vec<ReadPoint> = (0..m)
+                .map(|_| ReadPoint { probability: 0.05 + next(90) as f64 / 100.0, segment: next(8) as usize })
+                .collect();
+            let mut copy = || -> Vec<Option<bool>> {
+                (0..m)
+                    .map(|_| match next(5) {
+                        0 => None,
+                        1 | 2 => Some(true),
+                        _ => Some(false),
+                    })
+                    .collect()
+            };
+            let (own, first, second) = (copy(), copy(), copy());
+            let partners: [&[Option<bool>]; 2] = [&first, &second];
+            let mut expected = 1.0;
+            for segment in 0..8 {
+                let inside: Vec<usize> = (0..m).filter(|&i| points[i].segment == segment).collect();
+                let explained = partners.iter().any(|p| inside.iter().all(|&i| p[i] == Some(true)));
+                let read: Vec<(f64, bool)> =
+                    inside.iter().filter_map(|&i| own[i].map(|a| (points[i].probability, a))).collect();
+                if inside.is_empty() || explained || read.is_empty() {
+                    continue;
+                }
+                let product: f64 =
+                    read.iter().map(|&(p, a)| if a { (1.0 - MISREAD) / p } else { MISREAD / (1.0 - p) }).product();
+                expected *= (1.0 - SUPPLIED) + SUPPLIED * product;
+            }
+            let found = partner_ratio(&points, &own, &partners);
+            assert!((found / expected - 1.0).abs() < 1e-9, "{found} against {expected}");
+        }
     }
 
     #[test]
