@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 
 mod sql;
 
-pub use sql::{Backend, SqlStore, SQLITE_FILE};
+pub use sql::{Backend, SqlStore, MOST_TEXTS_PER_HASH, SQLITE_FILE};
 
 /// Everything decisions depend on, as stored, with the version it was read at.
 #[derive(Debug, Clone, PartialEq)]
@@ -657,12 +657,14 @@ pub trait Store: Send + Sync {
     async fn derived_from(&self, seqs: &[i64]) -> Result<Vec<i64>>;
 
     /// Text portions released to `party` that share sketch hashes with `hashes`: (object
-    /// version, portion, how many hashes shared), most shared first, at most `limit`.
+    /// version, portion, how many hashes shared), most shared first, at most `limit`. A hash
+    /// found in more than [`MOST_TEXTS_PER_HASH`] texts counts for none (boilerplate).
     async fn sketch_matches(&self, party: &Code, hashes: &[u64], limit: u32) -> Result<Vec<(i64, usize, usize)>>;
 
     /// Text portions of `originator`'s objects that share sketch hashes with `hashes`: (object
     /// version, portion, how many hashes shared), most shared first, at most `limit`. What a
-    /// leak is traced against.
+    /// leak is traced against. A hash found in more than [`MOST_TEXTS_PER_HASH`] of the
+    /// originator's texts counts for none.
     async fn originator_sketch_matches(
         &self,
         originator: &Code,

@@ -58,6 +58,8 @@ mod ledger;
 mod objects;
 mod onward;
 
+pub use onward::MOST_TEXTS_PER_HASH;
+
 use objects::{decode_object, OBJECT_COLUMNS};
 
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");

@@ -198,6 +198,7 @@ on_both_backends! {
         a_marking_definition_goes_to_the_parties_of_every_portion_using_it,
         deliveries_events_and_approvals_round_trip,
         sketches_are_found_only_in_text_released_to_the_party_by_others,
+        a_hash_in_too_many_texts_counts_for_nothing,
         migrating_twice_is_fine,
         settings_are_set_only_when_absent,
         apply_then_state_round_trips,
@@ -1321,6 +1322,55 @@ async fn sketches_are_found_only_in_text_released_to_the_party_by_others(fixture
     assert_eq!(store.sketch_matches(&code("IRQ"), &[7, u64::MAX, 9], 10).await.unwrap(), vec![(first.seq, 1, 2)]);
     assert!(store.sketch_matches(&code("IRQ"), &[9], 10).await.unwrap().is_empty());
     assert!(store.sketch_matches(&code("USA"), &[7], 10).await.unwrap().is_empty(), "its own text");
+}
+
+async fn a_hash_in_too_many_texts_counts_for_nothing(fixture: &Fixture) {
+    let store = &fixture.store;
+    let version = applied(store).await;
+    let (common, at_the_bound) = (7u64, 8u64);
+    let texts = u32::try_from(tearline_store::MOST_TEXTS_PER_HASH).unwrap();
+    // One text more than the bound holds the common hash, as many as the bound another; the first
+    // also holds three of its own.
+    let objects: Vec<tearline_store::NewObject> = (0..=texts)
+        .map(|number| {
+            let report = report(number + 1);
+            let mut own: Vec<u64> = if number == 0 { vec![common, 100, 101, 102] } else { vec![common] };
+            if number < texts {
+                own.push(at_the_bound);
+            }
+            tearline_store::NewObject {
+                id: report.id.clone(),
+                version: Some(report.created),
+                object_type: "report".into(),
+                spec_version: "2.1".into(),
+                collection: None,
+                facts: ReleaseFacts::of_report(&report),
+                stix: stix(&report).to_string(),
+                report: Some(report),
+                markings: Vec::new(),
+                entries: vec![entry("IRQ", Classification::Unclassified)],
+                sources: Vec::new(),
+                sketches: vec![(1, own)],
+                events: Vec::new(),
+            }
+        })
+        .collect();
+    store.insert_objects(version, &objects, NOW, true, None).await.unwrap();
+    let first = stored(store, 1).await;
+    assert_eq!(
+        store.sketch_matches(&code("IRQ"), &[common, 100, 101, 102], 10).await.unwrap(),
+        vec![(first.seq, 1, 3)]
+    );
+    assert!(store.sketch_matches(&code("IRQ"), &[common], 10).await.unwrap().is_empty());
+    let originator = first.facts.originator.clone();
+    assert_eq!(
+        store.originator_sketch_matches(&originator, &[common, 101], 10).await.unwrap(),
+        vec![(first.seq, 1, 1)]
+    );
+
+    // At the bound, a hash still counts.
+    let matches = store.sketch_matches(&code("IRQ"), &[at_the_bound], 2000).await.unwrap();
+    assert_eq!(matches.len(), tearline_store::MOST_TEXTS_PER_HASH);
 }
 
 // ---------------------------------------------------------------------------------------------

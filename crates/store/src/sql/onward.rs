@@ -18,6 +18,9 @@ use crate::{
 /// Rows per multi-row insert: well under both backends' parameter limits.
 const ROWS_PER_INSERT: usize = 200;
 
+/// A sketch hash found in more texts than this names no source (see `SqlStore::uncommon`).
+pub const MOST_TEXTS_PER_HASH: usize = 1_000;
+
 const APPROVAL_COLUMNS: &str = "id, object_seq, originator, requester, requested_by, recipient, requested_at, reason, \
                                 status, decided_by, decided_at, expires_at";
 
@@ -135,6 +138,34 @@ impl SqlStore {
         Ok(found)
     }
 
+    /// The hashes of `hashes` (as stored) found in at most [`MOST_TEXTS_PER_HASH`] texts (of
+    /// `originator`, when given). One in more is boilerplate (a caveat line, a standard
+    /// disclaimer): it names no source, and looking it up would read every text holding it. Each
+    /// is counted only that far, so this costs the same however common a hash is.
+    async fn uncommon(&self, hashes: &[u64], originator: Option<&str>) -> Result<Vec<i64>> {
+        let mut condition = String::new();
+        if originator.is_some() {
+            condition = format!(" AND s.originator = {}", self.backend.parameter_list(hashes.len() + 1, 1));
+        }
+        let sql = format!(
+            "WITH wanted (hash) AS (VALUES {}) SELECT w.hash FROM wanted w \
+             WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM text_sketches s WHERE s.hash = w.hash{condition} \
+             LIMIT {}) AS found) > {MOST_TEXTS_PER_HASH}",
+            self.backend.tuples(1, hashes.len()),
+            MOST_TEXTS_PER_HASH + 1,
+        );
+        let mut query = sqlx::query_scalar::<_, i64>(&sql);
+        for hash in hashes {
+            query = query.bind(stored_hash(*hash));
+        }
+        if let Some(originator) = originator {
+            query = query.bind(originator);
+        }
+        let common: HashSet<i64> =
+            query.fetch_all(&self.pool).await.map_err(db("counting texts by sketch hash"))?.into_iter().collect();
+        Ok(hashes.iter().map(|h| stored_hash(*h)).filter(|h| !common.contains(h)).collect())
+    }
+
     pub(super) async fn query_sketch_matches(
         &self,
         party: &tearline_model::Code,
@@ -146,6 +177,10 @@ impl SqlStore {
         }
         let mut counts: std::collections::HashMap<(i64, usize), usize> = std::collections::HashMap::new();
         for chunk in hashes.chunks(ROWS_PER_INSERT) {
+            let chunk = self.uncommon(chunk, None).await?;
+            if chunk.is_empty() {
+                continue;
+            }
             // Text of the party's own objects is its own to reuse.
             let sql = format!(
                 "SELECT s.object_seq, s.portion, r.portions FROM (SELECT CAST({party} AS TEXT) AS code) caller \
@@ -156,8 +191,8 @@ impl SqlStore {
                 party = self.backend.parameter_list(1, 1),
             );
             let mut query = sqlx::query(&sql).bind(party.as_str());
-            for hash in chunk {
-                query = query.bind(stored_hash(*hash));
+            for hash in &chunk {
+                query = query.bind(*hash);
             }
             for row in query.fetch_all(&self.pool).await.map_err(db("looking up text sketches"))? {
                 let Ok(portion) = usize::try_from(get::<i64>(&row, 1)?) else { continue };
@@ -182,14 +217,18 @@ impl SqlStore {
     ) -> Result<Vec<(i64, usize, usize)>> {
         let mut counts: std::collections::HashMap<(i64, usize), usize> = std::collections::HashMap::new();
         for chunk in hashes.chunks(ROWS_PER_INSERT) {
+            let chunk = self.uncommon(chunk, Some(originator.as_str())).await?;
+            if chunk.is_empty() {
+                continue;
+            }
             let sql = format!(
                 "SELECT object_seq, portion FROM text_sketches WHERE originator = {} AND hash IN ({})",
                 self.backend.parameter_list(1, 1),
                 self.backend.parameter_list(2, chunk.len()),
             );
             let mut query = sqlx::query(&sql).bind(originator.as_str());
-            for hash in chunk {
-                query = query.bind(stored_hash(*hash));
+            for hash in &chunk {
+                query = query.bind(*hash);
             }
             for row in query.fetch_all(&self.pool).await.map_err(db("looking up text sketches"))? {
                 let Ok(portion) = usize::try_from(get::<i64>(&row, 1)?) else { continue };
