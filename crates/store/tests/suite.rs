@@ -1122,35 +1122,25 @@ async fn a_marking_definition_goes_to_the_parties_of_every_portion_using_it(fixt
         portions: [portion].into_iter().collect(),
         min_classification,
     };
+    let entries = vec![
+        ReleaseEntry {
+            party: code("USA"),
+            portions: [0, 1, 2].into_iter().collect(),
+            min_clearance: Classification::Unclassified,
+        },
+        ReleaseEntry {
+            party: code("IRQ"),
+            portions: [0, 2].into_iter().collect(),
+            min_clearance: Classification::Confidential,
+        },
+    ];
     let object = tearline_store::NewObject {
-        id: report.id.clone(),
-        version: Some(report.created),
-        object_type: "report".into(),
-        spec_version: "2.1".into(),
-        collection: None,
-        facts: ReleaseFacts::of_report(&report),
-        stix: stix(&report).to_string(),
-        report: Some(report.clone()),
         markings: vec![
             uses(shared, 1, Classification::Secret),
             uses(withheld, 1, Classification::Secret),
             uses(shared, 2, Classification::Confidential),
         ],
-        entries: vec![
-            ReleaseEntry {
-                party: code("USA"),
-                portions: [0, 1, 2].into_iter().collect(),
-                min_clearance: Classification::Unclassified,
-            },
-            ReleaseEntry {
-                party: code("IRQ"),
-                portions: [0, 2].into_iter().collect(),
-                min_clearance: Classification::Confidential,
-            },
-        ],
-        sources: Vec::new(),
-        sketches: Vec::new(),
-        events: Vec::new(),
+        ..sketched(report.clone(), entries, Vec::new())
     };
     let objects = [definition(shared), definition(withheld), object];
     store.insert_objects(version, &objects, NOW, true, None).await.unwrap();
@@ -1282,29 +1272,32 @@ async fn deliveries_events_and_approvals_round_trip(fixture: &Fixture) {
     assert_eq!(store.next_approval_expiry(NOW + Duration::days(1)).await.unwrap(), None);
 }
 
+/// A report to store with its release entries and the sketch hashes of its portions.
+fn sketched(report: Report, entries: Vec<ReleaseEntry>, sketches: Vec<(usize, Vec<u64>)>) -> tearline_store::NewObject {
+    tearline_store::NewObject {
+        id: report.id.clone(),
+        version: Some(report.created),
+        object_type: "report".into(),
+        spec_version: "2.1".into(),
+        collection: None,
+        facts: ReleaseFacts::of_report(&report),
+        stix: stix(&report).to_string(),
+        report: Some(report),
+        markings: Vec::new(),
+        entries,
+        sources: Vec::new(),
+        sketches,
+        events: Vec::new(),
+    }
+}
+
 async fn sketches_are_found_only_in_text_released_to_the_party_by_others(fixture: &Fixture) {
     let store = &fixture.store;
     let version = applied(store).await;
     let object = |number: u32, originator: &str, entries: Vec<ReleaseEntry>| {
         let mut report = report(number);
         report.originator = code(originator);
-        let mut facts = ReleaseFacts::of_report(&report);
-        facts.originator = code(originator);
-        tearline_store::NewObject {
-            id: report.id.clone(),
-            version: Some(report.created),
-            object_type: "report".into(),
-            spec_version: "2.1".into(),
-            collection: None,
-            facts,
-            stix: stix(&report).to_string(),
-            report: Some(report),
-            markings: Vec::new(),
-            entries,
-            sources: Vec::new(),
-            sketches: vec![(1, vec![7, u64::MAX]), (2, vec![7])],
-            events: Vec::new(),
-        }
+        sketched(report, entries, vec![(1, vec![7, u64::MAX]), (2, vec![7])])
     };
     let irq_only: ReleaseEntry = ReleaseEntry {
         party: code("IRQ"),
@@ -1338,21 +1331,7 @@ async fn a_hash_in_too_many_texts_counts_for_nothing(fixture: &Fixture) {
             if number < texts {
                 own.push(at_the_bound);
             }
-            tearline_store::NewObject {
-                id: report.id.clone(),
-                version: Some(report.created),
-                object_type: "report".into(),
-                spec_version: "2.1".into(),
-                collection: None,
-                facts: ReleaseFacts::of_report(&report),
-                stix: stix(&report).to_string(),
-                report: Some(report),
-                markings: Vec::new(),
-                entries: vec![entry("IRQ", Classification::Unclassified)],
-                sources: Vec::new(),
-                sketches: vec![(1, own)],
-                events: Vec::new(),
-            }
+            sketched(report, vec![entry("IRQ", Classification::Unclassified)], vec![(1, own)])
         })
         .collect();
     store.insert_objects(version, &objects, NOW, true, None).await.unwrap();
