@@ -12,7 +12,7 @@ use std::ops::ControlFlow;
 use rstar::{RStarInsertionStrategy, RTree, RTreeObject, RTreeParams, AABB};
 
 use crate::geometry::{Bounds, Prepared};
-use crate::{Activity, Kind, Settings};
+use crate::{Activity, Band, Kind, Settings};
 
 /// Time in the tree is in days: a day weighs about as much as a degree of space, which keeps the
 /// tree's boxes from being long thin slivers of time (measured: a quarter off the mean check).
@@ -43,7 +43,7 @@ struct Entry {
     /// The window, seconds since the epoch.
     start: i64,
     end: i64,
-    band: Option<(f64, f64)>,
+    band: Option<Band>,
     bounds: Bounds,
 }
 
@@ -191,8 +191,8 @@ impl Theatre {
             if start > entry.end + margin || entry.start - margin > end {
                 return false;
             }
-            if let (Some(x), Some((lower, upper))) = (band, entry.band) {
-                if !(x.lower_m <= upper && lower <= x.upper_m) {
+            if let (Some(x), Some(y)) = (band, entry.band) {
+                if !x.overlaps(&y) {
                     return false;
                 }
             }
@@ -253,7 +253,7 @@ impl Theatre {
                 kind: activity.kind,
                 start: activity.window.start.unix_timestamp(),
                 end: activity.window.end.unix_timestamp(),
-                band: activity.altitude.map(|b| (b.lower_m, b.upper_m)),
+                band: activity.altitude,
                 bounds: activity.shape.bounds(),
             })
             .collect();
