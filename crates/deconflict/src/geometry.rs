@@ -389,12 +389,11 @@ impl<'a> Prepared<'a> {
             (Area::Disc { radius_m: ra, .. }, Area::Disc { radius_m: rb, .. }) => ((apart - ra - rb).max(0.0), None),
             (Area::Disc { radius_m, .. }, Area::Polygons(_)) => {
                 let origin = Coord::zero();
-                let metres = if other.contains(origin) { 0.0 } else { other.boundary_distance(origin) };
+                let metres = other.distance(origin);
                 ((metres - radius_m).max(0.0), None)
             }
             (Area::Polygons(_), Area::Disc { radius_m, .. }) => {
-                let metres =
-                    if self.polygons().contains(centre_b) { 0.0 } else { self.polygons().boundary_distance(centre_b) };
+                let metres = self.polygons().distance(centre_b);
                 ((metres - radius_m).max(0.0), None)
             }
             (Area::Polygons(_), Area::Polygons(_)) => match projected_gap(self.polygons(), other) {
@@ -466,6 +465,15 @@ impl Flat {
             }
         }
         inside
+    }
+
+    /// The distance from `p` to the area: zero inside.
+    fn distance(&self, p: Coord) -> f64 {
+        if self.contains(p) {
+            0.0
+        } else {
+            self.boundary_distance(p)
+        }
     }
 
     /// The distance from `p` to the nearest boundary.
@@ -602,7 +610,7 @@ pub fn gap(a: &Shape, b: &Shape) -> Gap {
             let frame = Frame::new(*centre);
             let projected = Flat::of(&frame, polygons);
             let origin = Coord::zero();
-            let metres = if projected.contains(origin) { 0.0 } else { projected.boundary_distance(origin) };
+            let metres = projected.distance(origin);
             // Towards the antipode of the centre the frame tears (a polygon around the antipode
             // is drawn around the origin): no point of the polygon is nearer than its own centre
             // less its extent.

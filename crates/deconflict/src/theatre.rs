@@ -11,7 +11,7 @@ use std::ops::ControlFlow;
 
 use rstar::{RStarInsertionStrategy, RTree, RTreeObject, RTreeParams, AABB};
 
-use crate::geometry::{Bounds, Prepared};
+use crate::geometry::{within, Bounds, Prepared};
 use crate::{Activity, Band, Kind, Settings};
 
 /// Time in the tree is in days: a day weighs about as much as a degree of space, which keeps the
@@ -130,7 +130,7 @@ pub fn in_conflict(a: &Activity, b: &Activity, settings: &Settings) -> bool {
             return false;
         }
     }
-    Prepared::new(&a.shape).within(&b.shape, settings.buffer(a.kind) + settings.buffer(b.kind))
+    within(&a.shape, &b.shape, settings.buffer(a.kind) + settings.buffer(b.kind))
 }
 
 impl Theatre {
