@@ -15,18 +15,47 @@
 //! - `further_sharing` other than "permit ALL", or `sharedefault=deny` without it: ORCON.
 //! - `sci_controls`, `logical_authority_category`, a denying `access_privilege`, or any value not
 //!   listed here: refused.
+//!
+//! A definition carrying both Tearline's extension and ISA/ACS (as the hub writes them) means both:
+//! the most restrictive of the two, as for content under two markings. The hub's own always agree;
+//! a partner's that disagree still release nothing either entry forbids, so they need not be refused.
+//!
+//! The hub writes ISA/ACS 3.0 ([`acs_entry`]) beside its own extension, in the schema of OASIS
+//! cti-stix-common-objects (`acs-data-markings/isa-acs-3-0.json`), saying exactly what the marking
+//! says so that the reader above gives the marking back:
+//!
+//! - `control_set.classification`: U, C, S or TS (the schema's four, the hub's four).
+//! - NOFORN: `formal_determination` `NF` and `permitted_nationalities` the originator alone, since
+//!   to a US reader `NF` alone means US nationals, who are not the originator's when it is not USA.
+//! - `REL TO`: `permitted_nationalities`, the originator and the listed parties, whose codes are
+//!   ISO 3166-1 alpha-3 (GENC trigraphs) for national parties.
+//! - ORCON: `policy_reference` `sharedefault=deny` and no `further_sharing` rule, so nobody may pass
+//!   it on (the schema has no `OC` formal determination); otherwise `sharedefault=permit`. Always
+//!   `privdefault=permit`: Tearline limits who reads, not what readers may do.
+//! - `identifier` `isa:guide.19001.ACS3-<the definition's UUID>`, `create_date_time` the definition's
+//!   fixed `created`, `responsible_entity_custodian` the hub ([`ACS_CUSTODIAN`]): the same marking
+//!   always gives the same entry. No `authority_reference`: it is optional, and the hub is no ISA
+//!   authority.
+//!
+//! No ISA/ACS entry is written when `REL TO` names a group (an ISA/ACS reader would take `FVEY` by
+//! its own membership, not the coalition's) or a party whose code is not three letters (not a
+//! nationality): ISA/ACS cannot say those without widening them, and saying less would no longer
+//! read back to the marking. Tearline's extension still carries them.
 
 use std::collections::BTreeSet;
 
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use super::error::StixError;
 use super::object::StixObject;
-use super::MARKING_EXTENSION_ID;
-use crate::{Classification, Code, Restriction, Tlp};
+use super::{DEFINITIONS_CREATED, MARKING_EXTENSION_ID};
+use crate::{Classification, Code, Dissemination, Marking, Restriction, Tlp};
 
 /// The DHS ISA/ACS 3.0 marking extension.
 pub const ACS_EXTENSION_ID: &str = "extension-definition--3a65884d-005a-4290-8335-cb2d778a83ce";
+/// The `responsible_entity_custodian` of the ISA/ACS entries the hub writes: the hub, which holds
+/// and serves what they mark (ISA/ACS's `ORGANISATION.UNIT` form).
+pub const ACS_CUSTODIAN: &str = "TEARLINE.HUB";
 
 /// What a marking definition means for release.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -92,12 +121,43 @@ impl MarkingMeaning {
         }
         let restricting: Vec<MarkingMeaning> =
             meanings.iter().filter(|m| **m != MarkingMeaning::Statement).cloned().collect();
+        let restrictions: Vec<&Restriction> = restricting
+            .iter()
+            .filter_map(|m| match m {
+                MarkingMeaning::Restriction(restriction) => Some(restriction),
+                _ => None,
+            })
+            .collect();
         match (restricting.as_slice(), meanings.is_empty()) {
             (_, true) => Err(unsupported("it has neither a definition nor an extension".into())),
             ([], false) => Ok(MarkingMeaning::Statement),
             ([one], false) => Ok(one.clone()),
+            // Tearline's extension beside ISA/ACS (the only two restricting extensions): both hold.
+            (_, false) if restrictions.len() == restricting.len() => {
+                let combined = restrictions.into_iter().cloned().reduce(|all, next| most_restrictive(all, &next));
+                combined.map(MarkingMeaning::Restriction).ok_or_else(|| unsupported("it restricts nothing".into()))
+            }
             _ => Err(unsupported("it combines several markings in one definition".into())),
         }
+    }
+}
+
+/// What content under both restrictions may go to: highest classification, caveats united, the
+/// code-by-code intersection of the lists (NOFORN, or only the originator left, wins).
+fn most_restrictive(first: Restriction, second: &Restriction) -> Restriction {
+    let noforn = first.noforn || second.noforn;
+    let rel_to = match (first.rel_to, &second.rel_to) {
+        _ if noforn => None,
+        (None, None) => None,
+        (Some(list), None) => Some(list),
+        (None, Some(list)) => Some(list.clone()),
+        (Some(mine), Some(theirs)) => Some(mine.intersection(theirs).cloned().collect()),
+    };
+    Restriction {
+        classification: first.classification.max(second.classification),
+        orcon: first.orcon || second.orcon,
+        noforn,
+        rel_to,
     }
 }
 
@@ -254,6 +314,46 @@ fn acs(body: &Map<String, Value>) -> Result<Restriction, String> {
     Ok(restriction)
 }
 
+/// The ISA/ACS 3.0 entry saying what `marking` says when `originator` uses it, by the table in this
+/// module's documentation; `None` when ISA/ACS cannot say it without widening it. `uuid` is the
+/// UUID of the marking definition that carries it, `name` its name.
+pub(super) fn acs_entry(marking: &Marking, originator: &Code, uuid: &str, name: &str) -> Option<Value> {
+    let nationalities: Option<Vec<&Code>> = match marking.dissemination() {
+        Dissemination::Open => None,
+        Dissemination::NoForn => Some(vec![originator]),
+        Dissemination::RelTo(list) => {
+            if list.groups().next().is_some() {
+                return None;
+            }
+            // The originator is always releasable, as Tearline's extension reads it.
+            let mut codes = vec![originator];
+            codes.extend(list.parties().filter(|code| *code != originator));
+            Some(codes)
+        }
+    };
+    if nationalities.iter().flatten().any(|code| code.as_str().len() != 3) {
+        return None;
+    }
+    let mut controls = Map::new();
+    controls.insert("classification".into(), json!(marking.classification().abbreviation()));
+    if marking.is_noforn() {
+        controls.insert("formal_determination".into(), json!(["NF"]));
+    }
+    if let Some(codes) = nationalities {
+        controls.insert("permitted_nationalities".into(), json!(codes.iter().map(|c| c.as_str()).collect::<Vec<_>>()));
+    }
+    let share_default = if marking.is_orcon() { "deny" } else { "permit" };
+    Some(json!({
+        "extension_type": "property-extension",
+        "identifier": format!("isa:guide.19001.ACS3-{uuid}"),
+        "name": name,
+        "create_date_time": DEFINITIONS_CREATED,
+        "responsible_entity_custodian": ACS_CUSTODIAN,
+        "policy_reference": format!("urn:isa:policy:acs:ns:v3.0?privdefault=permit&sharedefault={share_default}"),
+        "control_set": controls,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -397,5 +497,317 @@ mod tests {
         let read = restriction(acs_definition(unknown_nation));
         let err = Marking::from_restriction(&read, None, &usa(), &Coalition).unwrap_err();
         assert_eq!(err.code.as_str(), "NZL");
+    }
+
+    const PARTIES: [&str; 5] = ["USA", "IRQ", "GBR", "SYR", "UNAMI"];
+
+    /// Parties (UNAMI a mission, not a nation) and groups with their members.
+    struct Members;
+
+    impl Members {
+        fn of(group: &str) -> &'static [&'static str] {
+            match group {
+                "FVEY" => &["USA", "GBR"],
+                "BIC" => &["IRQ", "SYR", "UNAMI"],
+                _ => &[],
+            }
+        }
+    }
+
+    impl crate::Directory for Members {
+        fn kind_of(&self, code: &Code) -> Option<crate::CodeKind> {
+            if PARTIES.contains(&code.as_str()) {
+                Some(crate::CodeKind::Party)
+            } else {
+                (!Members::of(code.as_str()).is_empty()).then_some(crate::CodeKind::Group)
+            }
+        }
+    }
+
+    /// The hub's definition of `banner` by `originator`, read against [`Members`].
+    fn written(banner: &str, originator: &str) -> Value {
+        let originator = Code::new(originator).unwrap();
+        let marking = Marking::parse(banner, &originator, &Members).unwrap();
+        super::super::marking_definition(&marking, &originator).unwrap()
+    }
+
+    #[test]
+    fn the_hub_writes_isa_acs_beside_its_extension_the_same_every_time() {
+        let definition = written("S//OC/REL TO IRQ", "USA");
+        assert_eq!(definition.to_string(), written("SECRET//ORCON/REL TO USA, IRQ", "USA").to_string());
+        // Stored definitions are compared byte for byte: any change here refuses them.
+        let expected = concat!(
+            r#"{"type":"marking-definition","spec_version":"2.1","#,
+            r#""id":"marking-definition--18534ba7-c1f2-531e-aa7d-6cbd37a4f43e","created":"2026-11-27T00:00:00.000Z","#,
+            r#""created_by_ref":"identity--6f0b1f6c-6a43-5b9e-8f7c-5c1a3e0d2b4f","#,
+            r#""name":"SECRET//ORCON/REL TO USA, IRQ","#,
+            r#""extensions":{"extension-definition--a3c20081-d93f-4415-8b00-9b1fd0614588":{"#,
+            r#""extension_type":"property-extension","originator":"USA","classification":"S","caveats":["ORCON"],"#,
+            r#""rel_to":["USA","IRQ"]},"extension-definition--3a65884d-005a-4290-8335-cb2d778a83ce":{"#,
+            r#""extension_type":"property-extension","#,
+            r#""identifier":"isa:guide.19001.ACS3-18534ba7-c1f2-531e-aa7d-6cbd37a4f43e","#,
+            r#""name":"SECRET//ORCON/REL TO USA, IRQ","create_date_time":"2026-11-27T00:00:00.000Z","#,
+            r#""responsible_entity_custodian":"TEARLINE.HUB","#,
+            r#""policy_reference":"urn:isa:policy:acs:ns:v3.0?privdefault=permit&sharedefault=deny","#,
+            r#""control_set":{"classification":"S","permitted_nationalities":["USA","IRQ"]}}}}"#,
+        );
+        assert_eq!(definition.to_string(), expected);
+    }
+
+    #[test]
+    fn noforn_names_the_originator_as_the_only_nationality() {
+        // `NF` alone would mean US nationals to an ISA/ACS reader, whoever the originator is.
+        let definition = written("TS//NF", "IRQ");
+        let acs = &definition["extensions"][ACS_EXTENSION_ID];
+        assert_eq!(
+            acs["control_set"],
+            json!({ "classification": "TS", "formal_determination": ["NF"], "permitted_nationalities": ["IRQ"] })
+        );
+        assert_eq!(acs["policy_reference"], "urn:isa:policy:acs:ns:v3.0?privdefault=permit&sharedefault=permit");
+        let open = written("C", "USA");
+        assert_eq!(open["extensions"][ACS_EXTENSION_ID]["control_set"], json!({ "classification": "C" }));
+        // The originator comes first, then the other parties as Tearline's extension lists them.
+        let listed = written("U//REL TO SYR, GBR", "IRQ");
+        let nationalities = &listed["extensions"][ACS_EXTENSION_ID]["control_set"]["permitted_nationalities"];
+        assert_eq!(*nationalities, json!(["IRQ", "GBR", "SYR"]));
+    }
+
+    #[test]
+    fn no_isa_acs_entry_for_what_it_would_widen() {
+        for (banner, originator) in [("S//REL TO FVEY", "USA"), ("S//REL TO IRQ, BIC", "USA"), ("C//NF", "UNAMI")] {
+            let definition = written(banner, originator);
+            let extensions = definition["extensions"].as_object().unwrap();
+            assert_eq!(extensions.keys().collect::<Vec<_>>(), [MARKING_EXTENSION_ID], "{banner}");
+        }
+        let definition = written("C//REL TO UNAMI", "USA");
+        assert!(definition["extensions"].get(ACS_EXTENSION_ID).is_none());
+        // Parties listed without a group still get one.
+        assert!(written("S//REL TO IRQ, GBR", "USA")["extensions"].get(ACS_EXTENSION_ID).is_some());
+    }
+
+    /// Checks an ISA/ACS entry against OASIS `isa-acs-3-0.json`: its required properties, no property
+    /// it does not define, and the patterns and enumerations of what the hub writes.
+    fn assert_follows_the_acs_schema(acs: &Value) {
+        let fields = acs.as_object().unwrap();
+        for required in
+            ["identifier", "create_date_time", "responsible_entity_custodian", "policy_reference", "control_set"]
+        {
+            assert!(fields.contains_key(required), "{required} missing from {acs}");
+        }
+        assert_eq!(acs["extension_type"], "property-extension");
+        let defined = [
+            "extension_type",
+            "identifier",
+            "name",
+            "create_date_time",
+            "responsible_entity_custodian",
+            "responsible_entity_originator",
+            "authority_reference",
+            "policy_reference",
+            "original_classification",
+            "derivative_classification",
+            "declassification",
+            "resource_disposition",
+            "public_release",
+            "access_privilege",
+            "further_sharing",
+            "control_set",
+        ];
+        assert!(fields.keys().all(|k| defined.contains(&k.as_str())), "{acs}");
+        let custodian = acs["responsible_entity_custodian"].as_str().unwrap();
+        let parts: Vec<&str> = custodian.split('.').collect();
+        assert!((2..=3).contains(&parts.len()), "{custodian}");
+        assert!(parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())));
+        let policy = acs["policy_reference"].as_str().unwrap();
+        let (privileges, sharing) = policy
+            .strip_prefix("urn:isa:policy:acs:ns:v3.0?privdefault=")
+            .and_then(|rest| rest.split_once("&sharedefault="))
+            .unwrap();
+        assert!(["permit", "deny"].contains(&privileges) && ["permit", "deny"].contains(&sharing), "{policy}");
+        assert!(time::OffsetDateTime::parse(
+            acs["create_date_time"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339
+        )
+        .is_ok());
+        assert!(acs["identifier"].as_str().unwrap().starts_with("isa:guide.19001.ACS3-"));
+        let controls = acs["control_set"].as_object().unwrap();
+        let control_fields = [
+            "classification",
+            "sci_controls",
+            "logical_authority_category",
+            "formal_determination",
+            "caveat",
+            "sensitivity",
+            "shareability",
+            "entity",
+            "permitted_nationalities",
+            "permitted_organizations",
+        ];
+        assert!(controls.keys().all(|k| control_fields.contains(&k.as_str())), "{acs}");
+        assert!(["U", "C", "S", "TS"].contains(&controls["classification"].as_str().unwrap()));
+        let determinations = [
+            "PUBREL",
+            "NF",
+            "AIS",
+            "PII-NECESSARY-TO-UNDERSTAND-THREAT",
+            "NO-PII-PRESENT",
+            "FOUO",
+            "INFORMATION-DIRECTLY-RELATED-TO-CYBERSECURITY-THREAT",
+        ];
+        for list in ["formal_determination", "permitted_nationalities"] {
+            if let Some(items) = controls.get(list) {
+                let items = items.as_array().unwrap();
+                assert!(!items.is_empty(), "{list} is empty in {acs}");
+                for item in items.iter().map(|i| i.as_str().unwrap()) {
+                    let trigraph = item.len() == 3 && item.bytes().all(|b| b.is_ascii_uppercase());
+                    assert!(if list == "permitted_nationalities" { trigraph } else { determinations.contains(&item) });
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn isa_acs_entries_follow_the_schema() {
+        for (banner, originator) in [("U", "USA"), ("TS//OC/NF", "IRQ"), ("S//REL TO IRQ, GBR//TLP:RED", "USA")] {
+            assert_follows_the_acs_schema(&written(banner, originator)["extensions"][ACS_EXTENSION_ID]);
+        }
+    }
+
+    #[test]
+    fn both_extensions_together_mean_the_most_restrictive_of_the_two() {
+        let both = |acs: Value| {
+            let mut body = written("C//REL TO IRQ, GBR", "USA");
+            let entry = &mut body["extensions"][ACS_EXTENSION_ID];
+            for (key, value) in acs.as_object().unwrap() {
+                entry[key] = value.clone();
+            }
+            as_marking(MarkingMeaning::of_definition(&StixObject::parse(body).unwrap()))
+        };
+        assert_eq!(both(json!({})), "CONFIDENTIAL//REL TO USA, GBR, IRQ");
+        let higher_and_narrower = json!({
+            "control_set": { "classification": "TS", "permitted_nationalities": ["USA", "GBR", "SYR"] },
+            "policy_reference": "urn:isa:policy:acs:ns:v3.0?privdefault=permit&sharedefault=deny" });
+        assert_eq!(both(higher_and_narrower), "TOP SECRET//ORCON/REL TO USA, GBR");
+        let lower_and_wider = json!({ "control_set": { "classification": "U" } });
+        assert_eq!(both(lower_and_wider), "CONFIDENTIAL//REL TO USA, GBR, IRQ");
+        let noforn = json!({ "control_set": { "classification": "C", "formal_determination": ["NF"] } });
+        assert_eq!(both(noforn), "CONFIDENTIAL//NOFORN");
+        let disjoint = json!({ "control_set": { "classification": "C", "permitted_nationalities": ["SYR"] } });
+        assert_eq!(both(disjoint), "CONFIDENTIAL//NOFORN");
+        // An ISA/ACS entry the hub cannot enforce still refuses the whole definition.
+        let refused = json!({ "control_set": { "classification": "C", "sci_controls": ["SI"] } });
+        let mut body = written("C", "USA");
+        body["extensions"][ACS_EXTENSION_ID]["control_set"] = refused["control_set"].clone();
+        let read = MarkingMeaning::of_definition(&StixObject::parse(body).unwrap());
+        assert!(matches!(read, Err(StixError::UnsupportedMarking { .. })));
+        // A TLP beside a restriction is still two markings in one definition.
+        let mut body = written("C", "USA");
+        body["extensions"][crate::tlp::TLP2_EXTENSION_ID] =
+            json!({ "extension_type": "property-extension", "tlp_2_0": "red" });
+        let read = MarkingMeaning::of_definition(&StixObject::parse(body).unwrap());
+        assert!(matches!(read, Err(StixError::UnsupportedMarking { .. })));
+    }
+
+    mod generated {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// Whether the marking alone lets `party` receive what it marks: the originator always,
+        /// then as the dissemination control says (groups by their members).
+        fn may_receive(marking: &Marking, originator: &Code, party: &Code) -> bool {
+            party == originator
+                || match marking.dissemination() {
+                    Dissemination::Open => true,
+                    Dissemination::NoForn => false,
+                    Dissemination::RelTo(list) => {
+                        list.names_party(party)
+                            || list.groups().any(|g| Members::of(g.as_str()).contains(&party.as_str()))
+                    }
+                }
+        }
+
+        fn marking() -> impl Strategy<Value = (Marking, Code)> {
+            let originator = prop::sample::select(vec!["USA", "IRQ", "GBR", "UNAMI"]);
+            let class = prop::sample::select(vec!["U", "C", "S", "TS"]);
+            let codes = prop::sample::subsequence(vec!["USA", "IRQ", "GBR", "SYR", "UNAMI", "FVEY", "BIC"], 1..5);
+            let tlp = prop::option::of(prop::sample::select(vec!["CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED"]));
+            (originator, class, any::<bool>(), 0..3u8, codes, tlp).prop_map(
+                |(originator, class, orcon, dissemination, codes, tlp)| {
+                    let mut controls = Vec::new();
+                    if orcon {
+                        controls.push("OC".to_string());
+                    }
+                    match dissemination {
+                        1 => controls.push("NF".to_string()),
+                        2 => controls.push(format!("REL TO {}", codes.join(", "))),
+                        _ => {}
+                    }
+                    let mut banner = class.to_string();
+                    if !controls.is_empty() {
+                        banner += &format!("//{}", controls.join("/"));
+                    }
+                    if let Some(tlp) = tlp {
+                        banner += &format!("//TLP:{tlp}");
+                    }
+                    let originator = Code::new(originator).unwrap();
+                    (Marking::parse(&banner, &originator, &Members).unwrap(), originator)
+                },
+            )
+        }
+
+        fn read(definition: Value, marking: &Marking, originator: &Code) -> Marking {
+            let meaning = MarkingMeaning::of_definition(&StixObject::parse(definition).unwrap());
+            Marking::from_restriction(&restriction(meaning), marking.tlp(), originator, &Members).unwrap()
+        }
+
+        proptest! {
+            #[test]
+            fn every_written_definition_reads_back_and_its_isa_acs_entry_never_allows_more(
+                (marking, originator) in marking()
+            ) {
+                let Some(definition) = super::super::super::marking_definition(&marking, &originator) else {
+                    // Only a bare TLP needs no definition of Tearline's.
+                    prop_assert_eq!(Some(marking.banner()), marking.tlp().map(|t| t.to_string()));
+                    return Ok(());
+                };
+                // A list naming only the originator reads back as NOFORN, which releases the same.
+                let expected = match marking.rel_to() {
+                    Some(list) if list.parties().count() == 1 && list.groups().next().is_none() => {
+                        let noforn = Restriction {
+                            classification: marking.classification(),
+                            orcon: marking.is_orcon(),
+                            noforn: true,
+                            rel_to: None,
+                        };
+                        Marking::from_restriction(&noforn, marking.tlp(), &originator, &Members).unwrap()
+                    }
+                    _ => marking.clone(),
+                };
+                prop_assert_eq!(read(definition.clone(), &marking, &originator), expected.clone());
+                let mut acs_only = definition.clone();
+                let extensions = acs_only["extensions"].as_object_mut().unwrap();
+                extensions.shift_remove(MARKING_EXTENSION_ID);
+                if extensions.is_empty() {
+                    // Left out only where ISA/ACS would widen the marking.
+                    let codes = marking.named_codes();
+                    let unsayable = codes.iter().any(|c| c.as_str().len() != 3 || !Members::of(c.as_str()).is_empty())
+                        || (marking.is_noforn() && originator.as_str().len() != 3);
+                    prop_assert!(unsayable, "{}", marking);
+                    return Ok(());
+                }
+                assert_follows_the_acs_schema(&acs_only["extensions"][ACS_EXTENSION_ID]);
+                let by_acs = read(acs_only, &marking, &originator);
+                prop_assert!(by_acs.classification() >= marking.classification());
+                prop_assert!(by_acs.is_orcon() || !marking.is_orcon());
+                for party in PARTIES.map(|p| Code::new(p).unwrap()) {
+                    prop_assert!(
+                        !may_receive(&by_acs, &originator, &party) || may_receive(&marking, &originator, &party),
+                        "ISA/ACS lets {} receive {} as {}", party, marking, by_acs
+                    );
+                }
+                prop_assert_eq!(by_acs, expected);
+            }
+        }
     }
 }

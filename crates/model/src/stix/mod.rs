@@ -2,7 +2,9 @@
 //! renders it per recipient ([`StixObject`], [`MarkingMeaning`], [`ObjectPortions`], [`render`]).
 //!
 //! TLP uses the official OASIS marking definitions. Classification, caveats and `REL TO` use
-//! Tearline's marking-definition extension; a report's paragraphs live in Tearline's report
+//! Tearline's marking-definition extension, with the DHS ISA/ACS 3.0 extension beside it in the same
+//! definition wherever ISA/ACS can say the same thing (the mapping both ways is documented in
+//! `definitions.rs`, which reads both); a report's paragraphs live in Tearline's report
 //! extension, one list element per paragraph, so that each is addressed by a granular-marking
 //! selector (`extensions.<id>.paragraphs.[i]`) like the title is by `name`.
 
@@ -24,7 +26,7 @@ mod spec;
 mod test_support;
 
 pub use crate::marking::Restriction;
-pub use definitions::{builtin_marking, MarkingMeaning, ACS_EXTENSION_ID};
+pub use definitions::{builtin_marking, MarkingMeaning, ACS_CUSTODIAN, ACS_EXTENSION_ID};
 pub use error::StixError;
 pub use object::StixObject;
 pub use portions::ObjectPortions;
@@ -97,8 +99,12 @@ fn has_classified_part(marking: &Marking) -> bool {
 
 /// The id of Tearline's marking definition for `marking` written by `originator`.
 pub fn marking_definition_id(marking: &Marking, originator: &Code) -> String {
+    format!("marking-definition--{}", marking_definition_uuid(marking, originator))
+}
+
+fn marking_definition_uuid(marking: &Marking, originator: &Code) -> Uuid {
     let key = format!("marking:{originator}:{}", without_tlp(marking));
-    format!("marking-definition--{}", Uuid::new_v5(&NAMESPACE, key.as_bytes()))
+    Uuid::new_v5(&NAMESPACE, key.as_bytes())
 }
 
 /// The banner without its TLP part (`SECRET//REL TO USA, IRQ`).
@@ -122,7 +128,12 @@ pub fn marking_refs(marking: &Marking, originator: &Code) -> Vec<String> {
     refs
 }
 
-/// Tearline's marking-definition object for `marking`, when it needs one.
+/// Tearline's marking-definition object for `marking`, when it needs one: Tearline's extension,
+/// and beside it the ISA/ACS 3.0 entry with the same meaning for ISA/ACS-aware readers, unless
+/// ISA/ACS cannot say it without widening it (the mapping is in `definitions.rs`). Everything in
+/// it derives from the marking and the originator, so it is the same object, byte for byte, every
+/// time: STIX marking definitions never change, and the hub refuses one that differs from the
+/// stored one.
 pub fn marking_definition(marking: &Marking, originator: &Code) -> Option<Value> {
     if !has_classified_part(marking) {
         return None;
@@ -147,14 +158,21 @@ pub fn marking_definition(marking: &Marking, originator: &Code) -> Option<Value>
         let codes: Vec<&str> = list.parties().chain(list.groups()).map(Code::as_str).collect();
         fields.insert("rel_to".into(), json!(codes));
     }
+    let uuid = marking_definition_uuid(marking, originator);
+    let name = without_tlp(marking);
+    let mut extensions = serde_json::Map::new();
+    extensions.insert(MARKING_EXTENSION_ID.into(), extension);
+    if let Some(acs) = definitions::acs_entry(marking, originator, &uuid.to_string(), &name) {
+        extensions.insert(ACS_EXTENSION_ID.into(), acs);
+    }
     Some(json!({
         "type": "marking-definition",
         "spec_version": "2.1",
-        "id": marking_definition_id(marking, originator),
+        "id": format!("marking-definition--{uuid}"),
         "created": DEFINITIONS_CREATED,
         "created_by_ref": HUB_IDENTITY_ID,
-        "name": without_tlp(marking),
-        "extensions": { MARKING_EXTENSION_ID: extension },
+        "name": name,
+        "extensions": extensions,
     }))
 }
 
