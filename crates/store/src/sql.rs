@@ -141,6 +141,14 @@ impl Backend {
         }
     }
 
+    /// `{column}_hash IN (…) AND {column} IN (…)`: ids found by their hash, then compared, with
+    /// `count` ids from parameter `first` on, bound by [`bind_ids`].
+    fn ids_in(self, column: &str, first: usize, count: usize) -> String {
+        let hashes = self.parameter_list(first, count);
+        let ids = self.parameter_list(first + count, count);
+        format!("{column}_hash IN ({hashes}) AND {column} IN ({ids})")
+    }
+
     /// `(…), (…)`: `rows` tuples of `width` parameters, for a multi-row `VALUES` with no other
     /// parameter before them.
     fn tuples(self, width: usize, rows: usize) -> String {
@@ -285,6 +293,30 @@ impl SqlStore {
         write.tx.commit().await.map_err(db("committing"))?;
         Ok(version)
     }
+
+    /// Fills `objects.id_hash` for rows stored before migration 0008 left it empty, a page per
+    /// transaction. Called with the writers' turn held, so it begins its writes itself.
+    async fn fill_id_hashes(&self) -> Result<()> {
+        loop {
+            let mut tx = self.pool.begin_with(self.backend.begin_write()).await.map_err(db("beginning a write"))?;
+            let rows = sqlx::query("SELECT seq, id FROM objects WHERE id_hash IS NULL LIMIT 1000")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db("reading objects without an id hash"))?;
+            if rows.is_empty() {
+                return tx.commit().await.map_err(db("committing"));
+            }
+            for row in &rows {
+                sqlx::query("UPDATE objects SET id_hash = $1 WHERE seq = $2")
+                    .bind(id_hash(&get::<String>(row, 1)?))
+                    .bind(get::<i64>(row, 0)?)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("filling an id hash"))?;
+            }
+            tx.commit().await.map_err(db("committing id hashes"))?;
+        }
+    }
 }
 
 #[async_trait]
@@ -296,7 +328,7 @@ impl Store for SqlStore {
             None => None,
         };
         self.backend.migrator().run(&self.pool).await?;
-        Ok(())
+        self.fill_id_hashes().await
     }
 
     async fn is_initialised(&self) -> Result<bool> {
@@ -418,8 +450,15 @@ impl Store for SqlStore {
     }
 
     async fn object_versions(&self, id: &str) -> Result<Vec<StoredObject>> {
-        let sql = format!("SELECT {OBJECT_COLUMNS} FROM objects o WHERE o.id = $1 ORDER BY o.version, o.seq");
-        let rows = sqlx::query(&sql).bind(id).fetch_all(&self.pool).await.map_err(db("reading object versions"))?;
+        let sql = format!(
+            "SELECT {OBJECT_COLUMNS} FROM objects o WHERE o.id_hash = $2 AND o.id = $1 ORDER BY o.version, o.seq"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(id)
+            .bind(id_hash(id))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("reading object versions"))?;
         rows.iter().map(decode_object).collect()
     }
 
@@ -427,10 +466,16 @@ impl Store for SqlStore {
         let mut found = Vec::new();
         for id in ids {
             let sql = format!(
-                "SELECT {OBJECT_COLUMNS} FROM objects o WHERE o.id = $1 AND o.stix_type = 'marking-definition' \
+                "SELECT {OBJECT_COLUMNS} FROM objects o \
+                 WHERE o.id_hash = $2 AND o.id = $1 AND o.stix_type = 'marking-definition' \
                  ORDER BY o.seq DESC LIMIT 1"
             );
-            let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await.map_err(db("reading a marking"))?;
+            let row = sqlx::query(&sql)
+                .bind(id)
+                .bind(id_hash(id))
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db("reading a marking"))?;
             found.extend(row.as_ref().map(decode_object).transpose()?);
         }
         Ok(found)
@@ -488,8 +533,9 @@ impl Store for SqlStore {
 
     async fn report(&self, id: &str) -> Result<Option<Report>> {
         let text: Option<String> =
-            sqlx::query_scalar("SELECT report FROM objects WHERE id = $1 AND report IS NOT NULL")
+            sqlx::query_scalar("SELECT report FROM objects WHERE id_hash = $2 AND id = $1 AND report IS NOT NULL")
                 .bind(id)
+                .bind(id_hash(id))
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(db("reading a report"))?;
@@ -497,11 +543,13 @@ impl Store for SqlStore {
     }
 
     async fn report_stix(&self, id: &str) -> Result<Option<serde_json::Value>> {
-        let text: Option<String> = sqlx::query_scalar("SELECT stix FROM objects WHERE id = $1 AND report IS NOT NULL")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("reading a report's STIX form"))?;
+        let text: Option<String> =
+            sqlx::query_scalar("SELECT stix FROM objects WHERE id_hash = $2 AND id = $1 AND report IS NOT NULL")
+                .bind(id)
+                .bind(id_hash(id))
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db("reading a report's STIX form"))?;
         text.map(|text| {
             serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("STIX form of report {id}: {e}")))
         })
@@ -512,10 +560,11 @@ impl Store for SqlStore {
         let row = sqlx::query(
             "SELECT r.party, r.portions, r.min_clearance \
              FROM objects o JOIN release_index r ON r.object_seq = o.seq \
-             WHERE o.id = $1 AND r.party = $2 AND o.report IS NOT NULL",
+             WHERE o.id_hash = $3 AND o.id = $1 AND r.party = $2 AND o.report IS NOT NULL",
         )
         .bind(report_id)
         .bind(party.as_str())
+        .bind(id_hash(report_id))
         .fetch_optional(&self.pool)
         .await
         .map_err(db("reading a release entry"))?;
@@ -529,10 +578,11 @@ impl Store for SqlStore {
         let rows = sqlx::query(
             "SELECT r.party, r.portions, r.min_clearance \
              FROM parties p CROSS JOIN release_index r \
-             WHERE r.party = p.code AND r.object_seq = (SELECT MAX(seq) FROM objects WHERE id = $1) \
+             WHERE r.party = p.code AND r.object_seq = (SELECT MAX(seq) FROM objects WHERE id_hash = $2 AND id = $1) \
              ORDER BY r.party",
         )
         .bind(report_id)
+        .bind(id_hash(report_id))
         .fetch_all(&self.pool)
         .await
         .map_err(db("reading release entries"))?;
@@ -552,11 +602,13 @@ impl Store for SqlStore {
             None => 0,
             Some(id) => sqlx::query_scalar(
                 "SELECT r.object_seq FROM objects o JOIN release_index r ON r.object_seq = o.seq \
-                 WHERE o.id = $1 AND r.party = $2 AND r.min_clearance <= $3 AND o.report IS NOT NULL",
+                 WHERE o.id_hash = $4 AND o.id = $1 AND r.party = $2 AND r.min_clearance <= $3 \
+                 AND o.report IS NOT NULL",
             )
             .bind(id)
             .bind(party.as_str())
             .bind(clearance)
+            .bind(id_hash(id))
             .fetch_optional(&mut *tx)
             .await
             .map_err(db("reading a listing cursor"))?
@@ -593,12 +645,15 @@ impl Store for SqlStore {
         let mut tx = self.begin_read().await?;
         let after_seq = match after {
             None => 0,
-            Some(id) => sqlx::query_scalar("SELECT seq FROM objects WHERE id = $1 AND report IS NOT NULL")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db("reading a page cursor"))?
-                .ok_or(StoreError::UnknownCursor)?,
+            Some(id) => {
+                sqlx::query_scalar("SELECT seq FROM objects WHERE id_hash = $2 AND id = $1 AND report IS NOT NULL")
+                    .bind(id)
+                    .bind(id_hash(id))
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db("reading a page cursor"))?
+                    .ok_or(StoreError::UnknownCursor)?
+            }
         };
         let texts: Vec<String> = sqlx::query_scalar(
             "SELECT report FROM objects WHERE seq > $1 AND report IS NOT NULL ORDER BY seq LIMIT $2",
@@ -1243,6 +1298,28 @@ fn decode_agreement(row: &AnyRow) -> Result<Agreement> {
 
 fn decode_report(text: &str) -> Result<Report> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("stored report: {e}")))
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds the parameters of [`Backend::ids_in`]: the ids' hashes, then the ids.
+fn bind_ids<'q>(mut query: AnyQuery<'q>, ids: &[&'q str]) -> AnyQuery<'q> {
+    for id in ids {
+        query = query.bind(id_hash(id));
+    }
+    for id in ids {
+        query = query.bind(*id);
+    }
+    query
+}
+
+/// The 64-bit FNV-1a hash of an object id. `objects` is indexed by it: a compact integer index in
+/// place of one on random text ids. Every lookup by id compares the id itself too.
+pub(super) fn id_hash(id: &str) -> i64 {
+    let hash = id
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3));
+    i64::from_be_bytes(hash.to_be_bytes())
 }
 
 fn to_json(value: &impl serde::Serialize, what: &'static str) -> Result<String> {

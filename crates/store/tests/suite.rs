@@ -229,7 +229,11 @@ on_both_backends! {
         deconfliction_flags_round_trip,
         concurrent_activity_changes_from_one_picture_succeed_once,
     ],
-    unmigrated: [an_unmigrated_store_says_so, reports_stored_before_stix_objects_are_carried_over],
+    unmigrated: [
+        an_unmigrated_store_says_so,
+        reports_stored_before_stix_objects_are_carried_over,
+        objects_stored_before_id_hashes_are_found_and_positions_are_not_reused,
+    ],
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -458,6 +462,53 @@ async fn reports_stored_before_stix_objects_are_carried_over(fixture: &Fixture) 
     assert_eq!(listed.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), [stored.id.as_str()]);
     let entry = store.release_entry(&code("IRQ"), &stored.id).await.unwrap().unwrap();
     assert_eq!(entry.portions.iter().collect::<Vec<_>>(), [0, 2]);
+}
+
+/// A store upgraded past the id-hash migration (0008): objects stored before it are found by id,
+/// and the highest position ever used is kept, so a new object never takes a deleted one's.
+async fn objects_stored_before_id_hashes_are_found_and_positions_are_not_reused(fixture: &Fixture) {
+    let mut before = sqlx::migrate::Migrator::new(fixture.migrations()).await.unwrap();
+    before.migrations = std::borrow::Cow::Owned(before.migrations.iter().filter(|m| m.version < 8).cloned().collect());
+    let mut conn = fixture.connection().await;
+    before.run(&mut conn).await.unwrap();
+    for (code, name) in [("USA", "United States"), ("IRQ", "Iraq")] {
+        sqlx::query("INSERT INTO parties (code, name, active) VALUES ($1, $2, 1)")
+            .bind(code)
+            .bind(name)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let (kept, deleted) = (report(1), report(2));
+    for stored in [&kept, &deleted] {
+        sqlx::query(
+            "INSERT INTO objects (id, version, stix_type, spec_version, originator, date_added, facts, report, \
+             title, created, stix) \
+             VALUES ($1, '2026-03-01T12:00:07.000000000Z', 'report', '2.1', 'USA', '2026-03-01T12:00:07.000000000Z', \
+             $2, $3, $4, '2026-03-01T12:00:07.000000000Z', $5)",
+        )
+        .bind(stored.id.as_str())
+        .bind(serde_json::to_string(&ReleaseFacts::of_report(stored)).unwrap())
+        .bind(serde_json::to_string(stored).unwrap())
+        .bind(stored.title.text.as_str())
+        .bind(stix(stored).to_string())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    sqlx::query("DELETE FROM objects WHERE id = $1").bind(deleted.id.as_str()).execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+
+    let store = &fixture.store;
+    store.migrate().await.unwrap();
+    assert_eq!(store.object_versions(&kept.id).await.unwrap().len(), 1);
+    assert_eq!(store.report(&kept.id).await.unwrap(), Some(kept.clone()));
+    assert!(store.object_versions(&deleted.id).await.unwrap().is_empty());
+    let version = store.version().await.unwrap();
+    let added = report(3);
+    store.insert_report(version, &added, &stix(&added), &[]).await.unwrap();
+    let seqs: Vec<i64> = store.objects_page(0, 10).await.unwrap().iter().map(|o| o.seq).collect();
+    assert_eq!(seqs, [1, 3]);
 }
 
 async fn an_unmigrated_store_says_so(fixture: &Fixture) {

@@ -9,7 +9,8 @@ use tearline_model::{Classification, Code, PortionSet, ReleaseEntry};
 use time::{Duration, OffsetDateTime};
 
 use super::{
-    db, decode_entry_at, get, insert_entries, parse_timestamp, stored_parties, timestamp, to_json, Backend, SqlStore,
+    bind_ids, db, decode_entry_at, get, id_hash, insert_entries, parse_timestamp, stored_parties, timestamp, to_json,
+    Backend, SqlStore,
 };
 use crate::{
     Added, MarkingUse, NewObject, ObjectQuery, Released, Result, StatusWrite, StoreError, StoredObject, VersionFilter,
@@ -138,13 +139,10 @@ impl SqlStore {
         let mut marking_seqs: HashMap<String, Vec<i64>> = HashMap::new();
         for chunk in marking_ids.chunks(ROWS_PER_LOOKUP) {
             let sql = format!(
-                "SELECT seq, id FROM objects WHERE stix_type = 'marking-definition' AND id IN ({})",
-                self.backend.parameter_list(1, chunk.len())
+                "SELECT seq, id FROM objects WHERE stix_type = 'marking-definition' AND {}",
+                self.backend.ids_in("id", 1, chunk.len())
             );
-            let mut query = sqlx::query(&sql);
-            for id in chunk {
-                query = query.bind(*id);
-            }
+            let query = bind_ids(sqlx::query(&sql), chunk);
             for row in query.fetch_all(&mut *conn).await.map_err(db("looking up marking definitions"))? {
                 marking_seqs.entry(get(&row, 1)?).or_default().push(get(&row, 0)?);
             }
@@ -260,6 +258,10 @@ impl SqlStore {
             let p = param(&mut binds, Bind::Text(timestamp(after)?));
             sql.push_str(&format!(" AND o.date_added > {p}"));
         }
+        if !query.ids.is_empty() {
+            let hashes: Vec<String> = query.ids.iter().map(|id| param(&mut binds, Bind::Int(id_hash(id)))).collect();
+            sql.push_str(&format!(" AND o.id_hash IN ({})", hashes.join(", ")));
+        }
         for (column, values) in
             [("o.id", &query.ids), ("o.stix_type", &query.types), ("o.spec_version", &query.spec_versions)]
         {
@@ -299,14 +301,19 @@ impl SqlStore {
     ) -> Result<HashSet<String>> {
         let mut found = HashSet::new();
         for chunk in ids.chunks(500) {
-            let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+            let hashes: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+            let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3 + chunk.len())).collect();
             let sql = format!(
                 "SELECT DISTINCT o.id FROM objects o JOIN release_index r ON r.object_seq = o.seq \
-                 WHERE r.party = $1 AND r.min_clearance <= $2 AND o.id IN ({})",
+                 WHERE r.party = $1 AND r.min_clearance <= $2 AND o.id_hash IN ({}) AND o.id IN ({})",
+                hashes.join(", "),
                 list.join(", ")
             );
             let mut statement =
                 sqlx::query_scalar::<_, String>(&sql).bind(party.as_str()).bind(i64::from(clearance.rank()));
+            for id in chunk {
+                statement = statement.bind(id_hash(id));
+            }
             for id in chunk {
                 statement = statement.bind(id.as_str());
             }
@@ -407,7 +414,7 @@ fn version_condition(
     let other = |comparison: &str| {
         format!(
             "EXISTS (SELECT 1 FROM objects o2 JOIN release_index r2 ON r2.object_seq = o2.seq \
-             WHERE o2.id = o.id AND r2.party = r.party AND r2.min_clearance <= $2 \
+             WHERE o2.id_hash = o.id_hash AND o2.id = o.id AND r2.party = r.party AND r2.min_clearance <= $2 \
              AND (o2.collection = o.collection OR (o2.collection IS NULL AND o.collection IS NULL)) \
              AND o2.version {comparison} o.version)"
         )
@@ -474,13 +481,10 @@ async fn stored_versions(backend: Backend, conn: &mut AnyConnection, ids: &[&str
     let mut known = KnownVersions::default();
     for chunk in ids.chunks(ROWS_PER_LOOKUP) {
         let sql = format!(
-            "SELECT id, version, stix, date_added FROM objects WHERE id IN ({}) ORDER BY seq",
-            backend.parameter_list(1, chunk.len())
+            "SELECT id, version, stix, date_added FROM objects WHERE {} ORDER BY seq",
+            backend.ids_in("id", 1, chunk.len())
         );
-        let mut query = sqlx::query(&sql);
-        for id in chunk {
-            query = query.bind(*id);
-        }
+        let query = bind_ids(sqlx::query(&sql), chunk);
         for row in query.fetch_all(&mut *conn).await.map_err(db("reading stored versions"))? {
             let id: String = get(&row, 0)?;
             let version = Version { stix: get(&row, 2)?, date_added: parse_timestamp(&get::<String>(&row, 3)?)? };
@@ -496,9 +500,9 @@ async fn insert_rows(backend: Backend, conn: &mut AnyConnection, rows: &[Row<'_>
     let mut seqs = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         let sql = format!(
-            "INSERT INTO objects (id, version, stix_type, spec_version, originator, collection, date_added, facts, \
-                                  report, title, created, stix) VALUES {} RETURNING seq, id, version",
-            backend.tuples(12, chunk.len())
+            "INSERT INTO objects (id, id_hash, version, stix_type, spec_version, originator, collection, date_added, \
+                                  facts, report, title, created, stix) VALUES {} RETURNING seq, id, version",
+            backend.tuples(13, chunk.len())
         );
         let mut query = sqlx::query(&sql);
         for row in chunk {
@@ -506,6 +510,7 @@ async fn insert_rows(backend: Backend, conn: &mut AnyConnection, rows: &[Row<'_>
             let report = object.report.as_ref();
             query = query
                 .bind(object.id.as_str())
+                .bind(id_hash(&object.id))
                 .bind(row.version.as_str())
                 .bind(object.object_type.as_str())
                 .bind(object.spec_version.as_str())

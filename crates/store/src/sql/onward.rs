@@ -108,13 +108,11 @@ impl SqlStore {
         let mut found: std::collections::HashMap<String, Vec<tearline_model::Code>> = Default::default();
         for chunk in ids.chunks(ROWS_PER_INSERT) {
             let sql = format!(
-                "SELECT DISTINCT id, originator FROM objects WHERE id IN ({})",
-                self.backend.parameter_list(1, chunk.len())
+                "SELECT DISTINCT id, originator FROM objects WHERE {}",
+                self.backend.ids_in("id", 1, chunk.len())
             );
-            let mut query = sqlx::query(&sql);
-            for id in chunk {
-                query = query.bind(id.as_str());
-            }
+            let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            let query = super::bind_ids(sqlx::query(&sql), &chunk);
             for row in query.fetch_all(&self.pool).await.map_err(db("reading originators"))? {
                 found.entry(get(&row, 0)?).or_default().push(decode_code(&get::<String>(&row, 1)?)?);
             }
@@ -277,9 +275,10 @@ impl SqlStore {
         for chunk in deliveries.chunks(ROWS_PER_INSERT) {
             let rows: Vec<String> = (0..chunk.len())
                 .map(|row| {
-                    let p = |n: usize| self.backend.parameter_list(row * 9 + n, 1);
+                    let p = |n: usize| self.backend.parameter_list(row * 10 + n, 1);
                     format!(
-                        "({}, {}, {}, (SELECT seq FROM objects WHERE id = {} AND version = {}), {}, {}, {}, {})",
+                        "({}, {}, {}, (SELECT seq FROM objects WHERE id_hash = {} AND id = {} AND version = {}), \
+                         {}, {}, {}, {})",
                         p(1),
                         p(2),
                         p(3),
@@ -288,7 +287,8 @@ impl SqlStore {
                         p(6),
                         p(7),
                         p(8),
-                        p(9)
+                        p(9),
+                        p(10)
                     )
                 })
                 .collect();
@@ -303,6 +303,7 @@ impl SqlStore {
                     .bind(timestamp(delivery.at)?)
                     .bind(delivery.party.as_str())
                     .bind(delivery.user.as_str())
+                    .bind(super::id_hash(&delivery.object_id))
                     .bind(delivery.object_id.as_str())
                     .bind(timestamp(delivery.object_version)?)
                     .bind(delivery.portions.as_bytes())
@@ -318,14 +319,15 @@ impl SqlStore {
         for chunk in marks.chunks(ROWS_PER_INSERT) {
             let rows: Vec<String> = (0..chunk.len())
                 .map(|row| {
-                    let p = |n: usize| self.backend.parameter_list(row * 5 + n, 1);
+                    let p = |n: usize| self.backend.parameter_list(row * 6 + n, 1);
                     format!(
-                        "((SELECT seq FROM objects WHERE id = {} AND version = {}), {}, {}, {})",
+                        "((SELECT seq FROM objects WHERE id_hash = {} AND id = {} AND version = {}), {}, {}, {})",
                         p(1),
                         p(2),
                         p(3),
                         p(4),
-                        p(5)
+                        p(5),
+                        p(6)
                     )
                 })
                 .collect();
@@ -336,6 +338,7 @@ impl SqlStore {
             let mut query = sqlx::query(&sql);
             for (delivery, (field, choices)) in chunk {
                 query = query
+                    .bind(super::id_hash(&delivery.object_id))
                     .bind(delivery.object_id.as_str())
                     .bind(timestamp(delivery.object_version)?)
                     .bind(delivery.party.as_str())
