@@ -37,6 +37,17 @@ mod text;
 use std::collections::BTreeMap;
 
 pub use code::CodeParams;
+
+/// The marking scheme copies are marked with now: the alternation table and the rules that find
+/// variation points in a text. A copy must be traced with the scheme it was marked with (its
+/// points follow from the scheme), so [`Marked::choices`] names the scheme and the tracer reads
+/// each recipient's copy with the scheme of its recorded choices.
+///
+/// Scheme 1 is the scheme of every copy released before schemes were numbered (its recorded
+/// choices are bare digits); it is frozen, kept so that those copies can still be traced.
+pub const SCHEME_VERSION: u32 = 2;
+/// Every scheme this crate marks and traces with.
+pub const SCHEMES: [u32; 2] = [1, 2];
 pub use points::Template;
 pub use text::retype;
 
@@ -72,6 +83,8 @@ pub enum FingerprintError {
     Table { line: usize, reason: String },
     #[error("fingerprint code parameters: {0}")]
     Params(String),
+    #[error("marking scheme {0} is not one this version knows (it knows {SCHEMES:?})")]
+    Scheme(u32),
 }
 
 /// Texts shorter than this (in words) carry no invisible tag: titles and names stay byte-exact
@@ -93,13 +106,18 @@ struct Tally {
     marks: Vec<(usize, bool)>,
 }
 
+/// Recipients of a text marked with one scheme, with their recorded choices if any.
+type Members<'a> = Vec<(&'a String, Option<Vec<usize>>)>;
+
 /// Recipients and their variants at the points read in one text.
 type Codewords<'a> = Vec<(&'a str, Vec<usize>)>;
 
 /// Marks texts for recipients and traces leaks, under one secret.
 pub struct Fingerprinter {
     prf: code::Prf,
-    table: table::Table,
+    /// The table of the current scheme, and of the earlier schemes of [`SCHEMES`].
+    current: table::Table,
+    earlier: Vec<table::Table>,
     params: CodeParams,
 }
 
@@ -107,8 +125,11 @@ pub struct Fingerprinter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Marked {
     pub text: String,
-    /// The recipient's variant at each point, one digit per point: what the hub records.
+    /// What the hub records: the recipient's variant at each point, one digit per point,
+    /// after `v<scheme>:` for schemes from 2 on (`v2:0120…`); bare digits are scheme 1.
     pub choices: String,
+    /// The scheme the copy was marked with.
+    pub scheme: u32,
 }
 
 /// A released text a leak may come from.
@@ -164,6 +185,8 @@ pub struct PartyScore {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TextEvidence {
     pub text_id: String,
+    /// The scheme its points were read with (the copies' recorded choices name it).
+    pub scheme: u32,
     /// Words of the source aligned with equal words of the leak.
     pub matched_tokens: usize,
     pub points: Vec<PointRead>,
@@ -197,16 +220,37 @@ impl Fingerprinter {
         if !(0.0..1.0).contains(&params.cutoff) {
             return Err(FingerprintError::Params(format!("cutoff {} is not in [0, 1)", params.cutoff)));
         }
-        Ok(Fingerprinter { prf: code::Prf::new(secret), table: table::Table::parse(table::SHIPPED)?, params })
+        let shipped = |scheme| table::Table::shipped(scheme).unwrap_or(Err(FingerprintError::Scheme(scheme)));
+        let earlier = SCHEMES
+            .iter()
+            .filter(|&&scheme| scheme != SCHEME_VERSION)
+            .map(|&scheme| shipped(scheme))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Fingerprinter { prf: code::Prf::new(secret), current: shipped(SCHEME_VERSION)?, earlier, params })
+    }
+
+    /// The current scheme, [`SCHEME_VERSION`].
+    pub const SCHEME_VERSION: u32 = SCHEME_VERSION;
+
+    fn table(&self, scheme: u32) -> Result<&table::Table, FingerprintError> {
+        if scheme == self.current.scheme {
+            return Ok(&self.current);
+        }
+        self.earlier.iter().find(|t| t.scheme == scheme).ok_or(FingerprintError::Scheme(scheme))
     }
 
     pub fn params(&self) -> CodeParams {
         self.params
     }
 
-    /// The variation points of `text`.
+    /// The variation points of `text` under the current scheme.
     pub fn template(&self, text: &str) -> Template {
-        points::template(&self.table, text)
+        points::template(&self.current, text)
+    }
+
+    /// The variation points of `text` under `scheme`.
+    pub fn template_as(&self, scheme: u32, text: &str) -> Result<Template, FingerprintError> {
+        Ok(points::template(self.table(scheme)?, text))
     }
 
     /// `recipient`'s variant at each point of `template`, the text marked as `text_id`.
@@ -225,16 +269,27 @@ impl Fingerprinter {
             .collect()
     }
 
-    /// `text` as released to `recipient` under `text_id` (an object version and field).
+    /// `text` as released to `recipient` under `text_id` (an object version and field), with
+    /// the current scheme.
     pub fn mark(&self, text_id: &str, recipient: &str, text: &str) -> Marked {
         let template = self.template(text);
-        let codeword = self.codeword(text_id, recipient, &template);
+        self.mark_template(text_id, recipient, &template)
+    }
+
+    /// [`Fingerprinter::mark`] with another scheme of [`SCHEMES`].
+    pub fn mark_as(&self, scheme: u32, text_id: &str, recipient: &str, text: &str) -> Result<Marked, FingerprintError> {
+        let template = self.template_as(scheme, text)?;
+        Ok(self.mark_template(text_id, recipient, &template))
+    }
+
+    fn mark_template(&self, text_id: &str, recipient: &str, template: &Template) -> Marked {
+        let codeword = self.codeword(text_id, recipient, template);
         let mut marked = template.render(&codeword);
-        if text.split_whitespace().count() >= INVISIBLE_MIN_WORDS {
+        if template.text().split_whitespace().count() >= INVISIBLE_MIN_WORDS {
             marked = self.with_invisible_tag(text_id, recipient, &marked);
         }
-        let choices = codeword.iter().map(|&c| char::from_digit(c as u32, 36).unwrap_or('?')).collect();
-        Marked { text: marked, choices }
+        let scheme = template.scheme();
+        Marked { text: marked, choices: recorded_choices(scheme, &codeword), scheme }
     }
 
     fn invisible_tag(&self, text_id: &str, recipient: &str) -> u32 {
@@ -296,78 +351,91 @@ impl Fingerprinter {
                     invisible.push((source.text_id.to_string(), recipient.clone()));
                 }
             }
-            let template = self.template(source.text);
-            let reading = read::read(&template, &leak_tokens);
-            if reading.reads.is_empty() {
-                continue;
-            }
-            let biases: Vec<Vec<f64>> = reading
-                .reads
-                .iter()
-                .map(|r| code::bias(&self.prf, &self.params, source.text_id, r.point, template.points[r.point].arity))
-                .collect();
-            let points: Vec<(usize, &[f64])> =
-                reading.reads.iter().zip(&biases).map(|(r, b)| (r.point, b.as_slice())).collect();
-            let probabilities: Vec<f64> = reading.reads.iter().zip(&biases).map(|(r, b)| b[r.variant]).collect();
-            // Colluders mixing copies take whole sentences: a point's segment is its sentence,
-            // and a text-wide point (read from several places) is a segment of its own.
-            let ends = sentence_ends(source.text);
-            let first = read.len();
-            for (r, &probability) in reading.reads.iter().zip(&probabilities) {
-                let segment = if template.points[r.point].sites.len() > 1 {
-                    segments + ends.len() + 1 + r.point
-                } else {
-                    segments + ends.partition_point(|&end| end <= template.sites[r.site].range.start)
-                };
-                read.push(code::ReadPoint { probability, segment });
-            }
-            segments += ends.len() + 1 + template.points.len();
-            let mut words = Vec::new();
+            // Each copy is read with the scheme it was marked with, which its recorded choices
+            // name (no record: the current scheme). A scheme this version does not know is not
+            // read, and its recipients are not scored.
+            let mut groups: BTreeMap<u32, Members> = BTreeMap::new();
             for recipient in source.recipients {
-                let recorded = source
-                    .recorded
-                    .iter()
-                    .find(|(party, choices)| party == recipient && choices.chars().count() == template.points.len())
-                    .map(|(_, choices)| {
-                        choices.chars().map(|c| c.to_digit(36).map_or(usize::MAX, |d| d as usize)).collect::<Vec<_>>()
-                    });
-                let symbols = match recorded {
-                    Some(all) => reading.reads.iter().map(|r| all[r.point]).collect(),
-                    None => code::symbols(&self.prf, source.text_id, recipient, &points),
+                let record = source.recorded.iter().find(|(party, _)| party == recipient);
+                let (scheme, choices) = match record {
+                    Some((_, choices)) => parse_choices(choices).map_or((0, None), |(s, c)| (s, Some(c))),
+                    None => (SCHEME_VERSION, None),
                 };
-                let entry = parties.entry(recipient.as_str()).or_default();
-                for (k, ((r, symbol), &p)) in reading.reads.iter().zip(&symbols).zip(&probabilities).enumerate() {
-                    let agrees = *symbol == r.variant;
-                    entry.score += code::term(p, agrees);
-                    entry.agreeing += usize::from(agrees);
-                    entry.marks.push((first + k, agrees));
-                }
-                entry.probabilities.extend_from_slice(&probabilities);
-                words.push((recipient.as_str(), symbols));
+                groups.entry(scheme).or_default().push((recipient, choices));
             }
-            codewords.push((texts.len(), words));
-            texts.push(TextEvidence {
-                text_id: source.text_id.to_string(),
-                matched_tokens: reading.matched_tokens,
-                points: reading
+            for (scheme, members) in groups {
+                let Ok(template) = self.template_as(scheme, source.text) else { continue };
+                let reading = read::read(&template, &leak_tokens);
+                if reading.reads.is_empty() {
+                    continue;
+                }
+                let biases: Vec<Vec<f64>> = reading
                     .reads
                     .iter()
-                    .zip(&probabilities)
-                    .map(|(r, &probability)| {
-                        let site = &template.sites[r.site];
-                        PointRead {
-                            point: r.point,
-                            channel: template.points[r.point].channel,
-                            offset: site.range.start,
-                            original: site.variants[site.original].clone(),
-                            read: site.variants.get(r.variant).cloned().unwrap_or_default(),
-                            choice: r.variant,
-                            probability,
-                            agreeing: Vec::new(),
-                        }
+                    .map(|r| {
+                        code::bias(&self.prf, &self.params, source.text_id, r.point, template.points[r.point].arity)
                     })
-                    .collect(),
-            });
+                    .collect();
+                let points: Vec<(usize, &[f64])> =
+                    reading.reads.iter().zip(&biases).map(|(r, b)| (r.point, b.as_slice())).collect();
+                let probabilities: Vec<f64> = reading.reads.iter().zip(&biases).map(|(r, b)| b[r.variant]).collect();
+                // Colluders mixing copies take whole sentences: a point's segment is its sentence,
+                // and a text-wide point (read from several places) is a segment of its own.
+                let ends = sentence_ends(source.text);
+                let first = read.len();
+                for (r, &probability) in reading.reads.iter().zip(&probabilities) {
+                    let segment = if template.points[r.point].sites.len() > 1 {
+                        segments + ends.len() + 1 + r.point
+                    } else {
+                        segments + ends.partition_point(|&end| end <= template.sites[r.site].range.start)
+                    };
+                    read.push(code::ReadPoint { probability, segment });
+                }
+                segments += ends.len() + 1 + template.points.len();
+                let mut words = Vec::new();
+                for (recipient, recorded) in members {
+                    // A record that does not fit the text's points (a copy of an older table
+                    // within scheme 1) is not used: the copy is recomputed.
+                    let recorded = recorded.filter(|all| all.len() == template.points.len());
+                    let symbols = match recorded {
+                        Some(all) => reading.reads.iter().map(|r| all[r.point]).collect(),
+                        None => code::symbols(&self.prf, source.text_id, recipient, &points),
+                    };
+                    let entry = parties.entry(recipient.as_str()).or_default();
+                    for (k, ((r, symbol), &p)) in reading.reads.iter().zip(&symbols).zip(&probabilities).enumerate() {
+                        let agrees = *symbol == r.variant;
+                        entry.score += code::term(p, agrees);
+                        entry.agreeing += usize::from(agrees);
+                        entry.marks.push((first + k, agrees));
+                    }
+                    entry.probabilities.extend_from_slice(&probabilities);
+                    words.push((recipient.as_str(), symbols));
+                }
+                codewords.push((texts.len(), words));
+                texts.push(TextEvidence {
+                    text_id: source.text_id.to_string(),
+                    scheme,
+                    matched_tokens: reading.matched_tokens,
+                    points: reading
+                        .reads
+                        .iter()
+                        .zip(&probabilities)
+                        .map(|(r, &probability)| {
+                            let site = &template.sites[r.site];
+                            PointRead {
+                                point: r.point,
+                                channel: template.points[r.point].channel,
+                                offset: site.range.start,
+                                original: site.variants[site.original].clone(),
+                                read: site.variants.get(r.variant).cloned().unwrap_or_default(),
+                                choice: r.variant,
+                                probability,
+                                agreeing: Vec::new(),
+                            }
+                        })
+                        .collect(),
+                });
+            }
         }
         let scored = parties.len();
         let threshold = (scored.max(1) as f64 / epsilon).ln();
@@ -420,6 +488,28 @@ impl Fingerprinter {
         }
         Attribution { epsilon, recipients: scored, accused, scores, texts, invisible }
     }
+}
+
+/// The choices recorded for a copy marked with `scheme`: one base-36 digit per point, after
+/// `v<scheme>:` from scheme 2 on (scheme 1's records, made before schemes were numbered, are
+/// bare digits).
+fn recorded_choices(scheme: u32, codeword: &[usize]) -> String {
+    let digits: String = codeword.iter().map(|&c| char::from_digit(c as u32, 36).unwrap_or('?')).collect();
+    if scheme == 1 || digits.is_empty() {
+        digits
+    } else {
+        format!("v{scheme}:{digits}")
+    }
+}
+
+/// The scheme and the choices of a record ([`Marked::choices`]); None when it is not one.
+fn parse_choices(recorded: &str) -> Option<(u32, Vec<usize>)> {
+    let (scheme, digits) = match recorded.strip_prefix('v').and_then(|rest| rest.split_once(':')) {
+        Some((scheme, digits)) => (scheme.parse::<u32>().ok().filter(|&s| s >= 2)?, digits),
+        None => (1, recorded),
+    };
+    let choices = digits.chars().map(|c| c.to_digit(36).map(|d| d as usize)).collect::<Option<Vec<_>>>()?;
+    Some((scheme, choices))
 }
 
 /// Byte offsets where the sentences of `text` end: after `.`, `!` or `?` before whitespace, and

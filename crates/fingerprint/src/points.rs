@@ -15,6 +15,8 @@ use crate::Channel;
 /// A text with its variation points.
 #[derive(Debug, Clone)]
 pub struct Template {
+    /// The scheme it was found with.
+    pub(crate) scheme: u32,
     pub(crate) text: String,
     /// In text order, not overlapping.
     pub(crate) sites: Vec<Site>,
@@ -45,6 +47,11 @@ impl Template {
     /// The text's variation points.
     pub fn points(&self) -> usize {
         self.points.len()
+    }
+
+    /// The marking scheme the points were found with.
+    pub fn scheme(&self) -> u32 {
+        self.scheme
     }
 
     /// The original text.
@@ -395,10 +402,10 @@ pub(crate) fn template(table: &Table, text: &str) -> Template {
     compounds(text, &toks, &mut candidates);
     lists(text, &toks, &mut candidates);
     pairs(text, &toks, &mut candidates);
-    build(text, candidates)
+    build(table.scheme, text, candidates)
 }
 
-fn build(text: &str, mut candidates: Vec<Candidate>) -> Template {
+fn build(scheme: u32, text: &str, mut candidates: Vec<Candidate>) -> Template {
     candidates.sort_by_key(|c| (c.range.start, std::cmp::Reverse(c.range.end)));
     let mut kept: Vec<Candidate> = Vec::new();
     for candidate in candidates {
@@ -427,7 +434,7 @@ fn build(text: &str, mut candidates: Vec<Candidate>) -> Template {
         points[point].sites.push(index);
         sites.push(Site { range: candidate.range, variants: candidate.variants, original: candidate.original, point });
     }
-    Template { text: text.to_string(), sites, points }
+    Template { scheme, text: text.to_string(), sites, points }
 }
 
 /// Two sites conflict when they overlap, or are insertions at one place, or one inserts inside

@@ -5,8 +5,10 @@ use std::collections::HashMap;
 use crate::text::{tokens, Token};
 use crate::{Channel, FingerprintError};
 
-/// The table that ships with the crate.
+/// The table of the current scheme ([`crate::SCHEME_VERSION`]).
 pub(crate) const SHIPPED: &str = include_str!("alternations.txt");
+/// The table of scheme 1, frozen: copies marked with it are read against it.
+const SHIPPED_V1: &str = include_str!("alternations-v1.txt");
 
 /// Endings of the -ise/-ize spelling classes generated from an `ise*:` stem.
 const ISE_ENDINGS: [(&str, &str); 6] = [
@@ -46,13 +48,29 @@ pub(crate) struct Form {
 
 #[derive(Debug)]
 pub(crate) struct Table {
+    /// The marking scheme the table belongs to: the scanners of `points.rs` follow it too.
+    pub scheme: u32,
     pub classes: Vec<Class>,
     /// (class, form) of each source form, by its first token.
     by_first: HashMap<String, Vec<(usize, usize)>>,
 }
 
 impl Table {
+    /// The table shipped for `scheme`, if the crate knows that scheme.
+    pub fn shipped(scheme: u32) -> Option<Result<Table, FingerprintError>> {
+        match scheme {
+            1 => Some(Table::parse_as(SHIPPED_V1, 1)),
+            crate::SCHEME_VERSION => Some(Table::parse(SHIPPED)),
+            _ => None,
+        }
+    }
+
+    /// A table for the current scheme.
     pub fn parse(text: &str) -> Result<Table, FingerprintError> {
+        Table::parse_as(text, crate::SCHEME_VERSION)
+    }
+
+    pub fn parse_as(text: &str, scheme: u32) -> Result<Table, FingerprintError> {
         let mut classes = Vec::new();
         for (number, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -96,7 +114,7 @@ impl Table {
         for candidates in by_first.values_mut() {
             candidates.sort_by_key(|&(c, f)| std::cmp::Reverse(classes[c].forms[f].tokens.len()));
         }
-        Ok(Table { classes, by_first })
+        Ok(Table { scheme, classes, by_first })
     }
 
     /// Source forms whose first token is `first`, longest first.

@@ -57,7 +57,8 @@ fn the_same_recipient_always_gets_the_same_text_and_others_get_other_texts() {
         assert_ne!(a, REPORT);
     }
     assert_ne!(irq.text, hub.mark("report-1@v2", "IRQ", REPORT).text, "another version, another copy");
-    assert_eq!(irq.choices.len(), hub.template(REPORT).points());
+    assert_eq!(irq.choices, format!("v{SCHEME_VERSION}:{}", &irq.choices[3..]));
+    assert_eq!(irq.choices.len() - 3, hub.template(REPORT).points());
 }
 
 #[test]
@@ -345,4 +346,80 @@ fn bad_parameters_are_refused() {
     ] {
         assert!(matches!(Fingerprinter::new(b"k", params), Err(FingerprintError::Params(_))), "{params:?}");
     }
+}
+
+/// A digest of the variation points found in the shipped corpus and in [`REPORT`]: every site's
+/// place, variants and original, and every point's channel, arity and sites.
+fn points_digest(template_of: impl Fn(&str) -> Template) -> String {
+    use sha2::{Digest, Sha256};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let mut texts: Vec<String> = files.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
+    texts.push(REPORT.to_string());
+    texts.extend(SENTENCES.iter().map(|s| s.to_string()));
+    let mut hash = Sha256::new();
+    for text in &texts {
+        let t = template_of(text);
+        for site in &t.sites {
+            hash.update(format!("{:?}|{:?}|{}|{}\n", site.range, site.variants, site.original, site.point));
+        }
+        for point in &t.points {
+            hash.update(format!("{:?}|{}|{:?}\n", point.channel, point.arity, point.sites));
+        }
+        hash.update(b"--\n");
+    }
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Scheme 1 is what copies released before scheme versions existed were marked with: its points
+/// must never move, or a leak of such a copy would be read against the wrong points.
+#[test]
+fn scheme_1_is_frozen() {
+    let hub = hub();
+    let digest = points_digest(|text| hub.template_as(1, text).unwrap());
+    assert_eq!(digest, "83da4f0ee8e0c9e3a5657a1fc43a177144fbc9c1e0d83cbed75fff3a0a50aa6a");
+}
+
+/// A copy's recorded choices name its scheme, and a leak of a copy marked with an earlier scheme
+/// is read with that scheme's points, beside copies of the current one.
+#[test]
+fn copies_are_traced_with_the_scheme_they_were_marked_with() {
+    let hub = hub();
+    assert_eq!(Fingerprinter::SCHEME_VERSION, SCHEME_VERSION);
+    assert!(SCHEMES.contains(&SCHEME_VERSION) && SCHEMES.contains(&1));
+    let current = hub.mark("r@1", "P0001", REPORT);
+    assert_eq!(current.scheme, SCHEME_VERSION);
+    assert!(current.choices.starts_with(&format!("v{SCHEME_VERSION}:")), "{}", current.choices);
+    let old = hub.mark_as(1, "r@1", "P0002", REPORT).unwrap();
+    assert_eq!(old.scheme, 1);
+    assert!(old.choices.chars().all(|c| c.is_ascii_digit()), "scheme 1 records bare digits: {}", old.choices);
+    assert!(matches!(hub.mark_as(99, "r@1", "P0002", REPORT), Err(FingerprintError::Scheme(99))));
+    assert!(hub.template_as(99, REPORT).is_err());
+    let parties = recipients(12);
+    // P0002 and P0005 received scheme 1 copies (recorded before schemes were numbered), the
+    // others the current scheme's.
+    let recorded: Vec<(String, String)> = parties
+        .iter()
+        .map(|p| {
+            let scheme = if p == "P0002" || p == "P0005" { 1 } else { SCHEME_VERSION };
+            (p.clone(), hub.mark_as(scheme, "r@1", p, REPORT).unwrap().choices)
+        })
+        .collect();
+    let source = [Source { text_id: "r@1", text: REPORT, recipients: &parties, recorded: &recorded }];
+    for (leak, leaker) in [(old.text.clone(), "P0002"), (current.text.clone(), "P0001")] {
+        for leak in [leak.clone(), retyped(&words(&leak, 10, 200))] {
+            let found = hub.trace(&leak, &source);
+            let accused: Vec<&str> = found.accused.iter().map(|a| a.party.as_str()).collect();
+            assert_eq!(accused, [leaker], "{:?}", &found.scores[..3]);
+            assert_eq!(found.recipients, 12, "every recipient is scored, with its own scheme");
+            let schemes: Vec<u32> = found.texts.iter().map(|t| t.scheme).collect();
+            assert_eq!(schemes, [1, SCHEME_VERSION]);
+        }
+    }
+    // A record of a scheme this version does not know is not read.
+    let future = [("P0003".to_string(), "v99:0101".to_string())];
+    let found =
+        hub.trace(&current.text, &[Source { text_id: "r@1", text: REPORT, recipients: &parties, recorded: &future }]);
+    assert_eq!(found.recipients, 11);
 }
