@@ -168,6 +168,9 @@ struct Tally {
     /// Trials where the leaker's variants at the points read are rare enough (the product of
     /// their probabilities at most epsilon / n) that an ideal single-leaker test could accuse.
     ideal: usize,
+    /// Sum over trials of the best evidence against a leaker, and of the threshold (nats).
+    evidence: f64,
+    threshold: f64,
 }
 
 impl Tally {
@@ -186,9 +189,12 @@ impl Tally {
 
     fn diagnosis(&self) -> String {
         format!(
-            "    read with a leaker's variant: {:.1}%; ideal single-leaker test could accuse: {:.1}%",
+            "    read with a leaker's variant: {:.1}%; ideal single-leaker test could accuse: {:.1}%; \
+             mean evidence against a leaker {:.2} nats (threshold {:.2})",
             100.0 * self.agreeing as f64 / self.read.max(1) as f64,
             100.0 * self.ideal as f64 / self.trials.max(1) as f64,
+            self.evidence / self.trials.max(1) as f64,
+            self.threshold / self.trials.max(1) as f64,
         )
     }
 }
@@ -236,6 +242,9 @@ fn run(
         tally.correct += usize::from(found.accused.iter().any(|a| is_guilty(&a.party)));
         tally.falsely_accused += found.accused.iter().filter(|a| !is_guilty(&a.party)).count();
         tally.invisible += usize::from(found.invisible.iter().any(|(_, party)| is_guilty(party)));
+        let best = found.scores.iter().filter(|s| is_guilty(&s.party)).map(|s| s.score).fold(0.0f64, f64::max);
+        tally.evidence += best;
+        tally.threshold += found.scores.first().map_or(0.0, |s| s.threshold);
         let template = hub.template(report);
         let words: Vec<Vec<usize>> = guilty.iter().map(|&g| hub.codeword(&text_id, &parties[g], &template)).collect();
         let mut rarity = 0.0;

@@ -390,7 +390,7 @@ pub(crate) fn template(table: &Table, text: &str) -> Template {
     let american = ["ization", "ized", "center", "meters", "defense", "armored", "color", "behavior"]
         .iter()
         .any(|w| lower.contains(w));
-    numbers(text, &toks, american, &mut candidates);
+    numbers(text, &toks, american, table.scheme, &mut candidates);
     dates(text, &toks, &mut candidates);
     openers(text, &toks, &mut candidates);
     serial_commas(text, &toks, &mut candidates);
@@ -402,6 +402,9 @@ pub(crate) fn template(table: &Table, text: &str) -> Template {
     compounds(text, &toks, &mut candidates);
     lists(text, &toks, &mut candidates);
     pairs(text, &toks, &mut candidates);
+    if table.scheme >= 2 {
+        compass(text, &toks, &mut candidates);
+    }
     build(table.scheme, text, candidates)
 }
 
@@ -676,10 +679,19 @@ fn phrases(table: &Table, text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
             let range = span[0].range.start..span[n - 1].range.end;
             let mut variants: Vec<String> = class.forms.iter().map(|f| capitalise(&f.text, capitalised)).collect();
             variants[f] = text[range.clone()].to_string();
+            let mut original = f;
+            // From scheme 2, "some" is not offered before a time of day ("at some 6:05 p.m."):
+            // "about", "around" and the others are.
+            if table.scheme >= 2 && class.before_number && time_of_day(toks, i + n) {
+                if let Some(k) = class.forms.iter().position(|form| form.text == "some").filter(|&k| k != f) {
+                    variants.remove(k);
+                    original -= usize::from(k < f);
+                }
+            }
             out.push(Candidate {
                 range,
                 variants,
-                original: f,
+                original,
                 channel: class.channel,
                 // One spelling convention per text (British or American: each spelling class lists
                 // the British form first); other text-wide choices are per class.
@@ -714,7 +726,7 @@ const UNITS: [(&str, &str, &str); 4] = [
     ("kilogrammes", "kilograms", "kg"),
 ];
 
-fn numbers(text: &str, toks: &[Tok], american: bool, out: &mut Vec<Candidate>) {
+fn numbers(text: &str, toks: &[Tok], american: bool, scheme: u32, out: &mut Vec<Candidate>) {
     for i in 0..toks.len() {
         let tok = &toks[i];
         if tok.kind != Kind::Digit || tok.protected {
@@ -740,7 +752,13 @@ fn numbers(text: &str, toks: &[Tok], american: bool, out: &mut Vec<Candidate>) {
         // Times and durations in hours: " hours" or " hrs".
         if next.is_some_and(|t| t.lower == "hours" && t.space && text[t.range.clone()] == t.lower && !t.protected) {
             let end = next.map_or(tok.range.end, |t| t.range.end);
-            let variants = vec![" hours".to_string(), " hrs".to_string(), "hrs".to_string()];
+            let mut variants = vec![" hours".to_string(), " hrs".to_string(), "hrs".to_string()];
+            // From scheme 2, a time of day after a preposition of time may also go bare ("at 0500
+            // hours", "at 0500"): not a duration ("for 1200 hours"), nor a range ("from 1000 to
+            // 1200 hours" may count hours).
+            if scheme >= 2 && clock_time(toks, i) {
+                variants.push(String::new());
+            }
             out.push(candidate(tok.range.end..end, variants, 0, Channel::Number));
         }
         // Units after a number: "%", " per cent" or " percent" (one choice per text); a unit
@@ -789,6 +807,33 @@ fn numbers(text: &str, toks: &[Tok], american: bool, out: &mut Vec<Candidate>) {
             out.push(candidate(range.clone(), vec![text[range].to_string(), value.to_string()], 0, Channel::Number));
         }
     }
+}
+
+/// Words before a time of day that make it one: "at 0500 hours".
+const TIME_PREPOSITIONS: [&str; 4] = ["at", "by", "until", "till"];
+
+/// Whether the number at token `i` is a time of day on the 24-hour clock (four digits, hours
+/// below 24 and minutes below 60) after a preposition of time.
+fn clock_time(toks: &[Tok], i: usize) -> bool {
+    let tok = &toks[i];
+    let digits: Vec<u32> = tok.lower.chars().filter_map(|c| c.to_digit(10)).collect();
+    let valid = digits.len() == 4 && tok.lower.len() == 4 && digits[0] * 10 + digits[1] < 24 && digits[2] < 6;
+    let before = i.checked_sub(1).map(|k| &toks[k]);
+    valid
+        && tok.space
+        && before.is_some_and(|t| t.kind == Kind::Letter && TIME_PREPOSITIONS.contains(&t.lower.as_str()))
+}
+
+/// Whether the number at token `i` is a time of day: "6:05", "0500 hours", "6 p.m.", "6pm".
+fn time_of_day(toks: &[Tok], i: usize) -> bool {
+    let after = |k: usize| toks.get(i + k).map(|t| (t.lower.as_str(), t.space));
+    toks.get(i).is_some_and(|t| t.kind == Kind::Digit)
+        && match after(1) {
+            Some((":", false)) => true,
+            Some(("hours" | "hrs" | "am" | "pm" | "h", _)) => true,
+            Some(("a" | "p", _)) => matches!(after(2), Some((".", false))),
+            _ => false,
+        }
 }
 
 /// Words before a number that make it a reference, not a count ("page 12", "phase 2").
@@ -1446,6 +1491,98 @@ fn lists(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
     }
 }
 
+/// Points of the compass, as one word or hyphenated ("north", "north-east", "northeast").
+const COMPASS: [&str; 8] = ["north", "south", "east", "west", "northeast", "northwest", "southeast", "southwest"];
+/// Words before "to the north of" after which it may lose "to the": a distance, a position.
+const BEFORE_BEARING: [&str; 19] = [
+    "km",
+    "kilometres",
+    "kilometers",
+    "metres",
+    "meters",
+    "m",
+    "miles",
+    "nm",
+    "just",
+    "far",
+    "further",
+    "farther",
+    "located",
+    "situated",
+    "lies",
+    "lie",
+    "lying",
+    "some",
+    "slightly",
+];
+
+/// A bearing from a place, "12 km north of the town" or "12 km to the north of the town" (from
+/// scheme 2). "to the" is inserted only where "north" cannot be a noun (not after a determiner
+/// or a possessive: "the north of the country" stays), and dropped only after a distance or a
+/// word of position ("moved to the north of the city" stays: "to" may belong to the verb).
+fn compass(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
+    let lower = |t: &Tok| t.kind == Kind::Letter && text[t.range.clone()] == t.lower;
+    for i in 1..toks.len() {
+        let tok = &toks[i];
+        if !lower(tok) || !COMPASS.contains(&tok.lower.as_str()) || tok.protected {
+            continue;
+        }
+        // "north-east of": the bearing's last word is two tokens on.
+        let hyphenated = toks.get(i + 1).is_some_and(|t| t.lower == "-" && !t.space)
+            && toks.get(i + 2).is_some_and(|t| !t.space && lower(t) && COMPASS[..4].contains(&t.lower.as_str()));
+        let last = if hyphenated { i + 2 } else { i };
+        let of = toks.get(last + 1).filter(|t| t.lower == "of" && t.space && lower(t) && !t.protected);
+        if of.is_none() || !tok.space || bound(toks, i, last) || toks[i - 1].lower == "-" {
+            continue;
+        }
+        let before = &toks[i - 1];
+        if before.lower == "the" && i >= 2 && toks[i - 2].lower == "to" && before.space && lower(before) {
+            let to = &toks[i - 2];
+            let anchor = i.checked_sub(3).map(|k| &toks[k]);
+            let position = anchor.is_some_and(|t| t.kind == Kind::Letter && BEFORE_BEARING.contains(&t.lower.as_str()));
+            if to.space && lower(to) && !to.protected && !to.sentence_start && position {
+                let range = to.range.start..tok.range.start;
+                out.push(candidate(range, vec!["to the ".to_string(), String::new()], 0, Channel::Wording));
+            }
+            continue;
+        }
+        // Not a noun's ("the north of the country", "the region's north of"), nor one of a
+        // coordination ("south and north of the river") or after a preposition.
+        let excluded = matches!(
+            before.lower.as_str(),
+            "the"
+                | "a"
+                | "an"
+                | "its"
+                | "their"
+                | "his"
+                | "her"
+                | "our"
+                | "this"
+                | "that"
+                | "s"
+                | "and"
+                | "or"
+                | "nor"
+                | "but"
+                | "to"
+                | "from"
+                | "of"
+                | "in"
+                | "on"
+                | "at"
+                | "than"
+                | "into"
+                | "towards"
+                | "toward"
+        );
+        if before.kind != Kind::Other && !excluded && !before.protected {
+            let at = tok.range.start;
+            out.push(candidate(at..at, vec!["to the ".to_string(), String::new()], 1, Channel::Wording));
+        }
+    }
+}
+
 /// Two plurals joined by "and" swap: "roads and bridges" or "bridges and roads".
 fn pairs(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
     for i in 1..toks.len().saturating_sub(2) {
@@ -1638,6 +1775,62 @@ mod tests {
         assert!(variants("The rate was 82 percent in May.")
             .iter()
             .all(|(_, vs)| !vs.contains(&"eighty-two".to_string())));
+    }
+
+    #[test]
+    fn a_bearing_takes_or_drops_to_the_only_where_north_is_not_a_noun() {
+        let v =
+            variants("The cache lay 3 km north-east of the bridge. A second was found 900 metres to the south of it.");
+        let bearings: Vec<&(String, Vec<String>)> =
+            v.iter().filter(|(_, vs)| vs.contains(&"to the ".to_string())).collect();
+        assert_eq!(bearings.len(), 2, "{v:?}");
+        assert_eq!(bearings[0], &(String::new(), vec!["to the ".to_string(), String::new()]));
+        assert_eq!(bearings[1].0, "to the ");
+        for text in [
+            "Fighting continued in the north of the country.",
+            "The convoy moved to the north of the city.",
+            "Patrols searched south and north of the river.",
+            "North of the river, the road was closed.",
+            "The region's north of the valley is quiet.",
+        ] {
+            assert!(
+                variants(text).iter().all(|(_, vs)| !vs.contains(&"to the ".to_string())),
+                "{text}: {:?}",
+                variants(text)
+            );
+        }
+        // Scheme 1 has no bearings.
+        let v1 = template(&Table::parse_as(crate::table::SHIPPED, 1).unwrap(), "It lay 3 km north of the bridge.");
+        assert!(v1.sites.iter().all(|s| !s.variants.contains(&"to the ".to_string())));
+    }
+
+    #[test]
+    fn a_time_of_day_may_go_bare_and_takes_no_some() {
+        let hours = |text: &str| variants(text).into_iter().find(|(o, _)| o == " hours").map(|(_, vs)| vs);
+        let bare = [" hours", " hrs", "hrs", ""].map(String::from).to_vec();
+        assert_eq!(hours("The patrol left at 0540 hours and returned."), Some(bare.clone()));
+        assert_eq!(hours("The patrol left by 2230 hours."), Some(bare));
+        // A duration, a range, or a number that is not a time keeps its unit.
+        for text in
+            ["They logged 1200 hours of flight.", "It was staffed from 0700 to 1900 hours.", "It ran at 2500 hours."]
+        {
+            assert_eq!(hours(text).map(|vs| vs.len()), Some(3), "{text}");
+        }
+        let approximately =
+            |text: &str| variants(text).into_iter().find(|(o, _)| o == "approximately").map(|(_, vs)| vs);
+        assert_eq!(
+            approximately("They left at approximately 6:05 p.m. that day."),
+            Some(["approximately", "about", "around", "roughly"].map(String::from).to_vec())
+        );
+        assert_eq!(approximately("They left at approximately 0500 hours.").map(|vs| vs.len()), Some(4));
+        assert_eq!(approximately("They saw approximately 40 trucks.").map(|vs| vs.len()), Some(5));
+    }
+
+    #[test]
+    fn over_the_course_of_is_during() {
+        let v = variants("Over the course of the day the team found a cache. During the search police waited.");
+        assert_eq!(v[0].1, ["In the course of", "During", "Over the course of"], "{v:?}");
+        assert!(v.iter().any(|(o, vs)| o == "During" && vs.contains(&"Over the course of".to_string())), "{v:?}");
     }
 
     #[test]

@@ -139,8 +139,12 @@ fn quotations(text: &str) -> Vec<String> {
 fn indicators(text: &str) -> Vec<String> {
     text.split_whitespace()
         .map(|w| w.trim_end_matches([',', '.', ';']))
-        // A number and its unit ("14km") is a format, not an indicator.
-        .filter(|w| !(w.ends_with("km") && w[..w.len() - 2].chars().all(|c| c.is_ascii_digit() || c == ',')))
+        // A number and its unit ("14km", "0540hrs", "72nm") is a format, not an indicator.
+        .filter(|w| {
+            !["km", "hrs", "nm", "cm", "kg"].iter().any(|unit| {
+                w.strip_suffix(unit).is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit() || c == ','))
+            })
+        })
         .filter(|w| w.contains('.') || (w.chars().any(char::is_alphabetic) && w.chars().any(|c| c.is_ascii_digit())))
         .map(str::to_string)
         .collect()
@@ -151,7 +155,7 @@ fn invariants(text: &str) -> (Vec<u64>, Vec<String>, Vec<String>, Vec<String>) {
     (numbers(&visible), names(&visible), quotations(&visible), indicators(&visible))
 }
 
-const SENTENCES: [&str; 15] = [
+const SENTENCES: [&str; 17] = [
     "On 3 May 2026 approximately 1,500 fighters of the Harak Brigade moved 14 km towards Sinjar.",
     "Colonel Ahmed Karimi said \"we carried out the attack in order to warn them\" on the radio.",
     "The beacon contacted update.example-cdn.net and 192.0.2.44 every 300 seconds.",
@@ -167,6 +171,8 @@ const SENTENCES: [&str; 15] = [
     "Investigators believe the cell had received several of the 30 rifles from Abu Omar, compared with 12 in 2025.",
     "It is assessed that the network in Basra lost no more than 5% of its 1,200 members over the past year.",
     "Over the course of the day the team found several thousand rounds and a further 40 mines near Tal Afar.",
+    "At 0540 hours the patrol found a cache 3 km north-east of the bridge and 12 mines to the south of Sinjar.",
+    "They left at approximately 6:05 p.m. and crossed 900 metres to the west of the Rabia checkpoint.",
 ];
 
 proptest! {
@@ -357,7 +363,7 @@ fn points_digest(template_of: impl Fn(&str) -> Template) -> String {
     files.sort();
     let mut texts: Vec<String> = files.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
     texts.push(REPORT.to_string());
-    texts.extend(SENTENCES.iter().map(|s| s.to_string()));
+    texts.extend(SENTENCES[..15].iter().map(|s| s.to_string()));
     let mut hash = Sha256::new();
     for text in &texts {
         let t = template_of(text);
