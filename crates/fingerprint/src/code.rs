@@ -255,17 +255,21 @@ pub(crate) struct ReadPoint {
     pub segment: usize,
 }
 
-/// The partner test: a likelihood ratio for "recipient `j` supplied the segments of the leak
-/// that its partners' copies do not explain". `own[i]` and each `partners[..][i]` say whether a
-/// copy has the variant read at point `i` (`None`: it did not receive that text); a segment is
-/// explained when some partner's copy agrees at every point read in it. For each unexplained
-/// segment, with `r_i = (1 - MISREAD) / p_i` where `j` agrees and `MISREAD / (1 - p_i)` where it
-/// does not, the factor is `(1 - SUPPLIED) + SUPPLIED · Π r_i`.
+/// The partner test: a likelihood ratio for "recipient `j` and its partner supplied the
+/// segments of the leak". `own[i]` and each `partners[..][i]` say whether a copy has the variant
+/// read at point `i` (`None`: it did not receive that text); a segment is explained when some
+/// partner's copy agrees at every point read in it. With `r_i = (1 - MISREAD) / p_i` where `j`
+/// agrees and `MISREAD / (1 - p_i)` where it does not, each segment's factor is
+/// `(1 - w) + w · Π r_i`, `w` the chance that `j` supplied it: `SUPPLIED` where no partner
+/// explains it (someone else did), and `P / (1 + P)` where one does, `P = Π p_i` (two
+/// colluders supplying sentences at even odds: the partner's copy agrees with all of `j`'s
+/// segment by accident with probability `P`, and always with its own).
 ///
 /// For an innocent `j`, given the leak and the partners' copies (chosen without looking at
-/// `j`'s), `j`'s variants are independent draws from the biases: each `r_i` has mean 1, so each
-/// factor has mean 1, and so has their product. By Markov's inequality the ratio reaches `R`
-/// with probability at most `1 / R`, whatever the colluders did.
+/// `j`'s), `j`'s variants are independent draws from the biases: each `r_i` has mean 1, and
+/// every `w` is fixed by the leak and the partners' copies, so each factor has mean 1, and so has
+/// their product. By Markov's inequality the ratio reaches `R` with probability at most `1 / R`,
+/// whatever the colluders did.
 pub(crate) fn partner_ratio(points: &[ReadPoint], own: &[Option<bool>], partners: &[&[Option<bool>]]) -> f64 {
     // The points by segment, so each segment is one run (a leak may hold thousands of points).
     let mut order: Vec<usize> = (0..points.len()).collect();
@@ -274,20 +278,25 @@ pub(crate) fn partner_ratio(points: &[ReadPoint], own: &[Option<bool>], partners
     for run in order.chunk_by(|&a, &b| points[a].segment == points[b].segment) {
         // Explained: some partner's copy agrees at every point read there.
         let explained = partners.iter().any(|partner| run.iter().all(|&i| partner.get(i) == Some(&Some(true))));
-        if explained {
-            continue;
-        }
         let mut product = 1.0f64;
+        let mut chance = 1.0f64;
         let mut any = false;
         for &i in run {
             let Some(Some(agrees)) = own.get(i) else { continue };
             any = true;
             let p = points[i].probability;
+            chance *= p;
             product *= if *agrees { (1.0 - MISREAD) / p } else { MISREAD / (1.0 - p) };
         }
-        if any {
-            log_ratio += ((1.0 - SUPPLIED) + SUPPLIED * product).ln();
+        if !any {
+            continue;
         }
+        // Where the partner explains the segment, it may still be `j`'s: with two colluders
+        // each supplying a sentence at even odds, `j` supplied it with probability
+        // `P / (1 + P)` given that the partner's copy agrees there, `P` the chance of agreeing
+        // at all its points by accident.
+        let weight = if explained { chance / (1.0 + chance) } else { SUPPLIED };
+        log_ratio += ((1.0 - weight) + weight * product).ln();
     }
     log_ratio.exp()
 }
@@ -368,14 +377,50 @@ mod tests {
             }
             assert!((mean - 1.0).abs() < 1e-9, "{partner:?}: {mean}");
         }
-        // A recipient that supplied the sentences its partner does not explain scores high.
+        // A recipient that supplied the sentences its partner does not explain scores high; where
+        // the partner explains everything, agreeing with it is weak evidence, and disagreeing
+        // clears.
         let own = vec![Some(true); 7];
         assert!(partner_ratio(&points, &own, &[&partners[1]]) > 10.0);
-        assert_eq!(partner_ratio(&points, &own, &[&partners[0]]), 1.0, "nothing left to explain");
+        let explained = partner_ratio(&points, &own, &[&partners[0]]);
+        assert!(explained > 1.0 && explained < 2f64.powi(4), "{explained}");
+        assert!(partner_ratio(&points, &[Some(false); 7], &[&partners[0]]) < 1.0);
     }
 
     #[test]
-    fn the_partner_ratio_is_the_product_over_unexplained_segments() {
+    fn an_innocent_partner_ratio_has_mean_one_where_its_partner_explains_segments_it_partly_received() {
+        // Segment 0 is explained by the partner and read at three points, one of them in a text
+        // the recipient did not receive; segment 1 is explained at its only point; segment 2 is
+        // not. Exactly 1 over every agreement pattern at the points the recipient received.
+        let points: Vec<ReadPoint> = [(0.3, 0), (0.6, 0), (0.25, 0), (0.8, 1), (0.4, 2), (0.55, 2)]
+            .iter()
+            .map(|&(probability, segment)| ReadPoint { probability, segment })
+            .collect();
+        let partner = vec![Some(true), Some(true), Some(true), Some(true), Some(false), Some(true)];
+        let received = [true, false, true, true, true, true];
+        let mut mean = 0.0;
+        for pattern in 0u32..1 << points.len() {
+            if (0..points.len()).any(|i| !received[i] && pattern >> i & 1 == 1) {
+                continue;
+            }
+            let own: Vec<Option<bool>> =
+                (0..points.len()).map(|i| received[i].then_some(pattern >> i & 1 == 1)).collect();
+            let chance: f64 = points
+                .iter()
+                .zip(&own)
+                .map(|(p, a)| match a {
+                    Some(true) => p.probability,
+                    Some(false) => 1.0 - p.probability,
+                    None => 1.0,
+                })
+                .product();
+            mean += chance * partner_ratio(&points, &own, &[&partner]);
+        }
+        assert!((mean - 1.0).abs() < 1e-9, "{mean}");
+    }
+
+    #[test]
+    fn the_partner_ratio_is_the_product_over_segments() {
         // Against a direct reading of the definition, on scattered segments and missing copies.
         let mut seed = 7u64;
         let mut next = move |n: u64| {
@@ -404,12 +449,14 @@ mod tests {
                 let explained = partners.iter().any(|p| inside.iter().all(|&i| p[i] == Some(true)));
                 let read: Vec<(f64, bool)> =
                     inside.iter().filter_map(|&i| own[i].map(|a| (points[i].probability, a))).collect();
-                if inside.is_empty() || explained || read.is_empty() {
+                if inside.is_empty() || read.is_empty() {
                     continue;
                 }
                 let product: f64 =
                     read.iter().map(|&(p, a)| if a { (1.0 - MISREAD) / p } else { MISREAD / (1.0 - p) }).product();
-                expected *= (1.0 - SUPPLIED) + SUPPLIED * product;
+                let chance: f64 = read.iter().map(|&(p, _)| p).product();
+                let w = if explained { chance / (1.0 + chance) } else { SUPPLIED };
+                expected *= (1.0 - w) + w * product;
             }
             let found = partner_ratio(&points, &own, &partners);
             assert!((found / expected - 1.0).abs() < 1e-9, "{found} against {expected}");
