@@ -13,7 +13,9 @@ use sha2::Sha256;
 use tearline_model::stix::{self, MarkingMeaning, ObjectPortions, StixObject};
 use tearline_model::{Code, Collection, ReleaseFacts, User};
 pub use tearline_store::VersionFilter;
-use tearline_store::{Added, MarkingUse, NewObject, ObjectQuery, Released, StatusWrite, StoreError, StoredObject};
+use tearline_store::{
+    Added, ListingPosition, MarkingUse, NewObject, ObjectQuery, Released, StatusWrite, StoreError, StoredObject,
+};
 use time::OffsetDateTime;
 
 use crate::{fresh, until_fresh, Hub, HubError, Result, Snapshot};
@@ -376,7 +378,7 @@ impl Hub {
         let snapshot = self.current_snapshot().await;
         let (entries, _) = self.store.release_entries_of(stored.seq).await?;
         let Some(entry) = entries.into_iter().find(|e| e.party == viewer.party) else { return Ok(None) };
-        let row = Released { object: stored.clone(), entry };
+        let row = Released { object: stored.clone(), entry, position: ListingPosition::default() };
         Ok(self.render_all(&snapshot, viewer, vec![row]).await?.pop().and_then(|(_, r)| r).map(|r| r.value))
     }
 
@@ -609,9 +611,9 @@ impl Hub {
         let snapshot = self.current_snapshot().await;
         let key = self.paging_key().await?;
         let binding = binding_of(viewer, endpoint, &view.collection.id, object_id, query);
-        let mut after_seq = match &query.next {
+        let mut after = match &query.next {
             Some(next) => open_next(key, &binding, next).ok_or(HubError::BadCursor)?,
-            None => 0,
+            None => ListingPosition::default(),
         };
         let mut ids = query.ids.clone();
         if let Some(id) = object_id {
@@ -631,7 +633,7 @@ impl Hub {
                     party: viewer.party.clone(),
                     clearance: viewer.clearance,
                     collection: (!view.collection.is_feed).then(|| view.collection.id.clone()),
-                    after_seq,
+                    after,
                     added_after: query.added_after,
                     ids: ids.clone(),
                     types: query.types.clone(),
@@ -642,13 +644,16 @@ impl Hub {
                 .await?;
             let exhausted = rows.len() <= limit as usize;
             let rendered = self.render_all(&snapshot, viewer, rows).await?;
-            for (seq, item) in rendered {
-                after_seq = seq;
-                let Some(item) = item else { continue };
+            for (position, item) in rendered {
+                let Some(item) = item else {
+                    after = position;
+                    continue;
+                };
                 if items.len() == limit as usize {
                     more = true;
                     break 'scan;
                 }
+                after = position;
                 items.push(item);
             }
             if exhausted {
@@ -656,7 +661,8 @@ impl Hub {
             }
         }
         let next = match (more, items.last()) {
-            (true, Some(last)) => Some(seal_next(key, &binding, last.object.seq)),
+            // `after` is the last item's position: the scan stopped at the one after it.
+            (true, Some(_)) => Some(seal_next(key, &binding, after)),
             _ => None,
         };
         Ok(Page {
@@ -676,7 +682,7 @@ impl Hub {
         snapshot: &Snapshot,
         viewer: &User,
         rows: Vec<Released>,
-    ) -> Result<Vec<(i64, Option<Rendered>)>> {
+    ) -> Result<Vec<(ListingPosition, Option<Rendered>)>> {
         // Only objects that rendering may change are parsed: reports in Tearline's form are
         // rendered from the report, and an object without granular markings whose references
         // need no check is released as stored.
@@ -710,14 +716,14 @@ impl Hub {
         Ok(parsed
             .into_iter()
             .map(|(row, object)| {
-                let seq = row.object.seq;
+                let position = row.position;
                 let mut marker = self.marker(&viewer.party);
                 let value = render_for(snapshot, viewer, &row, object.as_ref(), &released, &mut marker);
                 let marks = marker.marks;
                 let portions = (0..row.object.facts.portions.len().max(1))
                     .filter(|i| row.object.facts.portion_shown(&row.entry, viewer.clearance, *i))
                     .collect();
-                (seq, value.map(|value| Rendered { object: row.object, value, portions, marks }))
+                (position, value.map(|value| Rendered { object: row.object, value, portions, marks }))
             })
             .collect())
     }
@@ -1067,30 +1073,41 @@ fn binding_of(viewer: &User, endpoint: &str, collection: &str, object_id: Option
 type HmacSha256 = Hmac<Sha256>;
 
 /// `next`: the position, and a MAC of it and of what it is bound to.
-fn seal_next(key: &[u8], binding: &[u8], seq: i64) -> String {
+fn seal_next(key: &[u8], binding: &[u8], position: ListingPosition) -> String {
     use base64::Engine;
-    let mut token = seq.to_be_bytes().to_vec();
-    token.extend_from_slice(&mac(key, binding, seq));
+    let mut token = position_bytes(position).to_vec();
+    token.extend_from_slice(&mac(key, binding, position));
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token)
 }
 
 /// The position of a `next` sealed for this binding; `None` for a forged or foreign one.
-fn open_next(key: &[u8], binding: &[u8], next: &str) -> Option<i64> {
+fn open_next(key: &[u8], binding: &[u8], next: &str) -> Option<ListingPosition> {
     use base64::Engine;
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(next).ok()?;
-    let (position, tag) = token.split_at_checked(8)?;
-    let seq = i64::from_be_bytes(position.try_into().ok()?);
+    let (after_seq, rest) = token.split_at_checked(8)?;
+    let (order, tag) = rest.split_at_checked(8)?;
+    let position = ListingPosition {
+        after_seq: i64::from_be_bytes(after_seq.try_into().ok()?),
+        order: i64::from_be_bytes(order.try_into().ok()?),
+    };
     let mut check = HmacSha256::new_from_slice(key).ok()?;
-    check.update(&seq.to_be_bytes());
+    check.update(&position_bytes(position));
     check.update(binding);
     check.verify_truncated_left(tag).ok()?;
-    (tag.len() == 16).then_some(seq)
+    (tag.len() == 16).then_some(position)
 }
 
-fn mac(key: &[u8], binding: &[u8], seq: i64) -> Vec<u8> {
+fn position_bytes(position: ListingPosition) -> [u8; 16] {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&position.after_seq.to_be_bytes());
+    bytes[8..].copy_from_slice(&position.order.to_be_bytes());
+    bytes
+}
+
+fn mac(key: &[u8], binding: &[u8], position: ListingPosition) -> Vec<u8> {
     match HmacSha256::new_from_slice(key) {
         Ok(mut mac) => {
-            mac.update(&seq.to_be_bytes());
+            mac.update(&position_bytes(position));
             mac.update(binding);
             mac.finalize().into_bytes()[..16].to_vec()
         }
@@ -1106,11 +1123,12 @@ mod tests {
     #[test]
     fn a_next_opens_only_with_its_binding() {
         let key = [7u8; 32];
-        let next = seal_next(&key, b"alice", 42);
-        assert_eq!(open_next(&key, b"alice", &next), Some(42));
+        let at = ListingPosition { after_seq: 42, order: 3 };
+        let next = seal_next(&key, b"alice", at);
+        assert_eq!(open_next(&key, b"alice", &next), Some(at));
         assert_eq!(open_next(&key, b"bob", &next), None);
         assert_eq!(open_next(&[8u8; 32], b"alice", &next), None);
-        let forged = seal_next(&key, b"alice", 43);
+        let forged = seal_next(&key, b"alice", ListingPosition { after_seq: 43, order: 0 });
         let mut bytes = forged.into_bytes();
         bytes[0] ^= 1;
         assert_eq!(open_next(&key, b"alice", &String::from_utf8(bytes).unwrap()), None);

@@ -282,11 +282,23 @@ pub struct StoredObject {
     pub stix: serde_json::Value,
 }
 
-/// An object version a party may receive, with its release entry.
+/// An object version a party may receive, with its release entry and its place in the party's
+/// listings. `object.date_added` is the party's: when it could first receive the version.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Released {
     pub object: StoredObject,
     pub entry: ReleaseEntry,
+    pub position: ListingPosition,
+}
+
+/// Where a party finds an object version in its listings. A version released with its storing is
+/// at (its `seq`, 0). One the party could receive only later (a new agreement, a lifted embargo, a
+/// share) comes after every object stored before that: after `after_seq`, in the order the hub
+/// found such versions (`order`, from 1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ListingPosition {
+    pub after_seq: i64,
+    pub order: i64,
 }
 
 /// Which versions of each object a query selects (TAXII `match[version]`); several may be set.
@@ -298,15 +310,15 @@ pub struct VersionFilter {
     pub at: Vec<OffsetDateTime>,
 }
 
-/// A query for the object versions one party may receive, in storage order.
+/// A query for the object versions one party may receive, in the order of its listings.
 #[derive(Debug, Clone)]
 pub struct ObjectQuery {
     pub party: Code,
     pub clearance: Classification,
     /// `None`: everything released to the party.
     pub collection: Option<String>,
-    /// Only after this storage position.
-    pub after_seq: i64,
+    /// Only after this place in the party's listings.
+    pub after: ListingPosition,
     pub added_after: Option<OffsetDateTime>,
     pub ids: Vec<String>,
     pub types: Vec<String>,

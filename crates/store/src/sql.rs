@@ -55,6 +55,7 @@ use tearline_ledger::Hash;
 
 mod deconfliction;
 mod ledger;
+mod listing;
 mod objects;
 mod onward;
 
@@ -1023,15 +1024,14 @@ async fn write_coalition(conn: &mut AnyConnection, declared: &Declared, now: Off
 }
 
 /// Replaces the whole release index with what `reindexer` computes for every stored object
-/// version, reading them a page at a time in storage order.
+/// version, a page at a time in storage order. Rows that stay keep their listing positions; the
+/// parties that receive a version from now on find it late (`listing`).
 async fn rebuild_index(store: &SqlStore, conn: &mut AnyConnection, reindexer: &dyn Reindexer) -> Result<()> {
     let parties = stored_parties(conn).await?;
-    // DELETE rather than TRUNCATE: PostgreSQL's TRUNCATE would lock out readers until commit,
-    // while with DELETE they go on reading the old index.
-    execute(conn, "DELETE FROM release_index", "clearing the release index").await?;
     let mut after = 0_i64;
+    let mut definitions = Vec::new();
     loop {
-        let rows = sqlx::query("SELECT seq, facts FROM objects WHERE seq > $1 ORDER BY seq LIMIT $2")
+        let rows = sqlx::query("SELECT seq, facts, stix_type FROM objects WHERE seq > $1 ORDER BY seq LIMIT $2")
             .bind(after)
             .bind(REINDEX_PAGE)
             .fetch_all(&mut *conn)
@@ -1042,21 +1042,43 @@ async fn rebuild_index(store: &SqlStore, conn: &mut AnyConnection, reindexer: &d
         let mut computed = Vec::with_capacity(rows.len());
         for row in &rows {
             let seq: i64 = get(row, 0)?;
+            // A marking definition's entries follow from the objects that use it (below).
+            if get::<String>(row, 2)? == "marking-definition" {
+                definitions.push(seq);
+                continue;
+            }
             let facts: ReleaseFacts = serde_json::from_str(&get::<String>(row, 1)?)
                 .map_err(|e| StoreError::Corrupt(format!("release facts of object {seq}: {e}")))?;
             computed.push((seq, reindexer.entries(&facts)));
         }
+        let seqs: Vec<i64> = computed.iter().map(|(seq, _)| *seq).collect();
+        let before = listing::indexed_pairs(store.backend, conn, &parties, &seqs).await?;
+        // By the index's key (party first), so that each page's delete walks only its rows.
+        for chunk in seqs.chunks(ENTRIES_PER_INSERT) {
+            let codes: Vec<&str> = parties.iter().map(String::as_str).collect();
+            let sql = format!(
+                "DELETE FROM release_index WHERE party IN ({}) AND object_seq IN ({})",
+                store.backend.parameter_list(1, codes.len()),
+                store.backend.parameter_list(1 + codes.len(), chunk.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for code in &codes {
+                query = query.bind(*code);
+            }
+            for seq in chunk {
+                query = query.bind(*seq);
+            }
+            query.execute(&mut *conn).await.map_err(db("clearing release entries"))?;
+        }
         let entries: Vec<(i64, &ReleaseEntry)> =
             computed.iter().flat_map(|(seq, entries)| entries.iter().map(move |entry| (*seq, entry))).collect();
         insert_entries(store.backend, conn, &parties, &entries).await?;
+        let now: listing::Pairs = entries.iter().map(|(seq, entry)| (entry.party.to_string(), *seq)).collect();
+        listing::relist(store.backend, conn, &before, &now, i64::MAX).await?;
     }
     // Marking definitions go to their originator and every party receiving an object using them.
-    let markings: Vec<i64> = sqlx::query_scalar("SELECT seq FROM objects WHERE stix_type = 'marking-definition'")
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db("reading marking definitions"))?;
-    for seq in markings {
-        store.rederive_marking(conn, seq).await?;
+    for seq in definitions {
+        store.rederive_marking(conn, seq, i64::MAX).await?;
     }
     Ok(())
 }

@@ -18,7 +18,9 @@ use tearline_model::{
     Agreement, Classification, Code, Embargo, Group, Marking, Party, Portion, PortionSet, ReleaseEntry, ReleaseFacts,
     Report, Topic, User, UserName,
 };
-use tearline_store::{Declared, PolicySource, Reindexer, SqlStore, Store, StoreError};
+use tearline_store::{
+    Declared, ListingPosition, ObjectQuery, PolicySource, Reindexer, SqlStore, Store, StoreError, VersionFilter,
+};
 use tempfile::TempDir;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -217,6 +219,7 @@ on_both_backends! {
         apply_set_policies_and_reindex_rebuild_the_index,
         reports_page_iterates_everything,
         a_rebuild_pages_through_more_reports_than_one_batch,
+        versions_released_later_are_listed_after_what_the_party_had,
         concurrent_writers_with_one_version_succeed_once,
         ledger_appends_keep_entries_tree_and_head_together,
         ledger_entries_go_with_the_change_or_not_at_all,
@@ -905,6 +908,102 @@ async fn apply_set_policies_and_reindex_rebuild_the_index(fixture: &Fixture) {
     assert_eq!(listed_all(store, "IRQ", TopSecret).await, [2, 4, 6]);
 }
 
+/// USA and IRQ see everything.
+fn irq_all(_: u32) -> Vec<ReleaseEntry> {
+    vec![entry("USA", Classification::Unclassified), entry("IRQ", Classification::Unclassified)]
+}
+
+/// What `party` finds in its listings after `added_after`: (report number or object id, listing
+/// position, date added), in order.
+async fn listing(
+    store: &SqlStore,
+    party: &str,
+    added_after: Option<OffsetDateTime>,
+) -> Vec<(String, ListingPosition, OffsetDateTime)> {
+    let query = ObjectQuery {
+        party: code(party),
+        clearance: Classification::TopSecret,
+        collection: None,
+        after: ListingPosition::default(),
+        added_after,
+        ids: Vec::new(),
+        types: Vec::new(),
+        spec_versions: Vec::new(),
+        versions: VersionFilter { all: true, ..VersionFilter::default() },
+        limit: 100,
+    };
+    let released = store.released_objects(&query).await.unwrap();
+    released
+        .into_iter()
+        .map(|r| (r.object.id.trim_start_matches("report--").to_string(), r.position, r.object.date_added))
+        .collect()
+}
+
+fn names(listed: &[(String, ListingPosition, OffsetDateTime)]) -> Vec<&str> {
+    listed.iter().map(|(name, _, _)| name.as_str()).collect()
+}
+
+/// A version a party may receive only from a rebuild on is listed after everything it had,
+/// dated then, so polling with `added_after` finds it; a rebuild that changes nothing moves
+/// nothing; a version withdrawn and released again comes again.
+async fn versions_released_later_are_listed_after_what_the_party_had(fixture: &Fixture) {
+    let store = &fixture.store;
+    applied(store).await;
+    insert_reports(store, 1..=4, irq_even).await;
+    let before = listing(store, "IRQ", None).await;
+    assert_eq!(names(&before), ["00002", "00004"]);
+    assert!(before.iter().all(|(_, position, _)| position.order == 0));
+    let last_seen = before[1].2;
+
+    let version = store.version().await.unwrap();
+    let version = store.reindex(version, None, &Rule(irq_all)).await.unwrap();
+    let after = listing(store, "IRQ", None).await;
+    assert_eq!(names(&after), ["00002", "00004", "00001", "00003"]);
+    assert_eq!(after[..2], before[..]);
+    let seq_of_4 = stored(store, 4).await.seq;
+    for pair in after.windows(2) {
+        assert!(pair[0].1 < pair[1].1 && pair[0].2 < pair[1].2, "positions and dates increase: {pair:?}");
+    }
+    assert!(after[2..].iter().all(|(_, position, _)| position.after_seq == seq_of_4 && position.order > 0));
+    // A client that saw up to report 4 finds the two it may now receive.
+    assert_eq!(names(&listing(store, "IRQ", Some(last_seen)).await), ["00001", "00003"]);
+    // Paging on from report 4's position finds them too.
+    let query = ObjectQuery {
+        party: code("IRQ"),
+        clearance: Classification::TopSecret,
+        collection: None,
+        after: after[1].1,
+        added_after: None,
+        ids: Vec::new(),
+        types: Vec::new(),
+        spec_versions: Vec::new(),
+        versions: VersionFilter { all: true, ..VersionFilter::default() },
+        limit: 1,
+    };
+    let page = store.released_objects(&query).await.unwrap();
+    assert_eq!(page.iter().map(|r| r.object.id.as_str()).collect::<Vec<_>>(), ["report--00001"]);
+    // USA received everything from the start: nothing moved for it.
+    assert!(listing(store, "USA", None).await.iter().all(|(_, position, _)| position.order == 0));
+
+    let version = store.reindex(version, None, &Rule(irq_all)).await.unwrap();
+    assert_eq!(listing(store, "IRQ", None).await, after, "a rebuild that changes nothing moves nothing");
+
+    // Withdrawn, then released again: it comes again, after what was listed before.
+    let version = store.reindex(version, None, &Rule(irq_even)).await.unwrap();
+    assert_eq!(names(&listing(store, "IRQ", None).await), ["00002", "00004"]);
+    let version = store.reindex(version, None, &Rule(irq_all)).await.unwrap();
+    let again = listing(store, "IRQ", None).await;
+    assert_eq!(names(&again), ["00002", "00004", "00001", "00003"]);
+    assert!(again[2].1 > after[3].1 && again[2].2 > after[3].2);
+
+    // An object stored from now on comes after them, dated after them.
+    let added = report(5);
+    store.insert_report(version, &added, &stix(&added), &irq_all(5)).await.unwrap();
+    let last = listing(store, "IRQ", None).await;
+    assert_eq!(names(&last), ["00002", "00004", "00001", "00003", "00005"]);
+    assert!(last[4].1 > last[3].1 && last[4].2 > last[3].2);
+}
+
 async fn reports_page_iterates_everything(fixture: &Fixture) {
     let store = &fixture.store;
     applied(store).await;
@@ -1214,6 +1313,10 @@ async fn a_marking_definition_goes_to_the_parties_of_every_portion_using_it(fixt
         }
     };
     check("stored").await;
+    // Stored in one add, the definitions are listed with it, not late.
+    let listed = listing(store, "IRQ", None).await;
+    assert_eq!(names(&listed), [shared, "00001"]);
+    assert!(listed.iter().all(|(_, position, _)| position.order == 0));
     // An onward change derives the definitions' entries again, from what was recorded of their use.
     let before = stored(store, 1).await;
     let update = tearline_store::FactsUpdate {
@@ -1225,6 +1328,19 @@ async fn a_marking_definition_goes_to_the_parties_of_every_portion_using_it(fixt
     let change = tearline_store::OnwardChange { objects: vec![update], ..Default::default() };
     store.change_onward(version, &change).await.unwrap();
     check("after an onward change").await;
+    assert_eq!(listing(store, "IRQ", None).await, listed, "an onward change that changes nothing moves nothing");
+
+    // A definition stored before: the parties an object now brings it to find it late.
+    let mut later = crate::report(2);
+    later.paragraphs[0].marking = Marking::classified(Classification::Confidential);
+    let object = tearline_store::NewObject {
+        markings: vec![uses(withheld, 0, Classification::Confidential)],
+        ..sketched(later, vec![entry("IRQ", Classification::Confidential)], Vec::new())
+    };
+    store.insert_objects(version, &[object], NOW, true, None).await.unwrap();
+    let listed = listing(store, "IRQ", None).await;
+    assert_eq!(names(&listed), [shared, "00001", "00002", withheld]);
+    assert!(listed[3].1.order > 0 && listed[3].2 > listed[2].2);
 }
 
 async fn deliveries_events_and_approvals_round_trip(fixture: &Fixture) {

@@ -6,22 +6,21 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 use tearline_model::{Classification, Code, PortionSet, ReleaseEntry};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
+use super::listing::{indexed_pairs, next_date_added, relist, Pairs, DATE_ADDED_STEP};
 use super::{
     bind_ids, db, decode_entry_at, get, id_hash, insert_entries, parse_timestamp, stored_parties, timestamp, to_json,
     Backend, SqlStore,
 };
 use crate::{
-    Added, MarkingUse, NewObject, ObjectQuery, Released, Result, StatusWrite, StoreError, StoredObject, VersionFilter,
+    Added, ListingPosition, MarkingUse, NewObject, ObjectQuery, Released, Result, StatusWrite, StoreError,
+    StoredObject, VersionFilter,
 };
 
 /// The columns of `objects` a [`StoredObject`] is read from, in the order [`decode_object`] wants.
 pub(super) const OBJECT_COLUMNS: &str =
     "o.seq, o.id, o.version, o.date_added, o.stix_type, o.spec_version, o.collection, o.facts, o.report, o.stix";
-
-/// Dates added are distinct to the microsecond: TAXII clients page with `added_after`.
-const DATE_ADDED_STEP: Duration = Duration::microseconds(1);
 
 impl SqlStore {
     pub(super) async fn add_objects(
@@ -42,15 +41,7 @@ impl SqlStore {
         if let Some(object) = objects.iter().find(|o| !parties.contains(o.facts.originator.as_str())) {
             return Err(StoreError::UnknownParty(object.facts.originator.to_string()));
         }
-        // Dates added increase with `seq`: the last row has the latest, found by the primary key.
-        let last: Option<String> = sqlx::query_scalar("SELECT date_added FROM objects ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db("reading the last date added"))?;
-        let mut date_added = truncate_to_micros(now);
-        if let Some(last) = last.as_deref().map(parse_timestamp).transpose()? {
-            date_added = date_added.max(last + DATE_ADDED_STEP);
-        }
+        let mut date_added = next_date_added(conn, now).await?;
 
         let ids: Vec<&str> = objects.iter().map(|o| o.id.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
         let mut known = stored_versions(self.backend, conn, &ids).await?;
@@ -105,12 +96,14 @@ impl SqlStore {
         let entries: Vec<(i64, &ReleaseEntry)> =
             rows.iter().zip(&seqs).flat_map(|(row, seq)| row.object.entries.iter().map(move |e| (*seq, e))).collect();
         insert_entries(self.backend, conn, &parties, &entries).await?;
+        // Index rows of objects stored before this add that it changes are listed late.
+        let stored_from = seqs.iter().copied().min().unwrap_or(i64::MAX);
         for (row, seq) in rows.iter().zip(&seqs) {
             if row.object.object_type == "marking-definition" {
-                self.rederive_marking(conn, *seq).await?;
+                self.rederive_marking(conn, *seq, stored_from).await?;
             }
         }
-        self.record_marking_uses(conn, &parties, &rows, &seqs).await?;
+        self.record_marking_uses(conn, &parties, &rows, &seqs, stored_from).await?;
         let stored: Vec<(&NewObject, i64)> = rows.iter().map(|row| row.object).zip(seqs.iter().copied()).collect();
         super::onward::record_provenance(self.backend, conn, &stored).await?;
         if let Some(status) = status {
@@ -129,6 +122,7 @@ impl SqlStore {
         parties: &HashSet<String>,
         rows: &[Row<'_>],
         seqs: &[i64],
+        stored_from: i64,
     ) -> Result<()> {
         let marking_ids: Vec<&str> = rows
             .iter()
@@ -191,6 +185,11 @@ impl SqlStore {
             query.execute(&mut *conn).await.map_err(db("recording markings in use"))?;
         }
         let lowest: Vec<((String, i64), i64)> = lowest.into_iter().filter(|((p, _), _)| parties.contains(p)).collect();
+        let definitions: Vec<i64> =
+            lowest.iter().map(|((_, seq), _)| *seq).collect::<BTreeSet<_>>().into_iter().collect();
+        let before = indexed_pairs(self.backend, conn, parties, &definitions).await?;
+        let mut after = before.clone();
+        after.extend(lowest.iter().map(|(pair, _)| pair.clone()));
         for chunk in lowest.chunks(ROWS_PER_INSERT) {
             let sql = format!(
                 "INSERT INTO release_index (party, object_seq, portions, min_clearance) VALUES {} \
@@ -204,44 +203,58 @@ impl SqlStore {
             }
             query.execute(&mut *conn).await.map_err(db("releasing marking definitions"))?;
         }
-        Ok(())
+        relist(self.backend, conn, &before, &after, stored_from).await
     }
 
     /// Recomputes the release entries of a marking definition: its originator's, and one for
     /// every party receiving a portion that uses it, at the lowest clearance that sees one.
-    pub(super) async fn rederive_marking(&self, conn: &mut AnyConnection, marking_seq: i64) -> Result<()> {
+    /// Parties that receive it from now on find it late if it was stored before `stored_from`.
+    pub(super) async fn rederive_marking(
+        &self,
+        conn: &mut AnyConnection,
+        marking_seq: i64,
+        stored_from: i64,
+    ) -> Result<()> {
         let entries = derived_marking_entries(conn, marking_seq).await?;
+        let parties = stored_parties(conn).await?;
+        self.replace_entries(conn, &parties, marking_seq, &entries, stored_from).await
+    }
+
+    /// Replaces the index rows of the object at `seq` with `entries`, listing late the parties
+    /// that receive it from now on.
+    pub(super) async fn replace_entries(
+        &self,
+        conn: &mut AnyConnection,
+        parties: &HashSet<String>,
+        seq: i64,
+        entries: &[ReleaseEntry],
+        stored_from: i64,
+    ) -> Result<()> {
+        let before = indexed_pairs(self.backend, conn, parties, &[seq]).await?;
         sqlx::query("DELETE FROM release_index WHERE object_seq = $1")
-            .bind(marking_seq)
+            .bind(seq)
             .execute(&mut *conn)
             .await
-            .map_err(db("clearing a marking definition's entries"))?;
-        let parties = stored_parties(conn).await?;
-        let rows: Vec<(i64, &ReleaseEntry)> = entries.iter().map(|entry| (marking_seq, entry)).collect();
-        insert_entries(self.backend, conn, &parties, &rows).await
+            .map_err(db("clearing an object's release entries"))?;
+        let rows: Vec<(i64, &ReleaseEntry)> = entries.iter().map(|entry| (seq, entry)).collect();
+        insert_entries(self.backend, conn, parties, &rows).await?;
+        let after: Pairs = entries.iter().map(|entry| (entry.party.to_string(), seq)).collect();
+        relist(self.backend, conn, &before, &after, stored_from).await
     }
 
     pub(super) async fn query_released(&self, query: &ObjectQuery) -> Result<Vec<Released>> {
-        // With ids, the objects are found by id first (CROSS JOIN fixes SQLite's join order);
-        // otherwise the party's index rows are walked in storage order.
-        let from = if query.ids.is_empty() {
-            "release_index r JOIN objects o ON o.seq = r.object_seq"
-        } else {
-            "objects o CROSS JOIN release_index r"
-        };
-        let mut sql = format!(
-            "SELECT {OBJECT_COLUMNS}, r.party, r.portions, r.min_clearance FROM {from} \
-             WHERE r.object_seq = o.seq AND r.party = $1 AND r.min_clearance <= $2 AND r.object_seq > $3"
-        );
         let mut binds: Vec<Bind> = vec![
             Bind::Text(query.party.to_string()),
             Bind::Int(i64::from(query.clearance.rank())),
-            Bind::Int(query.after_seq),
+            Bind::Int(query.after.after_seq),
+            Bind::Int(query.after.order),
         ];
         let mut param = |binds: &mut Vec<Bind>, value: Bind| {
             binds.push(value);
             format!("${}", binds.len())
         };
+        // What both halves of the listing filter on; each half adds its own position and date.
+        let mut filters = String::new();
         if let Some(collection) = &query.collection {
             let p = param(&mut binds, Bind::Text(collection.clone()));
             let shared = param(&mut binds, Bind::Text(collection.clone()));
@@ -249,32 +262,58 @@ impl SqlStore {
             // whole collection): as an expression it is only checked on the rows found by id.
             let column = if query.ids.is_empty() { "o.collection" } else { "COALESCE(o.collection, '')" };
             // Objects passed on into the collection are listed in it too.
-            sql.push_str(&format!(
+            filters.push_str(&format!(
                 " AND ({column} = {p} OR EXISTS (SELECT 1 FROM collection_shares cs \
                  WHERE cs.collection = {shared} AND cs.object_seq = o.seq))"
             ));
         }
-        if let Some(after) = query.added_after {
-            let p = param(&mut binds, Bind::Text(timestamp(after)?));
-            sql.push_str(&format!(" AND o.date_added > {p}"));
-        }
+        let added_after =
+            query.added_after.map(|after| Ok::<_, StoreError>(param(&mut binds, Bind::Text(timestamp(after)?))));
+        let added_after = added_after.transpose()?;
         if !query.ids.is_empty() {
             let hashes: Vec<String> = query.ids.iter().map(|id| param(&mut binds, Bind::Int(id_hash(id)))).collect();
-            sql.push_str(&format!(" AND o.id_hash IN ({})", hashes.join(", ")));
+            filters.push_str(&format!(" AND o.id_hash IN ({})", hashes.join(", ")));
         }
         for (column, values) in
             [("o.id", &query.ids), ("o.stix_type", &query.types), ("o.spec_version", &query.spec_versions)]
         {
             if !values.is_empty() {
                 let list: Vec<String> = values.iter().map(|v| param(&mut binds, Bind::Text(v.clone()))).collect();
-                sql.push_str(&format!(" AND {column} IN ({})", list.join(", ")));
+                filters.push_str(&format!(" AND {column} IN ({})", list.join(", ")));
             }
         }
         if let Some(condition) = version_condition(&query.versions, &mut binds, &mut param)? {
-            sql.push_str(&format!(" AND ({condition})"));
+            filters.push_str(&format!(" AND ({condition})"));
         }
-        let p = param(&mut binds, Bind::Int(i64::from(query.limit)));
-        sql.push_str(&format!(" ORDER BY r.object_seq LIMIT {p}"));
+        let limit = param(&mut binds, Bind::Int(i64::from(query.limit)));
+        let after_date =
+            |column: &str| added_after.as_ref().map(|p| format!(" AND {column} > {p}")).unwrap_or_default();
+
+        // Two halves merged in listing order, each walked in its own index order: rows stored
+        // with their object at the object's position (with ids, the objects are found by id
+        // first; CROSS JOIN fixes SQLite's join order), and rows that came later (`late_releases`).
+        let (stored_from, late_from) = if query.ids.is_empty() {
+            ("release_index r CROSS JOIN objects o", "late_releases l CROSS JOIN release_index r CROSS JOIN objects o")
+        } else {
+            ("objects o CROSS JOIN release_index r", "objects o CROSS JOIN late_releases l CROSS JOIN release_index r")
+        };
+        let sql = format!(
+            "SELECT {OBJECT_COLUMNS}, r.party, r.portions, r.min_clearance, \
+                    r.object_seq AS listed_after, 0 AS listed_order, o.date_added AS listed_at \
+             FROM {stored_from} \
+             WHERE r.object_seq = o.seq AND r.party = $1 AND r.min_clearance <= $2 AND r.object_seq > $3 \
+             AND NOT EXISTS (SELECT 1 FROM late_releases l WHERE l.party = r.party AND l.object_seq = r.object_seq)\
+             {filters}{stored_after} \
+             UNION ALL \
+             SELECT {OBJECT_COLUMNS}, r.party, r.portions, r.min_clearance, l.after_seq, l.id, l.listed_at \
+             FROM {late_from} \
+             WHERE l.object_seq = o.seq AND r.party = l.party AND r.object_seq = l.object_seq \
+             AND l.party = $1 AND r.min_clearance <= $2 \
+             AND (l.after_seq > $3 OR (l.after_seq = $3 AND l.id > $4)){filters}{late_after} \
+             ORDER BY listed_after, listed_order LIMIT {limit}",
+            stored_after = after_date("o.date_added"),
+            late_after = after_date("l.listed_at"),
+        );
 
         let mut statement = sqlx::query(&sql);
         for bind in &binds {
@@ -286,9 +325,11 @@ impl SqlStore {
         let rows = statement.fetch_all(&self.pool).await.map_err(db("querying released objects"))?;
         rows.iter()
             .map(|row| {
-                let object = decode_object(row)?;
+                let mut object = decode_object(row)?;
                 let entry = decode_entry_at(row, 10)?;
-                Ok(Released { object, entry })
+                let position = ListingPosition { after_seq: get(row, 13)?, order: get(row, 14)? };
+                object.date_added = parse_timestamp(&get::<String>(row, 15)?)?;
+                Ok(Released { object, entry, position })
             })
             .collect()
     }
@@ -336,6 +377,7 @@ impl SqlStore {
             for sql in [
                 "DELETE FROM object_markings WHERE object_seq = $1 OR marking_seq = $1",
                 "DELETE FROM release_index WHERE object_seq = $1",
+                "DELETE FROM late_releases WHERE object_seq = $1",
                 "DELETE FROM collection_shares WHERE object_seq = $1",
                 "DELETE FROM objects WHERE seq = $1",
             ] {
@@ -343,7 +385,7 @@ impl SqlStore {
             }
         }
         for marking in markings.difference(&seqs.iter().copied().collect()) {
-            self.rederive_marking(conn, *marking).await?;
+            self.rederive_marking(conn, *marking, i64::MAX).await?;
         }
         write.tx.commit().await.map_err(db("committing a delete"))?;
         Ok(())
@@ -559,9 +601,4 @@ pub(super) fn decode_object(row: &AnyRow) -> Result<StoredObject> {
         stix,
         id,
     })
-}
-
-fn truncate_to_micros(at: OffsetDateTime) -> OffsetDateTime {
-    let micros = at.nanosecond() / 1000 * 1000;
-    at.replace_nanosecond(micros).unwrap_or(at)
 }

@@ -5,11 +5,9 @@ use std::collections::HashSet;
 
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
-use tearline_model::{PortionSet, ReleaseEntry};
+use tearline_model::PortionSet;
 
-use super::{
-    db, decode_code, get, insert_entries, parse_timestamp, stored_parties, timestamp, to_json, Backend, SqlStore,
-};
+use super::{db, decode_code, get, parse_timestamp, stored_parties, timestamp, to_json, Backend, SqlStore};
 use crate::{
     ApprovalRecord, ApprovalStatus, Delivery, DeliveryRecord, NewObject, OnwardChange, OnwardEvent, OnwardKind, Result,
     StoreError,
@@ -51,13 +49,7 @@ impl SqlStore {
                 .execute(&mut *conn)
                 .await
                 .map_err(db("updating an object's facts"))?;
-            sqlx::query("DELETE FROM release_index WHERE object_seq = $1")
-                .bind(update.seq)
-                .execute(&mut *conn)
-                .await
-                .map_err(db("clearing an object's release entries"))?;
-            let entries: Vec<(i64, &ReleaseEntry)> = update.entries.iter().map(|e| (update.seq, e)).collect();
-            insert_entries(self.backend, conn, &parties, &entries).await?;
+            self.replace_entries(conn, &parties, update.seq, &update.entries, i64::MAX).await?;
             let markings: Vec<i64> =
                 sqlx::query_scalar("SELECT marking_seq FROM object_markings WHERE object_seq = $1")
                     .bind(update.seq)
@@ -65,7 +57,7 @@ impl SqlStore {
                     .await
                     .map_err(db("reading the markings an object uses"))?;
             for marking in markings {
-                self.rederive_marking(conn, marking).await?;
+                self.rederive_marking(conn, marking, i64::MAX).await?;
             }
         }
         insert_events(self.backend, conn, &change.events).await?;
