@@ -272,13 +272,22 @@ impl Hub {
             let (indexes, posted): (Vec<usize>, Vec<NewObject>) = prepared.objects.into_iter().unzip();
             let mut new = prepared.definitions;
             new.extend(posted);
-            let render = |added: &[Added]| {
+            // The status is made once, written with the objects in their transaction, and answered.
+            let make = |added: &[Added]| {
                 status_of(status_id, now, total, &indexes, &new[made..], added.get(made..).unwrap_or_default(), shared)
             };
-            // The status is written with the objects, in their transaction.
-            let write = StatusWrite { id: status_id, party: &viewer.party, render: &render };
-            let added = fresh(self.store.insert_objects(snapshot.state.version, &new, now, false, Some(&write)).await)?;
-            Ok(added.map(|added| render(&added)))
+            let status = std::sync::OnceLock::new();
+            let added = {
+                let render = |added: &[Added]| {
+                    let value = make(added);
+                    let text = value.to_string();
+                    let _ = status.set(value);
+                    text
+                };
+                let write = StatusWrite { id: status_id, party: &viewer.party, render: &render };
+                fresh(self.store.insert_objects(snapshot.state.version, &new, now, false, Some(&write)).await)?
+            };
+            Ok(added.map(|added| status.into_inner().unwrap_or_else(|| make(&added))))
         })
         .await
     }

@@ -245,11 +245,12 @@ pub struct MarkingUse {
     pub min_classification: Classification,
 }
 
-/// A TAXII status resource to store with an add, readable by `party`, made from the outcomes.
+/// A TAXII status resource to store with an add, readable by `party`: `render` makes its JSON
+/// text from the outcomes.
 pub struct StatusWrite<'a> {
     pub id: &'a str,
     pub party: &'a Code,
-    pub render: &'a (dyn Fn(&[Added]) -> serde_json::Value + Send + Sync),
+    pub render: &'a (dyn Fn(&[Added]) -> String + Send + Sync),
 }
 
 /// What became of one object of an add.

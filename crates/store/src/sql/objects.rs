@@ -479,14 +479,14 @@ async fn insert_status(
     conn: &mut AnyConnection,
     id: &str,
     party: &Code,
-    status: &serde_json::Value,
+    status: &str,
     now: OffsetDateTime,
 ) -> Result<()> {
     sqlx::query("INSERT INTO taxii_statuses (id, party, created, status) VALUES ($1, $2, $3, $4)")
         .bind(id)
         .bind(party.as_str())
         .bind(timestamp(now)?)
-        .bind(status.to_string())
+        .bind(status)
         .execute(&mut *conn)
         .await
         .map_err(db("storing a status"))?;
