@@ -393,12 +393,12 @@ pub(crate) fn template(table: &Table, text: &str) -> Template {
     numbers(text, &toks, american, table.scheme, &mut candidates);
     dates(text, &toks, &mut candidates);
     openers(text, &toks, &mut candidates);
-    serial_commas(text, &toks, &mut candidates);
+    serial_commas(text, &toks, table.scheme, &mut candidates);
     optional_that(text, &toks, &mut candidates);
     relatives(text, &toks, &mut candidates);
     ranges(text, &toks, &mut candidates);
     semicolons(text, &toks, &mut candidates);
-    optional_commas(text, &toks, &mut candidates);
+    optional_commas(text, &toks, table.scheme, &mut candidates);
     compounds(text, &toks, &mut candidates);
     lists(text, &toks, &mut candidates);
     pairs(text, &toks, &mut candidates);
@@ -1094,7 +1094,7 @@ fn openers(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
 }
 
 /// The serial comma before the last item of a list of three or more: "A, B(,) and C".
-fn serial_commas(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
+fn serial_commas(text: &str, toks: &[Tok], scheme: u32, out: &mut Vec<Candidate>) {
     for i in 1..toks.len() {
         let tok = &toks[i];
         if !(tok.lower == "and" || tok.lower == "or") || !tok.space || tok.protected {
@@ -1123,6 +1123,10 @@ fn serial_commas(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
         // a parenthesis, not lists.
         let name = text[first_item.range.clone()] != first_item.lower;
         if name && DETERMINERS.contains(&toks[j].lower.as_str()) || PARENTHETICAL.contains(&toks[j].lower.as_str()) {
+            continue;
+        }
+        // From scheme 2, nor a participial phrase ("The group, formed in 2019, and the militia").
+        if scheme >= 2 && participle(&toks[j].lower) {
             continue;
         }
         if !free(&toks[j - 1..=i]) {
@@ -1360,7 +1364,7 @@ fn relatives(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
 
 /// Commas that can go without changing the reading: after an introductory phrase or clause
 /// ("During the search, engineers …") and before "and" or "but" joining two clauses.
-fn optional_commas(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
+fn optional_commas(text: &str, toks: &[Tok], scheme: u32, out: &mut Vec<Candidate>) {
     let comma = |range: Range<usize>| candidate(range, vec![",".to_string(), String::new()], 0, Channel::Punctuation);
     for i in 0..toks.len() {
         let tok = &toks[i];
@@ -1410,11 +1414,40 @@ fn optional_commas(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
             let subject = toks.get(i + 2).is_some_and(|t| {
                 t.space && (CLAUSE_STARTS.contains(&t.lower.as_str()) || SUBJECTS.contains(&t.lower.as_str()))
             });
-            if conjunction.is_some() && subject {
+            // From scheme 2, not where the comma closes a parenthesis opened by an earlier one
+            // ("X, which are used for drone links, and the GPS band …": without the comma the
+            // relative clause would take in what follows).
+            if conjunction.is_some() && subject && !(scheme >= 2 && closes_parenthesis(toks, i)) {
                 out.push(comma(tok.range.clone()));
             }
         }
     }
+}
+
+/// A word that may open a participial phrase: "formed in 2019", "travelling at night".
+fn participle(word: &str) -> bool {
+    word.len() > 4 && (word.ends_with("ing") || word.ends_with("ed"))
+}
+
+/// Whether the comma at token `i` may close a parenthesis: the previous comma of its sentence
+/// opens a relative, participial or "including" phrase.
+fn closes_parenthesis(toks: &[Tok], i: usize) -> bool {
+    let mut k = i;
+    while k > 0 {
+        k -= 1;
+        if toks[k].sentence_start {
+            return false;
+        }
+        if toks[k].lower == "," {
+            let Some(next) = toks.get(k + 1) else { return false };
+            let word = next.lower.as_str();
+            return next.kind == Kind::Letter
+                && (PARENTHETICAL.contains(&word)
+                    || matches!(word, "where" | "when" | "while" | "whereas" | "although" | "though" | "as")
+                    || participle(word));
+        }
+    }
+    false
 }
 
 /// A hyphenated compound of two words written open: "command-wire" or "command wire", one
@@ -1831,6 +1864,26 @@ mod tests {
         let v = variants("Over the course of the day the team found a cache. During the search police waited.");
         assert_eq!(v[0].1, ["In the course of", "During", "Over the course of"], "{v:?}");
         assert!(v.iter().any(|(o, vs)| o == "During" && vs.contains(&"Over the course of".to_string())), "{v:?}");
+    }
+
+    #[test]
+    fn the_comma_that_closes_a_parenthesis_stays() {
+        let removable = |text: &str| variants(text).iter().any(|(o, vs)| o == "," && vs == &[",", ""]);
+        assert!(removable("Police closed the road, and the convoy turned back."));
+        assert!(removable("In March, police closed the road, and the convoy turned back."));
+        for text in [
+            "They intercepted radios, which are used for drone links, and the GPS band was jammed.",
+            "They use equipment, including pumps and gauges, and some taps are hidden.",
+            "The group, formed in 2019, and the militia fought.",
+            "The convoy, travelling at night, and the escort were separated.",
+        ] {
+            assert!(!removable(text), "{text}: {:?}", variants(text));
+        }
+        let v1 = template(
+            &Table::parse_as(crate::table::SHIPPED, 1).unwrap(),
+            "The group, formed in 2019, and the militia fought.",
+        );
+        assert!(v1.sites.iter().any(|s| s.variants == [",", ""]), "scheme 1 as it was");
     }
 
     #[test]
