@@ -391,7 +391,7 @@ pub(crate) fn template(table: &Table, text: &str) -> Template {
         .iter()
         .any(|w| lower.contains(w));
     numbers(text, &toks, american, table.scheme, &mut candidates);
-    dates(text, &toks, &mut candidates);
+    dates(text, &toks, table.scheme, &mut candidates);
     openers(text, &toks, &mut candidates);
     serial_commas(text, &toks, table.scheme, &mut candidates);
     optional_that(text, &toks, &mut candidates);
@@ -661,6 +661,13 @@ fn phrases(table: &Table, text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
             {
                 continue;
             }
+            // From scheme 2, a quantity with and without "of" ("several" / "a number of",
+            // "the majority of" / "most of") only before a noun phrase: "Several have left" is
+            // not "A number of have left"; and "most of" only before a determiner ("the
+            // majority of identified posters" is not "most of identified posters").
+            if table.scheme >= 2 && quantity_needs_noun(class, toks.get(i + n)) {
+                continue;
+            }
             // "several thousand", "several more": a quantity word qualifies the next one.
             if !class.before_number
                 && next_word.is_some_and(|w| {
@@ -706,6 +713,29 @@ fn phrases(table: &Table, text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
     }
 }
 
+/// Words after a quantity that show it stands alone ("several have left", "a few were").
+const NOT_NOUNS: [&str; 22] = [
+    "do", "did", "does", "should", "must", "also", "still", "remain", "remained", "appear", "appeared", "of", "to",
+    "in", "on", "at", "and", "or", "but", "who", "which", "that",
+];
+
+/// Whether a class of quantities with and without "of" may not apply before `next`.
+fn quantity_needs_noun(class: &crate::table::Class, next: Option<&Tok>) -> bool {
+    let of = |f: &crate::table::Form| f.text.ends_with(" of");
+    let most = class.forms.iter().any(|f| f.text == "most of");
+    if !(most || class.forms.iter().any(of) && !class.forms.iter().all(of)) {
+        return false;
+    }
+    let Some(next) = next.filter(|t| t.space && t.kind == Kind::Letter) else { return true };
+    let word = next.lower.as_str();
+    if AUXILIARIES.contains(&word) || NOT_NOUNS.contains(&word) {
+        return true;
+    }
+    let determined = DETERMINERS.contains(&word)
+        || matches!(word, "these" | "those" | "this" | "that" | "our" | "them" | "us" | "which" | "whom");
+    most && !determined
+}
+
 fn plural(word: &str) -> bool {
     word.len() >= 4
         && word.ends_with('s')
@@ -740,7 +770,7 @@ fn numbers(text: &str, toks: &[Tok], american: bool, scheme: u32, out: &mut Vec<
         // vehicles".
         let value = tok.lower.parse::<usize>().ok().filter(|v| (2..=99).contains(v) && !tok.lower.starts_with('0'));
         if let (Some(value), false) = (value, prev_joined) {
-            if counts(text, toks, i, i) {
+            if counts(text, toks, i, i) && !(scheme >= 2 && in_number_range(toks, i, i)) {
                 out.push(candidate(
                     tok.range.clone(),
                     vec![number_words(value), tok.lower.clone()],
@@ -802,7 +832,7 @@ fn numbers(text: &str, toks: &[Tok], american: bool, scheme: u32, out: &mut Vec<
     }
     for i in 0..toks.len() {
         let Some((value, last)) = number_word_at(text, toks, i) else { continue };
-        if value >= 2 && counts(text, toks, i, last) {
+        if value >= 2 && counts(text, toks, i, last) && !(scheme >= 2 && in_number_range(toks, i, last)) {
             let range = toks[i].range.start..toks[last].range.end;
             out.push(candidate(range.clone(), vec![text[range].to_string(), value.to_string()], 0, Channel::Number));
         }
@@ -834,6 +864,16 @@ fn time_of_day(toks: &[Tok], i: usize) -> bool {
             Some(("a" | "p", _)) => matches!(after(2), Some((".", false))),
             _ => false,
         }
+}
+
+/// Whether the number at tokens `first..=last` is one end of a range or an alternative ("12 to
+/// 13 February", "two or three columns"): both ends keep one form, and a day stays a day.
+fn in_number_range(toks: &[Tok], first: usize, last: usize) -> bool {
+    let number = |t: Option<&Tok>| t.is_some_and(|t| t.kind == Kind::Digit || is_number_word(&t.lower));
+    let joining = |t: Option<&Tok>| t.is_some_and(|t| matches!(t.lower.as_str(), "to" | "or" | "and" | "-"));
+    let after = joining(toks.get(last + 1)) && number(toks.get(last + 2));
+    let before = first >= 2 && joining(toks.get(first - 1)) && number(toks.get(first - 2));
+    after || before
 }
 
 /// Words before a number that make it a reference, not a count ("page 12", "phase 2").
@@ -1012,7 +1052,7 @@ fn date_at(text: &str, toks: &[Tok], i: usize) -> Option<DateAt> {
     }
 }
 
-fn dates(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
+fn dates(text: &str, toks: &[Tok], scheme: u32, out: &mut Vec<Candidate>) {
     let mut i = 0;
     while i < toks.len() {
         let Some(DateAt { last, day, year, month_first }) = date_at(text, toks, i) else {
@@ -1020,7 +1060,11 @@ fn dates(text: &str, toks: &[Tok], out: &mut Vec<Candidate>) {
             continue;
         };
         let span = &toks[i..=last];
-        if free(span) && !toks.get(last + 1).is_some_and(|t| !t.space && t.kind != Kind::Other) {
+        // From scheme 2, not a day range ("12 to 13 February", "March 3 to 5"): its other day
+        // would be left behind ("12 to February 13").
+        let range =
+            scheme >= 2 && if month_first { in_number_range(toks, i + 1, i + 1) } else { in_number_range(toks, i, i) };
+        if free(span) && !range && !toks.get(last + 1).is_some_and(|t| !t.space && t.kind != Kind::Other) {
             let name = &text[toks[if month_first { i } else { i + 1 }].range.clone()];
             let (day_first, month_day) = match &year {
                 Some(y) => (format!("{day} {name} {y}"), format!("{name} {day}, {y}")),
@@ -1884,6 +1928,34 @@ mod tests {
             "The group, formed in 2019, and the militia fought.",
         );
         assert!(v1.sites.iter().any(|s| s.variants == [",", ""]), "scheme 1 as it was");
+    }
+
+    #[test]
+    fn quantities_and_ranges_keep_their_reading() {
+        let quantity = |text: &str| {
+            found(text).iter().any(|o| matches!(o.as_str(), "Several" | "A few" | "The majority of" | "most of"))
+        };
+        for text in [
+            "Several have shifted to smaller convoys.",
+            "A few were seen near the road.",
+            "The majority of identified posters were new.",
+            "They kept most of them.",
+        ] {
+            assert_eq!(quantity(text), text.contains("them"), "{text}: {:?}", variants(text));
+        }
+        assert!(quantity("Several units have shifted to smaller convoys."));
+        assert!(quantity("The majority of the posters were new."));
+        // A range or an alternative of counts keeps one form; a day stays a day.
+        for text in [
+            "On the night of 15 to 16 October the unit moved.",
+            "It was held from 9 to 12 September 2025 in the port.",
+            "It ran on March 3 to 5 in the port.",
+            "Each front has two or three columns.",
+            "They fired 4 or 5 rockets.",
+        ] {
+            assert!(found(text).is_empty(), "{text}: {:?}", variants(text));
+        }
+        assert!(variants("They fired 4 rockets.").iter().any(|(_, vs)| vs.contains(&"four".to_string())));
     }
 
     #[test]
