@@ -721,9 +721,12 @@ const NOT_NOUNS: [&str; 22] = [
 
 /// Whether a class of quantities with and without "of" may not apply before `next`.
 fn quantity_needs_noun(class: &crate::table::Class, next: Option<&Tok>) -> bool {
-    let of = |f: &crate::table::Form| f.text.ends_with(" of");
+    // The classes of quantities ("because of" / "owing to" and the other prepositions may come
+    // before a number: "during 2025").
+    let quantity =
+        class.forms.iter().any(|f| matches!(f.text.as_str(), "several" | "a few" | "numerous" | "various" | "most of"));
     let most = class.forms.iter().any(|f| f.text == "most of");
-    if !(most || class.forms.iter().any(of) && !class.forms.iter().all(of)) {
+    if !quantity {
         return false;
     }
     let Some(next) = next.filter(|t| t.space && t.kind == Kind::Letter) else { return true };
@@ -1170,7 +1173,7 @@ fn serial_commas(text: &str, toks: &[Tok], scheme: u32, out: &mut Vec<Candidate>
             continue;
         }
         // From scheme 2, nor a participial phrase ("The group, formed in 2019, and the militia").
-        if scheme >= 2 && participle(&toks[j].lower) {
+        if scheme >= 2 && participial_phrase(toks, j, item_end) {
             continue;
         }
         if !free(&toks[j - 1..=i]) {
@@ -1468,9 +1471,21 @@ fn optional_commas(text: &str, toks: &[Tok], scheme: u32, out: &mut Vec<Candidat
     }
 }
 
-/// A word that may open a participial phrase: "formed in 2019", "travelling at night".
-fn participle(word: &str) -> bool {
-    word.len() > 4 && (word.ends_with("ing") || word.ends_with("ed"))
+/// Prepositions that make a participle's phrase a parenthesis ("formed in 2019") rather than a
+/// list item ("abandoned revetments").
+const PHRASE_PREPOSITIONS: [&str; 14] =
+    ["in", "on", "at", "by", "for", "with", "from", "into", "to", "during", "after", "before", "under", "near"];
+
+/// Whether the tokens `from..to` are a participial phrase: "formed in 2019", "travelling at
+/// night" (a participle, then a preposition or a number).
+fn participial_phrase(toks: &[Tok], from: usize, to: usize) -> bool {
+    let Some(first) = toks.get(from) else { return false };
+    let word = first.lower.as_str();
+    let participle = first.kind == Kind::Letter && word.len() > 4 && (word.ends_with("ing") || word.ends_with("ed"));
+    participle
+        && toks.get(from + 1..to).is_some_and(|rest| {
+            rest.iter().any(|t| t.kind == Kind::Digit || PHRASE_PREPOSITIONS.contains(&t.lower.as_str()))
+        })
 }
 
 /// Whether the comma at token `i` may close a parenthesis: the previous comma of its sentence
@@ -1488,7 +1503,7 @@ fn closes_parenthesis(toks: &[Tok], i: usize) -> bool {
             return next.kind == Kind::Letter
                 && (PARENTHETICAL.contains(&word)
                     || matches!(word, "where" | "when" | "while" | "whereas" | "although" | "though" | "as")
-                    || participle(word));
+                    || participial_phrase(toks, k + 1, i));
         }
     }
     false
