@@ -17,6 +17,7 @@ COALITION = "2b1c8f4e-7d4a-4c55-9a1e-3f6d1e0b9a01"  # "Coalition indicators": wr
 US_PRODUCTS = "6e0a4b8c-1f2d-4e3a-8b5c-9d7e2f1a0c02"  # "US products": writers USA only
 
 TEARLINE_MARKING_EXT = "extension-definition--a3c20081-d93f-4415-8b00-9b1fd0614588"
+ACS_MARKING_EXT = "extension-definition--3a65884d-005a-4290-8335-cb2d778a83ce"  # DHS ISA/ACS 3.0
 TLP2_EXT = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
 TLP = {
     "CLEAR": "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",

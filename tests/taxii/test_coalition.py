@@ -23,7 +23,7 @@ from stix2 import Filter, TAXIICollectionSource
 from taxii2client.v21 import as_pages
 
 from helpers import (
-    COALITION, TLP, TEARLINE_MARKING_EXT, Raw, assert_error, envelope, ids_of,
+    ACS_MARKING_EXT, COALITION, TLP, TEARLINE_MARKING_EXT, Raw, assert_error, envelope, ids_of,
     indicator, malware, now_ts, objects_of, relationship, report, tearline_marking,
 )
 
@@ -277,3 +277,14 @@ def test_iq_post_of_derived_content_keeps_restrictions(client, raw, scenario):
     for obj in ru:
         assert obj["id"] == rpt["id"]
         assert s.ind_rel["id"] not in json.dumps(obj)
+    # USA's restriction rides on IRQ's report in a marking definition the hub wrote: read here, so
+    # stix2-validator checks it, and its ISA/ACS 3.0 entry says the same for ISA/ACS-aware readers.
+    own = objects_of(client("iq-analyst").collection(COALITION).get_object(rpt["id"]))[0]
+    written = [r for r in own.get("object_marking_refs", []) if r not in TLP.values()]
+    released = client("iq-analyst").collection_by_title("Released to IRQ")
+    definitions = objects_of(released.get_objects(id=written))
+    assert written and sorted(d["id"] for d in definitions) == sorted(written)
+    for definition in definitions:
+        controls = definition["extensions"][ACS_MARKING_EXT]["control_set"]
+        assert controls["classification"] == "S"
+        assert sorted(controls["permitted_nationalities"]) == ["IRQ", "USA"]
