@@ -26,6 +26,10 @@
 //!    such that a trace accuses any innocent recipient with probability at most `epsilon`
 //!    (default 10⁻⁶), whatever the colluders did.
 //!
+//! The table and the rules that find the points are a numbered marking scheme
+//! ([`SCHEME_VERSION`]); a copy's recorded choices name the scheme it was marked with, and the
+//! tracer reads each copy with its own (earlier schemes are kept, frozen).
+//!
 //! `docs/fingerprinting.md` gives the parameters, the measured capacity and the limits.
 
 mod code;
