@@ -731,7 +731,8 @@ fn quantity_needs_noun(class: &crate::table::Class, next: Option<&Tok>) -> bool 
     }
     let Some(next) = next.filter(|t| t.space && t.kind == Kind::Letter) else { return true };
     let word = next.lower.as_str();
-    if AUXILIARIES.contains(&word) || NOT_NOUNS.contains(&word) {
+    // "including several carved into hillsides": a participle after it.
+    if AUXILIARIES.contains(&word) || NOT_NOUNS.contains(&word) || word.ends_with("ed") {
         return true;
     }
     let determined = DETERMINERS.contains(&word)
@@ -1173,7 +1174,11 @@ fn serial_commas(text: &str, toks: &[Tok], scheme: u32, out: &mut Vec<Candidate>
             continue;
         }
         // From scheme 2, nor a participial phrase ("The group, formed in 2019, and the militia").
-        if scheme >= 2 && participial_phrase(toks, j, item_end) {
+        // Nor a clause ("…, is the largest and best equipped", "543 were men and 69 women").
+        if scheme >= 2
+            && (participial_phrase(toks, j, item_end)
+                || toks[j..item_end].iter().any(|t| AUXILIARIES.contains(&t.lower.as_str())))
+        {
             continue;
         }
         if !free(&toks[j - 1..=i]) {
@@ -1971,6 +1976,32 @@ mod tests {
             assert!(found(text).is_empty(), "{text}: {:?}", variants(text));
         }
         assert!(variants("They fired 4 rockets.").iter().any(|(_, vs)| vs.contains(&"four".to_string())));
+    }
+
+    #[test]
+    fn forms_with_another_sense_in_scheme_2_are_only_offered() {
+        for text in [
+            "They tried 212 accounts over 19 hours.",
+            "The wreck lay under 2 metres of water.",
+            "There is coverage before the desert districts.",
+            "Traffic was moving normally by noon.",
+            "There are four sites, including several carved into hillsides.",
+            "The eastern camp, 35 km away, is the largest and best equipped.",
+            "Of the 612 individuals, 543 were men and 69 women.",
+        ] {
+            let changed: Vec<String> = found(text);
+            assert!(
+                changed
+                    .iter()
+                    .all(|o| !matches!(o.as_str(), "over" | "under" | "before the" | "normally" | "several" | "")),
+                "{text}: {:?}",
+                variants(text)
+            );
+        }
+        let v = variants("They saw more than 40 trucks, usually at night, prior to the raid.");
+        assert!(v.iter().any(|(o, vs)| o == "more than" && vs.contains(&"over".to_string())), "{v:?}");
+        assert!(v.iter().any(|(o, vs)| o == "usually" && vs.contains(&"normally".to_string())), "{v:?}");
+        assert!(v.iter().any(|(o, vs)| o == "prior to the" && vs.contains(&"before the".to_string())), "{v:?}");
     }
 
     #[test]
