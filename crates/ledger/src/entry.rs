@@ -196,7 +196,7 @@ pub fn parse_digest_text(text: &str) -> Result<[u8; 32]> {
 /// through `serde_json::Map` because the workspace turns on `preserve_order`, which would keep
 /// insertion order instead.
 pub fn canonical_json(value: &Value) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(512);
     write_value(value, &mut out);
     out
 }
@@ -243,21 +243,30 @@ fn write_object(map: &Map<String, Value>, out: &mut String) {
 /// (lowercase hex) for the other control characters, everything else as UTF-8.
 fn write_string(text: &str, out: &mut String) {
     out.push('"');
-    for ch in text.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            control if u32::from(control) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(control));
-            }
-            other => out.push(other),
+    // Runs without an escape are copied whole: every character escaped is ASCII, so a run
+    // always ends on a character boundary.
+    let mut run_start = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        let escaped = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            control if control < 0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&text[run_start..at]);
+        if escaped.is_empty() {
+            let _ = write!(out, "\\u{byte:04x}");
+        } else {
+            out.push_str(escaped);
         }
+        run_start = at + 1;
     }
+    out.push_str(&text[run_start..]);
     out.push('"');
 }
 
@@ -344,5 +353,16 @@ mod tests {
         assert!(parse_digest_text(&text.to_uppercase()).is_err());
         assert!(parse_digest_text(&text.replace("sha256:", "sha512:")).is_err());
         assert!(parse_digest_text(&text[..text.len() - 1]).is_err());
+    }
+
+    proptest::proptest! {
+        /// Strings are written as serde_json writes them (the same escapes, the same lowercase
+        /// `\u00XX`, everything else as UTF-8).
+        #[test]
+        fn strings_are_written_as_serde_json_writes_them(text in "(\\PC|[\\x00-\\x1f\"\\\\])*") {
+            let mut out = String::new();
+            write_string(&text, &mut out);
+            proptest::prop_assert_eq!(out, serde_json::to_string(&text).unwrap());
+        }
     }
 }
