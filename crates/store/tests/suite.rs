@@ -416,17 +416,14 @@ async fn listed_all(store: &SqlStore, party: &str, clearance: Classification) ->
 // ---------------------------------------------------------------------------------------------
 // Tests
 
-/// A store made by the first schema, holding a report, upgraded: the report, its release entries
-/// and its release facts (computed by the migration, in SQL) are as a fresh store would have them.
-async fn reports_stored_before_stix_objects_are_carried_over(fixture: &Fixture) {
-    let mut first = sqlx::migrate::Migrator::new(fixture.migrations()).await.unwrap();
-    first.migrations = std::borrow::Cow::Owned(first.migrations.iter().filter(|m| m.version == 1).cloned().collect());
+/// A store migrated only up to `below` (exclusive), on a connection of the test's own, holding
+/// the parties USA and IRQ: for rows written as an older schema wrote them.
+async fn migrated_below(fixture: &Fixture, below: i64) -> AnyConnection {
+    let mut older = sqlx::migrate::Migrator::new(fixture.migrations()).await.unwrap();
+    older.migrations =
+        std::borrow::Cow::Owned(older.migrations.iter().filter(|m| m.version < below).cloned().collect());
     let mut conn = fixture.connection().await;
-    first.run(&mut conn).await.unwrap();
-    let mut stored = report(7);
-    stored
-        .paragraphs
-        .push(Portion { marking: Marking::classified(Classification::Confidential), text: "Second paragraph.".into() });
+    older.run(&mut conn).await.unwrap();
     for (code, name) in [("USA", "United States"), ("IRQ", "Iraq")] {
         sqlx::query("INSERT INTO parties (code, name, active) VALUES ($1, $2, 1)")
             .bind(code)
@@ -435,6 +432,17 @@ async fn reports_stored_before_stix_objects_are_carried_over(fixture: &Fixture) 
             .await
             .unwrap();
     }
+    conn
+}
+
+/// A store made by the first schema, holding a report, upgraded: the report, its release entries
+/// and its release facts (computed by the migration, in SQL) are as a fresh store would have them.
+async fn reports_stored_before_stix_objects_are_carried_over(fixture: &Fixture) {
+    let mut conn = migrated_below(fixture, 2).await;
+    let mut stored = report(7);
+    stored
+        .paragraphs
+        .push(Portion { marking: Marking::classified(Classification::Confidential), text: "Second paragraph.".into() });
     sqlx::query(
         "INSERT INTO objects (id, stix_type, originator, title, created, report, stix) \
          VALUES ($1, 'report', 'USA', $2, '2026-03-01T12:00:07.000000000Z', $3, $4)",
@@ -470,18 +478,7 @@ async fn reports_stored_before_stix_objects_are_carried_over(fixture: &Fixture) 
 /// A store upgraded past the id-hash migration (0008): objects stored before it are found by id,
 /// and the highest position ever used is kept, so a new object never takes a deleted one's.
 async fn objects_stored_before_id_hashes_are_found_and_positions_are_not_reused(fixture: &Fixture) {
-    let mut before = sqlx::migrate::Migrator::new(fixture.migrations()).await.unwrap();
-    before.migrations = std::borrow::Cow::Owned(before.migrations.iter().filter(|m| m.version < 8).cloned().collect());
-    let mut conn = fixture.connection().await;
-    before.run(&mut conn).await.unwrap();
-    for (code, name) in [("USA", "United States"), ("IRQ", "Iraq")] {
-        sqlx::query("INSERT INTO parties (code, name, active) VALUES ($1, $2, 1)")
-            .bind(code)
-            .bind(name)
-            .execute(&mut conn)
-            .await
-            .unwrap();
-    }
+    let mut conn = migrated_below(fixture, 8).await;
     let (kept, deleted) = (report(1), report(2));
     for stored in [&kept, &deleted] {
         sqlx::query(
