@@ -183,13 +183,12 @@ impl ReleaseFacts {
     /// combination of their markings (highest classification, `REL TO` intersected, caveats
     /// united, most restrictive TLP). `None` when no portion was received.
     pub fn inherited_marking(source: &ReleaseFacts, received: impl IntoIterator<Item = usize>) -> Option<Marking> {
-        received
-            .into_iter()
-            .filter_map(|index| source.portions.get(index))
-            .map(Marking::standalone)
-            .fold(None, |acc: Option<Marking>, marking| {
+        received.into_iter().filter_map(|index| source.portions.get(index)).map(Marking::standalone).fold(
+            None,
+            |acc: Option<Marking>, marking| {
                 Some(acc.map_or_else(|| marking.clone(), |acc| acc.restricted_by(&marking)))
-            })
+            },
+        )
     }
 
     /// Makes this object derived from `source`: its originators become ancestors, its topics

@@ -77,7 +77,13 @@ impl Decider {
     /// Whether `recipient` may receive the portion when `holder`, which holds it, passes it on
     /// (DESIGN.md section 3, onward release); `approved` when the originator approved release of
     /// the object version to the recipient.
-    pub fn onward_decision(&self, holder: &Code, recipient: &Code, facts: &PortionFacts<'_>, approved: bool) -> Decision {
+    pub fn onward_decision(
+        &self,
+        holder: &Code,
+        recipient: &Code,
+        facts: &PortionFacts<'_>,
+        approved: bool,
+    ) -> Decision {
         let standing = Standing::onward(&self.coalition, self.now, holder, recipient, facts, approved);
         self.evaluate(recipient, facts, &standing)
     }

@@ -68,7 +68,11 @@ fn shipped_sentence(id: &str, party: &Code, facts: &PortionFacts<'_>, standing: 
         }
         rule::ONWARD => join(standing.best_agreements.iter().filter_map(|(holder, best)| {
             best.map(|a| {
-                format!("{holder} passes it on to {party} under its own agreement up to {}{}", a.max_classification, agreement_name(&a.id))
+                format!(
+                    "{holder} passes it on to {party} under its own agreement up to {}{}",
+                    a.max_classification,
+                    agreement_name(&a.id)
+                )
             })
         })),
         rule::ORCON_NEEDS_APPROVAL => {

@@ -124,7 +124,10 @@ fn best_agreement<'c>(
         .agreements()
         .iter()
         .filter(|a| {
-            a.from == *from && a.is_active(now) && a.to.iter().any(|to| coalition.includes(to, party)) && a.covers_topics(topics)
+            a.from == *from
+                && a.is_active(now)
+                && a.to.iter().any(|to| coalition.includes(to, party))
+                && a.covers_topics(topics)
         })
         .max_by_key(|a| a.max_classification)
 }
