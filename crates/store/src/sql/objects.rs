@@ -231,7 +231,9 @@ impl SqlStore {
         stored_from: i64,
     ) -> Result<()> {
         let before = indexed_pairs(self.backend, conn, parties, &[seq]).await?;
-        sqlx::query("DELETE FROM release_index WHERE object_seq = $1")
+        // The index is keyed by party first: naming every party makes this a probe per party
+        // instead of a scan of the whole index (here, on delete, and deriving a definition's).
+        sqlx::query("DELETE FROM release_index WHERE party IN (SELECT code FROM parties) AND object_seq = $1")
             .bind(seq)
             .execute(&mut *conn)
             .await
@@ -376,7 +378,7 @@ impl SqlStore {
             markings.extend(used);
             for sql in [
                 "DELETE FROM object_markings WHERE object_seq = $1 OR marking_seq = $1",
-                "DELETE FROM release_index WHERE object_seq = $1",
+                "DELETE FROM release_index WHERE party IN (SELECT code FROM parties) AND object_seq = $1",
                 "DELETE FROM late_releases WHERE object_seq = $1",
                 "DELETE FROM collection_shares WHERE object_seq = $1",
                 "DELETE FROM objects WHERE seq = $1",
@@ -405,7 +407,8 @@ pub(super) async fn derived_marking_entries(conn: &mut AnyConnection, marking_se
     let Some(originator) = originator else { return Ok(Vec::new()) };
     let rows = sqlx::query(
         "SELECT r.party, r.portions, r.min_clearance, m.portions, m.min_classification \
-         FROM object_markings m JOIN release_index r ON r.object_seq = m.object_seq WHERE m.marking_seq = $1",
+         FROM object_markings m JOIN release_index r \
+         ON r.object_seq = m.object_seq AND r.party IN (SELECT code FROM parties) WHERE m.marking_seq = $1",
     )
     .bind(marking_seq)
     .fetch_all(&mut *conn)
