@@ -249,7 +249,6 @@ impl SqlStore {
             Bind::Text(query.party.to_string()),
             Bind::Int(i64::from(query.clearance.rank())),
             Bind::Int(query.after.after_seq),
-            Bind::Int(query.after.order),
         ];
         let mut param = |binds: &mut Vec<Bind>, value: Bind| {
             binds.push(value);
@@ -291,49 +290,61 @@ impl SqlStore {
         let after_date =
             |column: &str| added_after.as_ref().map(|p| format!(" AND {column} > {p}")).unwrap_or_default();
 
-        // Two halves merged in listing order, each walked in its own index order: rows stored
+        // Two halves, each read in its own index order up to the limit, then merged: rows stored
         // with their object at the object's position (with ids, the objects are found by id
-        // first; CROSS JOIN fixes SQLite's join order), and rows that came later (`late_releases`).
+        // first; CROSS JOIN fixes SQLite's join order), and rows that came later
+        // (`late_releases`). One UNION ALL would read the same, but PostgreSQL sorts the whole of
+        // both halves for it instead of merging them.
         let (stored_from, late_from) = if query.ids.is_empty() {
             ("release_index r CROSS JOIN objects o", "late_releases l CROSS JOIN release_index r CROSS JOIN objects o")
         } else {
             ("objects o CROSS JOIN release_index r", "objects o CROSS JOIN late_releases l CROSS JOIN release_index r")
         };
-        let sql = format!(
-            "SELECT {OBJECT_COLUMNS}, r.party, r.portions, r.min_clearance, \
-                    r.object_seq AS listed_after, 0 AS listed_order, o.date_added AS listed_at \
+        let stored = format!(
+            "SELECT {OBJECT_COLUMNS}, r.party, r.portions, r.min_clearance, r.object_seq, 0, o.date_added \
              FROM {stored_from} \
              WHERE r.object_seq = o.seq AND r.party = $1 AND r.min_clearance <= $2 AND r.object_seq > $3 \
              AND NOT EXISTS (SELECT 1 FROM late_releases l WHERE l.party = r.party AND l.object_seq = r.object_seq)\
-             {filters}{stored_after} \
-             UNION ALL \
-             SELECT {OBJECT_COLUMNS}, r.party, r.portions, r.min_clearance, l.after_seq, l.id, l.listed_at \
+             {filters}{added_after} ORDER BY r.object_seq LIMIT {limit}",
+            added_after = after_date("o.date_added"),
+        );
+        // The late half's cursor goes last: the stored half has no use for it.
+        let order = param(&mut binds, Bind::Int(query.after.order));
+        let late = format!(
+            "SELECT {OBJECT_COLUMNS}, r.party, r.portions, r.min_clearance, l.after_seq, l.id, l.listed_at \
              FROM {late_from} \
              WHERE l.object_seq = o.seq AND r.party = l.party AND r.object_seq = l.object_seq \
              AND l.party = $1 AND r.min_clearance <= $2 \
-             AND (l.after_seq > $3 OR (l.after_seq = $3 AND l.id > $4)){filters}{late_after} \
-             ORDER BY listed_after, listed_order LIMIT {limit}",
-            stored_after = after_date("o.date_added"),
-            late_after = after_date("l.listed_at"),
+             AND (l.after_seq > $3 OR (l.after_seq = $3 AND l.id > {order})){filters}{added_after} \
+             ORDER BY l.after_seq, l.id LIMIT {limit}",
+            added_after = after_date("l.listed_at"),
         );
 
-        let mut statement = sqlx::query(&sql);
-        for bind in &binds {
-            statement = match bind {
-                Bind::Text(text) => statement.bind(text.as_str()),
-                Bind::Int(value) => statement.bind(*value),
-            };
+        let mut halves = Vec::with_capacity(2);
+        for (sql, bound) in [(&stored, binds.len() - 1), (&late, binds.len())] {
+            let mut statement = sqlx::query(sql);
+            for bind in &binds[..bound] {
+                statement = match bind {
+                    Bind::Text(text) => statement.bind(text.as_str()),
+                    Bind::Int(value) => statement.bind(*value),
+                };
+            }
+            let rows = statement.fetch_all(&self.pool).await.map_err(db("querying released objects"))?;
+            let released: Vec<Released> = rows
+                .iter()
+                .map(|row| {
+                    let mut object = decode_object(row)?;
+                    let entry = decode_entry_at(row, 10)?;
+                    let position = ListingPosition { after_seq: get(row, 13)?, order: get(row, 14)? };
+                    object.date_added = parse_timestamp(&get::<String>(row, 15)?)?;
+                    Ok(Released { object, entry, position })
+                })
+                .collect::<Result<_>>()?;
+            halves.push(released);
         }
-        let rows = statement.fetch_all(&self.pool).await.map_err(db("querying released objects"))?;
-        rows.iter()
-            .map(|row| {
-                let mut object = decode_object(row)?;
-                let entry = decode_entry_at(row, 10)?;
-                let position = ListingPosition { after_seq: get(row, 13)?, order: get(row, 14)? };
-                object.date_added = parse_timestamp(&get::<String>(row, 15)?)?;
-                Ok(Released { object, entry, position })
-            })
-            .collect()
+        let late = halves.pop().unwrap_or_default();
+        let stored = halves.pop().unwrap_or_default();
+        Ok(merge_by_position(stored, late, query.limit as usize))
     }
 
     pub(super) async fn query_released_ids(
@@ -392,6 +403,24 @@ impl SqlStore {
         write.tx.commit().await.map_err(db("committing a delete"))?;
         Ok(())
     }
+}
+
+/// The first `limit` of two lists in listing order, in listing order.
+fn merge_by_position(stored: Vec<Released>, late: Vec<Released>, limit: usize) -> Vec<Released> {
+    let mut merged = Vec::with_capacity(limit.min(stored.len() + late.len()));
+    let (mut stored, mut late) = (stored.into_iter().peekable(), late.into_iter().peekable());
+    while merged.len() < limit {
+        let late_first = match (stored.peek(), late.peek()) {
+            (Some(a), Some(b)) => b.position < a.position,
+            (None, Some(_)) => true,
+            (_, None) => false,
+        };
+        match if late_first { late.next() } else { stored.next() } {
+            Some(next) => merged.push(next),
+            None => break,
+        }
+    }
+    merged
 }
 
 /// The release entries a marking definition at `marking_seq` should have: its originator's, and
