@@ -910,6 +910,22 @@ fn irq_all(_: u32) -> Vec<ReleaseEntry> {
     vec![entry("USA", Classification::Unclassified), entry("IRQ", Classification::Unclassified)]
 }
 
+/// Every version `party` may receive at TOP SECRET, from the start of its listings, 100 at most.
+fn every_version_for(party: &str) -> ObjectQuery {
+    ObjectQuery {
+        party: code(party),
+        clearance: Classification::TopSecret,
+        collection: None,
+        after: ListingPosition::default(),
+        added_after: None,
+        ids: Vec::new(),
+        types: Vec::new(),
+        spec_versions: Vec::new(),
+        versions: VersionFilter { all: true, ..VersionFilter::default() },
+        limit: 100,
+    }
+}
+
 /// What `party` finds in its listings after `added_after`: (report number or object id, listing
 /// position, date added), in order.
 async fn listing(
@@ -917,18 +933,7 @@ async fn listing(
     party: &str,
     added_after: Option<OffsetDateTime>,
 ) -> Vec<(String, ListingPosition, OffsetDateTime)> {
-    let query = ObjectQuery {
-        party: code(party),
-        clearance: Classification::TopSecret,
-        collection: None,
-        after: ListingPosition::default(),
-        added_after,
-        ids: Vec::new(),
-        types: Vec::new(),
-        spec_versions: Vec::new(),
-        versions: VersionFilter { all: true, ..VersionFilter::default() },
-        limit: 100,
-    };
+    let query = ObjectQuery { added_after, ..every_version_for(party) };
     let released = store.released_objects(&query).await.unwrap();
     released
         .into_iter()
@@ -965,18 +970,7 @@ async fn versions_released_later_are_listed_after_what_the_party_had(fixture: &F
     // A client that saw up to report 4 finds the two it may now receive.
     assert_eq!(names(&listing(store, "IRQ", Some(last_seen)).await), ["00001", "00003"]);
     // Paging on from report 4's position finds them too.
-    let query = ObjectQuery {
-        party: code("IRQ"),
-        clearance: Classification::TopSecret,
-        collection: None,
-        after: after[1].1,
-        added_after: None,
-        ids: Vec::new(),
-        types: Vec::new(),
-        spec_versions: Vec::new(),
-        versions: VersionFilter { all: true, ..VersionFilter::default() },
-        limit: 1,
-    };
+    let query = ObjectQuery { after: after[1].1, limit: 1, ..every_version_for("IRQ") };
     let page = store.released_objects(&query).await.unwrap();
     assert_eq!(page.iter().map(|r| r.object.id.as_str()).collect::<Vec<_>>(), ["report--00001"]);
     // USA received everything from the start: nothing moved for it.
