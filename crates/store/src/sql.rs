@@ -1053,18 +1053,13 @@ async fn rebuild_index(store: &SqlStore, conn: &mut AnyConnection, reindexer: &d
         }
         let seqs: Vec<i64> = computed.iter().map(|(seq, _)| *seq).collect();
         let before = listing::indexed_pairs(store.backend, conn, &parties, &seqs).await?;
-        // By the index's key (party first), so that each page's delete walks only its rows.
+        // Naming every party lets each page's delete search the index's key (party first).
         for chunk in seqs.chunks(ENTRIES_PER_INSERT) {
-            let codes: Vec<&str> = parties.iter().map(String::as_str).collect();
             let sql = format!(
-                "DELETE FROM release_index WHERE party IN ({}) AND object_seq IN ({})",
-                store.backend.parameter_list(1, codes.len()),
-                store.backend.parameter_list(1 + codes.len(), chunk.len())
+                "DELETE FROM release_index WHERE party IN (SELECT code FROM parties) AND object_seq IN ({})",
+                store.backend.parameter_list(1, chunk.len())
             );
             let mut query = sqlx::query(&sql);
-            for code in &codes {
-                query = query.bind(*code);
-            }
             for seq in chunk {
                 query = query.bind(*seq);
             }
